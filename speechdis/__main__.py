@@ -1,0 +1,5 @@
+import sys
+
+from speechdis.cli import main
+
+sys.exit(main())

@@ -1,0 +1,21 @@
+"""Exceptions raised by speechdis; the CLI turns them into one-line messages."""
+
+
+class SpeechdisError(Exception):
+    """Base class: an error the user can fix (bad input, bad config), not a bug."""
+
+
+class AudioError(SpeechdisError):
+    """Audio that cannot be read or used (names the file)."""
+
+
+class DataDirError(SpeechdisError):
+    """A Kaldi data directory that is missing files or inconsistent (names file and line)."""
+
+
+class ConfigError(SpeechdisError):
+    """A configuration that is malformed (names the key)."""
+
+
+class ModelError(SpeechdisError):
+    """A model directory or checkpoint that cannot be used."""
