@@ -1,0 +1,114 @@
+import math
+
+import pytest
+import torch
+
+from speechdis.adversarial import (
+    AlternatingTrainer,
+    GradientReversal,
+    PairCritic,
+    dann_schedule,
+    discriminator_loss,
+    generator_loss,
+    grad_reverse,
+    gradient_penalty,
+)
+
+
+def test_grl_is_identity_forward_and_reverses_scaled_gradient():
+    x = torch.randn(4, 3, requires_grad=True)
+    y = grad_reverse(x, 0.5)
+    assert torch.equal(y, x)
+    w = torch.randn(4, 3)
+    (y * w).sum().backward()
+    assert torch.allclose(x.grad, -0.5 * w)
+
+
+def test_grl_module_coefficient_can_change():
+    grl = GradientReversal(1.0)
+    x = torch.ones(2, requires_grad=True)
+    grl(x).sum().backward()
+    assert torch.allclose(x.grad, -torch.ones(2))
+    grl.coeff = 2.0
+    x.grad = None
+    grl(x).sum().backward()
+    assert torch.allclose(x.grad, -2 * torch.ones(2))
+
+
+def test_dann_schedule_ramps_from_zero_to_one():
+    assert dann_schedule(0.0) == 0.0
+    assert 0.0 < dann_schedule(0.1) < dann_schedule(0.5) < dann_schedule(1.0)
+    assert dann_schedule(1.0) == pytest.approx(2 / (1 + math.exp(-10)) - 1)
+
+
+def test_gradient_penalty_known_case_linear_critic():
+    # critic(x) = x @ w has gradient w everywhere: penalty = (||w|| - 1)^2 exactly.
+    w = torch.tensor([3.0, 4.0])
+    critic = lambda x: x @ w  # noqa: E731
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    gp = gradient_penalty(critic, real, fake)
+    assert torch.isfinite(gp)
+    assert gp.item() == pytest.approx((5.0 - 1.0) ** 2, rel=1e-5)
+
+
+def test_gradient_penalty_joint_over_tuple_inputs():
+    # critic(a, b) = a.sum() * 2 + b.sum(): per-sample grad norm sqrt(4*2 + 1*3)
+    critic = lambda a, b: 2 * a.sum(1) + b.sum(1)  # noqa: E731
+    gp = gradient_penalty(critic, (torch.randn(5, 2), torch.randn(5, 3)), (torch.randn(5, 2), torch.randn(5, 3)))
+    assert gp.item() == pytest.approx((math.sqrt(11) - 1) ** 2, rel=1e-5)
+
+
+def test_gradient_penalty_trains_critic():
+    critic = torch.nn.Linear(2, 1)
+    gp = gradient_penalty(lambda x: critic(x).squeeze(-1), torch.randn(8, 2), torch.randn(8, 2))
+    gp.backward()
+    assert critic.weight.grad is not None and critic.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("kind", ["bce", "wgan", "hinge"])
+def test_losses_prefer_correct_critic(kind):
+    good_real, good_fake = torch.full((4,), 3.0), torch.full((4,), -3.0)
+    assert discriminator_loss(kind, good_real, good_fake) < discriminator_loss(kind, good_fake, good_real)
+    assert generator_loss(kind, good_real) < generator_loss(kind, good_fake)
+
+
+def test_pair_critic_is_order_invariant():
+    torch.manual_seed(0)
+    d = PairCritic(6, hidden=(16,))
+    a, b = torch.randn(3, 6), torch.randn(3, 6)
+    assert torch.allclose(d(a, b), d(b, a))
+    assert d(a, b).shape == (3,)
+
+
+def test_alternating_trainer_wgan_gp_learns_to_separate():
+    torch.manual_seed(0)
+    gen = torch.nn.Parameter(torch.zeros(2))  # "generator": a learnable mean
+    critic = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.LeakyReLU(0.2), torch.nn.Linear(16, 1))
+    trainer = AlternatingTrainer(
+        torch.optim.Adam([gen], lr=0.05, betas=(0.5, 0.9)),
+        torch.optim.Adam(critic.parameters(), lr=1e-2, betas=(0.5, 0.9)),
+        critic=critic, n_critic=3, clip_grad=5.0,
+    )
+    target = torch.tensor([2.0, -1.0])
+
+    def batches():
+        while True:
+            yield target + 0.1 * torch.randn(64, 2)
+
+    def critic_fn(real):
+        fake = (gen + 0.1 * torch.randn(64, 2)).detach()
+        f = lambda x: critic(x).squeeze(-1)  # noqa: E731
+        loss = discriminator_loss("wgan", f(real), f(fake)) + 10 * gradient_penalty(f, real, fake)
+        return loss, {"d": loss.item()}
+
+    def gen_fn(_):
+        fake = gen + 0.1 * torch.randn(64, 2)
+        loss = generator_loss("wgan", critic(fake).squeeze(-1))
+        return loss, {"g": loss.item()}
+
+    it = batches()
+    for _ in range(300):
+        logs = trainer.step(it, critic_fn, gen_fn)
+    assert {"d", "g"} <= set(logs)
+    assert torch.dist(gen.detach(), target) < 0.5
+    assert all(p.requires_grad for p in critic.parameters())  # unfrozen after the generator step
