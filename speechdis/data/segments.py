@@ -1,0 +1,282 @@
+"""Word-segment datasets over ``feats.scp`` + ``word_segments`` and the same/different-speaker batch sampler.
+
+Features are read lazily, one utterance at a time, through a reader mapping utt-id → (T, D) matrix
+(:class:`speechdis.data.feats.FeatsReader` applies CMVN), so corpora far larger than RAM work.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from speechdis.errors import DataDirError
+
+
+@dataclass(frozen=True)
+class WordSegment:
+    seg_id: str
+    utt: str
+    speaker: str
+    word: str
+    start_frame: int
+    end_frame: int  # exclusive
+
+    @property
+    def num_frames(self) -> int:
+        return self.end_frame - self.start_frame
+
+
+@dataclass
+class SegmentFilterReport:
+    kept: int = 0
+    too_short: int = 0
+    too_long: int = 0
+    no_features: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def total_skipped(self) -> int:
+        return self.too_short + self.too_long + self.no_features
+
+
+def segments_from_table(
+    rows: Sequence[tuple[str, str, float, float, str]],
+    utt2spk: Mapping[str, str],
+    utt2num_frames: Mapping[str, int],
+    frame_shift: float = 0.01,
+    min_frames: int = 3,
+    max_frames: int | None = None,
+) -> tuple[list[WordSegment], SegmentFilterReport]:
+    """Turns ``word_segments`` rows (seg, utt, start s, end s, word) into frame spans, applying filters.
+
+    Segments of utterances without features (e.g. skipped at feature extraction) and segments outside
+    the duration limits are counted in the report, never silently dropped.
+    """
+    report = SegmentFilterReport()
+    out: list[WordSegment] = []
+    for seg, utt, start, end, word in rows:
+        if utt not in utt2num_frames:
+            report.no_features += 1
+            if len(report.examples) < 5:
+                report.examples.append(f"{seg}: utterance {utt} has no features")
+            continue
+        if utt not in utt2spk:
+            raise DataDirError(f"word_segments: segment {seg} refers to utterance {utt} missing from utt2spk")
+        s = int(round(start / frame_shift))
+        e = min(int(round(end / frame_shift)), utt2num_frames[utt])
+        n = e - s
+        if n < min_frames:
+            report.too_short += 1
+            continue
+        if max_frames is not None and n > max_frames:
+            report.too_long += 1
+            continue
+        out.append(WordSegment(seg, utt, utt2spk[utt], word, s, e))
+    report.kept = len(out)
+    return out, report
+
+
+class WordSegmentDataset(torch.utils.data.Dataset):
+    """Items are dicts: ``feats`` (T, D) float tensor, ``length``, ``speaker`` and ``word`` indices, ``index``.
+
+    ``crop_frames`` cuts longer segments to their first frames (reference setting: 70). A small LRU cache of
+    utterances makes consecutive segments of one utterance cheap; ``preload`` keeps every segment in memory
+    (sensible for small corpora only).
+    """
+
+    def __init__(
+        self,
+        segments: Sequence[WordSegment],
+        reader: Mapping[str, np.ndarray] | Callable[[str], np.ndarray],
+        crop_frames: int | None = 70,
+        speaker_index: Mapping[str, int] | None = None,
+        word_index: Mapping[str, int] | None = None,
+        preload: bool = False,
+        utt_cache_size: int = 8,
+    ) -> None:
+        if not segments:
+            raise DataDirError("no word segments to train on (all filtered out or word_segments empty)")
+        self.segments = list(segments)
+        self._read = reader.__getitem__ if isinstance(reader, Mapping) or hasattr(reader, "__getitem__") \
+            else reader
+        self.crop_frames = crop_frames
+        self.speaker_index = dict(speaker_index) if speaker_index is not None else \
+            {s: i for i, s in enumerate(sorted({x.speaker for x in self.segments}))}
+        self.word_index = dict(word_index) if word_index is not None else \
+            {w: i for i, w in enumerate(sorted({x.word for x in self.segments}))}
+        self.speaker_ids = np.array([self.speaker_index.get(x.speaker, -1) for x in self.segments])
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = utt_cache_size
+        self._preloaded: list[np.ndarray] | None = None
+        if preload:
+            self._preloaded = [self._segment_array(i) for i in range(len(self.segments))]
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def _utterance(self, utt: str) -> np.ndarray:
+        if utt in self._cache:
+            self._cache.move_to_end(utt)
+            return self._cache[utt]
+        mat = np.asarray(self._read(utt), dtype=np.float32)
+        self._cache[utt] = mat
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return mat
+
+    def _segment_array(self, i: int) -> np.ndarray:
+        seg = self.segments[i]
+        end = seg.end_frame if self.crop_frames is None else min(seg.end_frame, seg.start_frame + self.crop_frames)
+        return np.ascontiguousarray(self._utterance(seg.utt)[seg.start_frame:end])
+
+    def __getitem__(self, i: int) -> dict:
+        arr = self._preloaded[i] if self._preloaded is not None else self._segment_array(i)
+        seg = self.segments[i]
+        return {
+            "feats": torch.from_numpy(arr),
+            "length": arr.shape[0],
+            "speaker": self.speaker_index.get(seg.speaker, -1),
+            "word": self.word_index.get(seg.word, -1),
+            "index": i,
+        }
+
+
+def collate_segments(items: Sequence[dict]) -> dict[str, torch.Tensor]:
+    """Pads a list of items to the longest; ``lengths`` lets the RNNs pack and the loss mask."""
+    lengths = torch.tensor([it["length"] for it in items], dtype=torch.long)
+    dim = items[0]["feats"].shape[1]
+    feats = torch.zeros(len(items), int(lengths.max()), dim)
+    for k, it in enumerate(items):
+        feats[k, : it["length"]] = it["feats"]
+    return {
+        "feats": feats,
+        "lengths": lengths,
+        "speaker": torch.tensor([it["speaker"] for it in items], dtype=torch.long),
+        "word": torch.tensor([it["word"] for it in items], dtype=torch.long),
+        "index": torch.tensor([it["index"] for it in items], dtype=torch.long),
+    }
+
+
+class PairBatchSampler(torch.utils.data.Sampler):
+    """Infinite batches of ``speakers_per_batch`` speakers × ``segments_per_speaker`` segments.
+
+    Every batch therefore holds same-speaker pairs (within a speaker) and different-speaker pairs (across),
+    and the loss draws them in the configured balance. Batch k is a pure function of (seed, k, rank), so a
+    resumed run continues with exactly the batches an uninterrupted one would see (``start`` = batches
+    already consumed), whatever the DataLoader prefetches.
+    """
+
+    def __init__(self, speaker_ids: Sequence[int], speakers_per_batch: int, segments_per_speaker: int,
+                 seed: int = 0, start: int = 0, rank: int = 0) -> None:
+        if speakers_per_batch < 2:
+            raise ValueError("speakers_per_batch must be ≥ 2 to form different-speaker pairs")
+        if segments_per_speaker < 2:
+            raise ValueError("segments_per_speaker must be ≥ 2 to form same-speaker pairs")
+        by_spk: dict[int, list[int]] = {}
+        for i, s in enumerate(speaker_ids):
+            by_spk.setdefault(int(s), []).append(i)
+        self.by_speaker = {s: np.array(v) for s, v in sorted(by_spk.items()) if len(v) >= 2}
+        if len(self.by_speaker) < 2:
+            raise DataDirError(f"need ≥ 2 speakers with ≥ 2 segments each, found {len(self.by_speaker)}")
+        self.speakers = np.array(sorted(self.by_speaker))
+        self.k = min(speakers_per_batch, len(self.speakers))
+        self.m = segments_per_speaker
+        self.seed, self.start, self.rank = seed, start, rank
+
+    def batch(self, k: int) -> list[int]:
+        rng = np.random.default_rng([self.seed, k, self.rank])
+        chosen = rng.choice(self.speakers, size=self.k, replace=False)
+        out: list[int] = []
+        for s in chosen:
+            pool = self.by_speaker[int(s)]
+            out.extend(rng.choice(pool, size=self.m, replace=len(pool) < self.m).tolist())
+        return out
+
+    def __iter__(self) -> Iterator[list[int]]:
+        k = self.start
+        while True:
+            yield self.batch(k)
+            k += 1
+
+    def __len__(self) -> int:  # infinite; DataLoader only needs it for len(loader)
+        return 2**62
+
+
+def _read_table(path, n_fields: int | None = None) -> list[list[str]]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for ln, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if n_fields is not None and len(parts) != n_fields:
+                raise DataDirError(f"{path}:{ln}: expected {n_fields} fields, got {len(parts)}: {line.strip()!r}")
+            rows.append(parts)
+    return rows
+
+
+def load_segments(
+    data_dir,
+    valid_dir=None,
+    valid_speakers: int = 0,
+    seed: int = 0,
+    min_frames: int = 3,
+    max_frames: int | None = None,
+) -> tuple[list[WordSegment], list[WordSegment], Callable[[str], np.ndarray], SegmentFilterReport, int]:
+    """Word segments of a data dir with features: (train, valid, reader, filter report, feature dim).
+
+    Validation segments come from ``valid_dir`` when given, else from ``valid_speakers`` speakers held
+    out of ``data_dir`` (chosen with ``seed``), so validation always measures unseen speakers.
+    """
+    from pathlib import Path
+
+    from speechdis.data.feats import FeatsReader
+
+    def one(d):
+        d = Path(d)
+        for name in ("word_segments", "utt2spk", "feats.scp", "utt2num_frames"):
+            if not (d / name).exists():
+                hint = " (run `speechdis features` first)" if name in ("feats.scp", "utt2num_frames") else ""
+                raise DataDirError(f"{d}: missing {name}{hint}")
+        reader = FeatsReader(d)
+        utt2spk = dict(_read_table(d / "utt2spk", 2))
+        utt2num = {u: int(n) for u, n in _read_table(d / "utt2num_frames", 2)}
+        rows = []
+        for ln, r in enumerate(_read_table(d / "word_segments", 5), 1):
+            try:
+                rows.append((r[0], r[1], float(r[2]), float(r[3]), r[4]))
+            except ValueError:
+                raise DataDirError(f"{d / 'word_segments'}:{ln}: start/end are not numbers: {' '.join(r)}") from None
+        segs, rep = segments_from_table(rows, utt2spk, utt2num, reader.frame_shift, min_frames, max_frames)
+        return segs, rep, reader
+
+    train, report, reader = one(data_dir)
+    if valid_dir is not None:
+        valid, vrep, vreader = one(valid_dir)
+        read = _MultiReader({s.utt: reader for s in train} | {s.utt: vreader for s in valid})
+    else:
+        read = reader
+        valid = []
+        if valid_speakers > 0:
+            spks = sorted({s.speaker for s in train})
+            if len(spks) - valid_speakers < 2:
+                raise DataDirError(f"{data_dir}: {len(spks)} speakers cannot spare {valid_speakers} for validation")
+            held = set(np.random.default_rng(seed).choice(spks, size=valid_speakers, replace=False).tolist())
+            valid = [s for s in train if s.speaker in held]
+            train = [s for s in train if s.speaker not in held]
+    if not train:
+        raise DataDirError(f"{data_dir}: no usable word segments ({report})")
+    dim = int(np.asarray(read[train[0].utt]).shape[1])
+    return train, valid, read, report, dim
+
+
+class _MultiReader:
+    """Routes utterance ids to the reader of the data dir they come from."""
+
+    def __init__(self, routes: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        self.routes = routes
+
+    def __getitem__(self, utt: str) -> np.ndarray:
+        return self.routes[utt][utt]

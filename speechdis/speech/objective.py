@@ -1,0 +1,134 @@
+"""The training objective of the speech models, as critic and generator loss functions for the core trainer.
+
+Autoencoder side: ``rec_weight·L_rec + speaker_weight·L_spk + adv_weight·L_adv`` where L_adv is the
+encoder's adversarial term against the speaker pair classifier D_s on phonetic vectors:
+- ``wgan``: D_s is a Wasserstein critic (same-speaker pairs = "real", different = "fake") with gradient
+  penalty; E_p minimises the critic's estimate E[D(same)] - E[D(diff)].
+- ``bce``: D_s is a same/different classifier; E_p minimises the cross-entropy to 0.5 (confusion).
+- ``grl``: one joint update; D_s trains on BCE through a gradient reversal layer whose coefficient
+  (adv_weight × schedule) makes E_p maximise D_s's loss.
+- ``none``: no adversary (ablation). ``speaker_weight: 0`` gives the second ablation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from speechdis.adversarial import (
+    binary_classifier_loss,
+    dann_schedule,
+    grad_reverse,
+    gradient_penalty,
+    linear_schedule,
+)
+from speechdis.speech.losses import masked_mse, sample_pairs, same_speaker_partner, speaker_distance_loss
+
+
+@dataclass
+class LossConfig:
+    rec_weight: float = 1.0
+    speaker_weight: float = 1.0  # alpha
+    speaker_margin: float = 1.0  # lambda: different speakers at least this squared distance apart
+    adv_mode: Literal["wgan", "bce", "grl", "none"] = "wgan"
+    adv_weight: float = 1.0  # beta
+    adv_warmup_steps: int = 0  # linear ramp of beta from 0 (GRL: DANN ramp over training instead when 0)
+    gp_weight: float = 10.0
+    n_critic: int = 3
+    pairs_per_batch: int = 64
+    same_fraction: float = 0.5
+    swap_speaker: bool = True  # decoder takes the speaker vector of another segment of the same speaker
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.same_fraction < 1.0:
+            raise ValueError("loss.same_fraction must be strictly between 0 and 1")
+        if self.n_critic < 1 and self.adv_mode in ("wgan", "bce"):
+            raise ValueError("loss.n_critic must be ≥ 1 for adv_mode wgan/bce")
+
+
+class SpeechObjective:
+    """Holds model + critic and produces the loss functions the :class:`AlternatingTrainer` calls."""
+
+    def __init__(self, model: torch.nn.Module, critic: torch.nn.Module | None, cfg: LossConfig,
+                 disentangled: bool, total_steps: int) -> None:
+        self.model, self.critic, self.cfg = model, critic, cfg
+        self.disentangled = disentangled
+        self.total_steps = max(total_steps, 1)
+        self.step = 0  # set by the training loop, drives the schedules
+
+    @property
+    def adversarial(self) -> bool:
+        return self.disentangled and self.cfg.adv_mode != "none"
+
+    def adv_coeff(self) -> float:
+        c = self.cfg
+        if c.adv_warmup_steps > 0:
+            return linear_schedule(self.step / c.adv_warmup_steps, 0.0, c.adv_weight, 1.0)
+        if c.adv_mode == "grl":
+            return dann_schedule(self.step / self.total_steps, max_coeff=c.adv_weight)
+        return c.adv_weight
+
+    def _pairs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return sample_pairs(batch["speaker"], self.cfg.pairs_per_batch, self.cfg.same_fraction)
+
+    def critic_loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """D_s update on phonetic vectors of the (fixed) encoder."""
+        assert self.critic is not None
+        with torch.no_grad():
+            v_p = self.model.embed(batch["feats"], batch["lengths"])["phonetic"]
+        i, j, same = self._pairs(batch)
+        scores = self.critic(v_p[i], v_p[j])
+        if self.cfg.adv_mode == "wgan":
+            pos, neg = same > 0.5, same <= 0.5
+            n = int(min(pos.sum(), neg.sum()))
+            real = (v_p[i[pos]][:n], v_p[j[pos]][:n])
+            fake = (v_p[i[neg]][:n], v_p[j[neg]][:n])
+            wdist = scores[pos].mean() - scores[neg].mean()
+            gp = gradient_penalty(self.critic, real, fake)
+            loss = -wdist + self.cfg.gp_weight * gp
+            return loss, {"critic/loss": loss.item(), "critic/wdist": wdist.item(), "critic/gp": gp.item()}
+        loss = binary_classifier_loss("bce", scores, same)
+        acc = ((scores > 0).float() == same).float().mean()
+        return loss, {"critic/loss": loss.item(), "critic/acc": acc.item()}
+
+    def generator_loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """Autoencoder update (and, in GRL mode, the critic's too)."""
+        c = self.cfg
+        x, lengths, spk = batch["feats"], batch["lengths"], batch["speaker"]
+        partner = same_speaker_partner(spk) if (self.disentangled and c.swap_speaker) else None
+        out = self.model(x, lengths, partner)
+        rec = masked_mse(out["reconstruction"], x, lengths)
+        total = c.rec_weight * rec
+        logs = {"loss/rec": rec.item()}
+        if not self.disentangled:
+            logs["loss/total"] = total.item()
+            return total, logs
+        i, j, same = self._pairs(batch)
+        if c.speaker_weight > 0:
+            spk_loss = speaker_distance_loss(out["speaker"][i], out["speaker"][j], same, c.speaker_margin)
+            total = total + c.speaker_weight * spk_loss
+            logs["loss/spk"] = spk_loss.item()
+        if self.adversarial:
+            assert self.critic is not None
+            coeff = self.adv_coeff()
+            v_p = out["phonetic"]
+            if c.adv_mode == "grl":
+                r = grad_reverse(v_p, coeff)
+                scores = self.critic(r[i], r[j])
+                adv = binary_classifier_loss("bce", scores, same)
+                total = total + adv
+                logs["critic/acc"] = ((scores > 0).float() == same).float().mean().item()
+            else:
+                scores = self.critic(v_p[i], v_p[j])
+                if c.adv_mode == "wgan":
+                    pos = same > 0.5
+                    adv = scores[pos].mean() - scores[~pos].mean()
+                else:
+                    adv = F.binary_cross_entropy_with_logits(scores, torch.full_like(scores, 0.5))
+                total = total + coeff * adv
+            logs["loss/adv"] = adv.item()
+            logs["adv_coeff"] = coeff
+        logs["loss/total"] = total.item()
+        return total, logs

@@ -1,0 +1,395 @@
+"""Training of the speech autoencoders (baseline and disentangled): config, loop, checkpoints, resume, DDP.
+
+Everything the loop reports goes through ``callback(record)`` and the JSON-lines log ``train_log.jsonl``;
+nothing is printed here. Checkpoints hold only tensors and plain Python values, so they load with
+``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+import torch
+
+from speechdis.adversarial import AlternatingTrainer
+from speechdis.config import from_dict, save_config, to_dict
+from speechdis.data.segments import (
+    PairBatchSampler,
+    SegmentFilterReport,
+    WordSegmentDataset,
+    collate_segments,
+    load_segments,
+)
+from speechdis.errors import ConfigError, ModelError
+from speechdis.fileio import atomic_open
+from speechdis.speech.losses import masked_mse, sample_pairs
+from speechdis.speech.models import ModelConfig, SpeakerPairClassifier, build_model
+from speechdis.speech.objective import LossConfig, SpeechObjective
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    critic_lr: float = 1e-3
+    betas: tuple[float, float] = (0.5, 0.9)
+    weight_decay: float = 0.0
+    clip_grad: float = 5.0  # 0 disables
+    clip_mode: Literal["value", "norm"] = "value"  # reference code clips each gradient to ±5
+
+
+@dataclass
+class DataConfig:
+    speakers_per_batch: int = 8
+    segments_per_speaker: int = 8
+    crop_frames: int = 70
+    min_frames: int = 5
+    max_frames: int | None = None
+    valid_speakers: int = 2  # held out from the training data when no validation dir is given
+    max_valid_segments: int = 1000
+    preload: bool = False
+    num_workers: int = 0
+
+
+@dataclass
+class LoopConfig:
+    steps: int = 2000
+    log_every: int = 20
+    valid_every: int = 250
+    ckpt_every: int = 250
+    keep_checkpoints: int = 2
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = False  # bf16 autocast on CUDA
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: LoopConfig = field(default_factory=LoopConfig)
+
+    @property
+    def batch_size(self) -> int:
+        return self.data.speakers_per_batch * self.data.segments_per_speaker
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    steps: int
+    final: dict[str, float]
+    valid: dict[str, float]
+    segments: SegmentFilterReport
+
+
+# ----------------------------------------------------------------------------------------------- set-up
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0
+    return int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device is {name!r} but CUDA is not available")
+    return torch.device(name)
+
+
+def _critic_needed(cfg: TrainConfig) -> bool:
+    return cfg.model.kind == "disentangled" and cfg.loss.adv_mode != "none"
+
+
+def build_modules(cfg: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module | None]:
+    """The autoencoder and (when adversarial) the speaker pair classifier."""
+    model = build_model(cfg.model)
+    critic = SpeakerPairClassifier(cfg.model.phonetic_dim, cfg.model.critic_hidden) if _critic_needed(cfg) else None
+    return model, critic
+
+
+def _to(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """Atomic: a crash mid-write leaves the previous checkpoint intact."""
+    with atomic_open(path, "wb") as f:
+        torch.save(payload, f)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise ModelError(f"checkpoint {path} does not exist") from None
+    except Exception as e:  # corrupt or foreign file
+        raise ModelError(f"checkpoint {path} cannot be loaded: {e}") from e
+
+
+def _unwrap(m: torch.nn.Module | None) -> torch.nn.Module | None:
+    return m.module if isinstance(m, torch.nn.parallel.DistributedDataParallel) else m
+
+
+# ----------------------------------------------------------------------------------------- validation
+@torch.no_grad()
+def validate(model: torch.nn.Module, critic: torch.nn.Module | None, dataset: WordSegmentDataset,
+             device: torch.device, batch_size: int = 128, seed: int = 0) -> dict[str, float]:
+    """Reconstruction loss on held-out speakers; for the disentangled model also how well same/different
+    speaker pairs are told apart by D_s on phonetic vectors (want → 0.5) and by speaker-vector distance
+    (want → 1.0), as ROC AUC over balanced pairs (accuracy too for a BCE classifier)."""
+    from sklearn.metrics import roc_auc_score
+
+    model.eval()
+    vecs: dict[str, list[torch.Tensor]] = {}
+    rec_sum, frames = 0.0, 0
+    speakers = []
+    for start in range(0, len(dataset), batch_size):
+        batch = _to(collate_segments([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]),
+                    device)
+        out = model(batch["feats"], batch["lengths"])
+        n = int(batch["lengths"].sum())
+        rec_sum += masked_mse(out["reconstruction"], batch["feats"], batch["lengths"]).item() * n
+        frames += n
+        for k in ("phonetic", "speaker", "embedding"):
+            if k in out:
+                vecs.setdefault(k, []).append(out[k].float().cpu())
+        speakers.append(batch["speaker"].cpu())
+    model.train()
+    res = {"rec": rec_sum / max(frames, 1)}
+    if "phonetic" not in vecs:
+        return res
+    spk = torch.cat(speakers)
+    g = torch.Generator().manual_seed(seed)
+    try:
+        i, j, same = sample_pairs(spk, 4000, 0.5, generator=g)
+    except ValueError:
+        return res
+    same_np = same.numpy()
+    v_s = torch.cat(vecs["speaker"])
+    res["spk_auc_speaker"] = float(roc_auc_score(same_np, -(v_s[i] - v_s[j]).pow(2).sum(-1).numpy()))
+    v_p = torch.cat(vecs["phonetic"])
+    res["spk_auc_phonetic_dist"] = float(roc_auc_score(same_np, -(v_p[i] - v_p[j]).pow(2).sum(-1).numpy()))
+    if critic is not None:
+        critic.eval()
+        scores = torch.cat([critic(v_p[i[k:k + 1024]].to(device), v_p[j[k:k + 1024]].to(device)).float().cpu()
+                            for k in range(0, len(i), 1024)])
+        critic.train()
+        res["critic_auc_phonetic"] = float(roc_auc_score(same_np, scores.numpy()))
+        res["critic_acc_phonetic"] = float(((scores > 0).float() == same).float().mean())
+    return res
+
+
+# ---------------------------------------------------------------------------------------------- train
+def train(
+    cfg: TrainConfig,
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    valid_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    callback: Callable[[dict], None] | None = None,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Trains ``cfg.model.kind`` on the word segments of ``data_dir`` and writes to ``out_dir``:
+    ``config.yaml`` (resolved), ``train_log.jsonl``, ``checkpoints/``, ``model.pt`` (final weights).
+
+    ``resume`` continues from the latest checkpoint exactly as an uninterrupted run would (same batches,
+    same random state). ``stop_after`` ends the run after that many steps without finishing it (tests,
+    time-sliced jobs); the checkpoint written there lets ``resume`` carry on.
+    """
+    out = Path(out_dir)
+    rank, world, local_rank = _distributed()
+    device = resolve_device(cfg.train.device, local_rank)
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+    main = rank == 0
+    ckpt_dir = out / "checkpoints"
+    latest = ckpt_dir / "latest.pt"
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        if not resume and latest.exists():
+            raise ModelError(f"{out} already holds a training run; use --resume to continue it or a new --out")
+
+    # Data: training speakers, and held-out speakers for validation.
+    train_segs, valid_segs, reader, seg_report, feat_dim = load_segments(
+        data_dir, valid_dir=valid_dir, valid_speakers=cfg.data.valid_speakers, seed=cfg.train.seed,
+        min_frames=cfg.data.min_frames, max_frames=cfg.data.max_frames)
+    if feat_dim != cfg.model.feat_dim:
+        raise ConfigError(f"model.feat_dim is {cfg.model.feat_dim} but the features in {data_dir} have "
+                          f"{feat_dim} dimensions")
+    train_ds = WordSegmentDataset(train_segs, reader, cfg.data.crop_frames, preload=cfg.data.preload)
+    valid_ds = WordSegmentDataset(valid_segs[: cfg.data.max_valid_segments], reader, cfg.data.crop_frames,
+                                  speaker_index={s: k for k, s in enumerate(sorted({x.speaker for x in valid_segs}))}
+                                  ) if valid_segs else None
+
+    torch.manual_seed(cfg.train.seed)
+    np.random.seed(cfg.train.seed)
+    model, critic = build_modules(cfg)
+    model.to(device)
+    if critic is not None:
+        critic.to(device)
+    disentangled = cfg.model.kind == "disentangled"
+    obj = SpeechObjective(model, critic, cfg.loss, disentangled, cfg.train.steps)
+    o = cfg.optim
+    gen_params = list(model.parameters())
+    use_critic_opt = critic is not None and cfg.loss.adv_mode in ("wgan", "bce")
+    if critic is not None and not use_critic_opt:  # GRL: one joint update
+        gen_params += list(critic.parameters())
+    gen_opt = torch.optim.Adam(gen_params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+    critic_opt = torch.optim.Adam(critic.parameters(), lr=o.critic_lr, betas=o.betas) if use_critic_opt else None
+
+    step = 0
+    if resume:
+        if not latest.exists():
+            raise ModelError(f"--resume: no checkpoint in {ckpt_dir}")
+        state = load_checkpoint(latest, device)
+        model.load_state_dict(state["model"])
+        if critic is not None:
+            critic.load_state_dict(state["critic"])
+        gen_opt.load_state_dict(state["generator_opt"])
+        if critic_opt is not None:
+            critic_opt.load_state_dict(state["critic_opt"])
+        step = int(state["step"])
+
+    if world > 1:
+        ddp = lambda m: torch.nn.parallel.DistributedDataParallel(  # noqa: E731
+            m, device_ids=[device.index] if device.type == "cuda" else None)
+        model = ddp(model)
+        obj.model = model
+        if critic is not None:
+            critic = ddp(critic)
+            obj.critic = critic
+    trainer = AlternatingTrainer(
+        gen_opt, critic_opt, critic=critic if world == 1 else None,
+        n_critic=cfg.loss.n_critic if use_critic_opt else 0,
+        clip_grad=o.clip_grad or None, clip_mode=o.clip_mode, amp=cfg.train.amp, device=device)
+    batches_per_step = trainer.n_critic + 1
+
+    sampler = PairBatchSampler(train_ds.speaker_ids, cfg.data.speakers_per_batch, cfg.data.segments_per_speaker,
+                               seed=cfg.train.seed, start=step * batches_per_step, rank=rank)
+    loader = torch.utils.data.DataLoader(
+        train_ds, batch_sampler=sampler, collate_fn=collate_segments, num_workers=cfg.data.num_workers,
+        pin_memory=device.type == "cuda", persistent_workers=cfg.data.num_workers > 0,
+        generator=torch.Generator().manual_seed(cfg.train.seed))
+    batches = (_to(b, device) for b in loader)
+    if resume:
+        _set_rng_state(state["rng"])  # after the loader started: its start must not shift the stream
+
+    log_path = out / "train_log.jsonl"
+    if main:
+        save_config(cfg, out / "config.yaml", header="resolved training config (speechdis train)")
+        _truncate_log(log_path, step)
+    # Every process must build the same data split; a mismatch would silently desynchronise DDP.
+    t0, seen, last_valid = time.time(), 0, {}
+    logs: dict[str, float] = {}
+    end = cfg.train.steps if stop_after is None else min(cfg.train.steps, step + stop_after)
+    while step < end:
+        obj.step = step
+        logs = trainer.step(batches, obj.critic_loss if use_critic_opt else None, obj.generator_loss)
+        step += 1
+        seen += cfg.batch_size * batches_per_step
+        if main and (step % cfg.train.log_every == 0 or step == end):
+            rec = {"step": step, "split": "train", **{k: round(v, 6) for k, v in logs.items()},
+                   "segments_per_s": round(seen / max(time.time() - t0, 1e-9), 2)}
+            _append_log(log_path, rec)
+            if callback:
+                callback(rec)
+        if main and valid_ds is not None and (step % cfg.train.valid_every == 0 or step == cfg.train.steps):
+            last_valid = validate(_unwrap(model), _unwrap(critic), valid_ds, device, seed=cfg.train.seed)
+            rec = {"step": step, "split": "valid", **{k: round(v, 6) for k, v in last_valid.items()}}
+            _append_log(log_path, rec)
+            if callback:
+                callback(rec)
+        if main and (step % cfg.train.ckpt_every == 0 or step == end):
+            _write_checkpoint(ckpt_dir, step, cfg, _unwrap(model), _unwrap(critic), trainer,
+                              cfg.train.keep_checkpoints)
+    if main and step >= cfg.train.steps:
+        save_model(out / "model.pt", cfg, _unwrap(model), step)
+    if world > 1:
+        torch.distributed.barrier()
+    return TrainResult(out, step, logs, last_valid, seg_report)
+
+
+def _write_checkpoint(ckpt_dir: Path, step: int, cfg: TrainConfig, model, critic, trainer, keep: int) -> None:
+    payload = {
+        "step": step,
+        "config": to_dict(cfg),
+        "model": model.state_dict(),
+        "critic": critic.state_dict() if critic is not None else None,
+        **trainer.state_dict(),
+        "rng": _rng_state(),
+    }
+    path = ckpt_dir / f"ckpt-{step:08d}.pt"
+    save_checkpoint(path, payload)
+    save_checkpoint(ckpt_dir / "latest.pt", payload)
+    old = sorted(ckpt_dir.glob("ckpt-*.pt"))
+    for p in old[: max(len(old) - keep, 0)]:
+        p.unlink()
+
+
+def save_model(path: Path, cfg: TrainConfig, model: torch.nn.Module, step: int) -> None:
+    """The deployable artefact: config + autoencoder weights (no optimiser or critic state)."""
+    save_checkpoint(path, {"config": to_dict(cfg), "model": model.state_dict(), "step": step})
+
+
+def load_trained(path: str | os.PathLike, map_location: str | torch.device = "cpu"
+                 ) -> tuple[TrainConfig, torch.nn.Module, int]:
+    """Loads ``model.pt`` (or a training checkpoint) → (config, model in eval mode, step)."""
+    state = load_checkpoint(Path(path), map_location)
+    try:
+        cfg = from_dict(TrainConfig, state["config"])
+    except KeyError:
+        raise ModelError(f"{path} is not a speechdis model (no config inside)") from None
+    model = build_model(cfg.model)
+    model.load_state_dict(state["model"])
+    model.to(map_location).eval()
+    return cfg, model, int(state.get("step", 0))
+
+
+def _append_log(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """On resume, drop log lines past the checkpoint so the log reads like one uninterrupted run."""
+    if not path.exists():
+        return
+    keep = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+            if ln.strip() and json.loads(ln).get("step", 0) <= step]
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        f.write("".join(k + "\n" for k in keep))
+
+
+
+__all__ = ["TrainConfig", "OptimConfig", "DataConfig", "LoopConfig", "TrainResult", "train", "validate",
+           "load_trained", "save_model", "build_modules", "resolve_device"]

@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+import torch
+
+from speechdis.data.segments import PairBatchSampler, WordSegment, WordSegmentDataset, collate_segments
+from speechdis.speech.losses import masked_mse, sample_pairs, same_speaker_partner, speaker_distance_loss
+from speechdis.speech.models import DisentangledAutoencoder, ModelConfig, Seq2SeqAutoencoder, SpeakerPairClassifier
+
+SMALL = dict(feat_dim=5, hidden=16, layers=1, phonetic_dim=6, speaker_dim=4, embed_dim=8, decoder_hidden=16,
+             decoder_layers=1, critic_hidden=(16,))
+
+
+def _dataset(n_spk=4, per_spk=6, crop=None):
+    rng = np.random.default_rng(0)
+    utts = {f"u{s}_{k}": rng.normal(size=(30, 5)).astype(np.float32) for s in range(n_spk) for k in range(per_spk)}
+    segs = [WordSegment(f"{u}_w", u, u.split("_")[0], "w%d" % (k % 3), 2, 10 + k) for k, u in enumerate(sorted(utts))]
+    return WordSegmentDataset(segs, utts, crop_frames=crop), utts
+
+
+def test_dataset_slices_frames_and_crops():
+    ds, utts = _dataset()
+    item = ds[3]
+    seg = ds.segments[3]
+    assert item["length"] == seg.end_frame - seg.start_frame
+    assert np.array_equal(item["feats"].numpy(), utts[seg.utt][seg.start_frame:seg.end_frame])
+    cropped, _ = _dataset(crop=5)
+    assert cropped[20]["length"] == 5
+
+
+def test_collate_pads_and_keeps_lengths():
+    ds, _ = _dataset()
+    batch = collate_segments([ds[0], ds[10]])
+    assert batch["feats"].shape == (2, max(ds[0]["length"], ds[10]["length"]), 5)
+    assert batch["lengths"].tolist() == [ds[0]["length"], ds[10]["length"]]
+    assert batch["feats"][0, ds[0]["length"]:].abs().sum() == 0
+
+
+def test_pair_sampler_guarantees_balanced_speakers_and_is_resumable():
+    spk = np.repeat(np.arange(6), 5)
+    sampler = PairBatchSampler(spk, speakers_per_batch=3, segments_per_speaker=4, seed=1)
+    it = iter(sampler)
+    batches = [next(it) for _ in range(20)]
+    for b in batches:
+        counts = np.bincount(spk[b], minlength=6)
+        assert sorted(counts[counts > 0].tolist()) == [4, 4, 4]  # 3 speakers × 4 segments
+    # resuming at batch 7 yields exactly batches 7, 8, ...
+    resumed = iter(PairBatchSampler(spk, 3, 4, seed=1, start=7))
+    assert [next(resumed) for _ in range(3)] == batches[7:10]
+    # over many batches every speaker is drawn
+    assert set(np.concatenate([spk[b] for b in batches]).tolist()) == set(range(6))
+
+
+def test_sample_pairs_balance_and_validity():
+    spk = torch.tensor([0, 0, 1, 1, 2, 2, 2])
+    i, j, same = sample_pairs(spk, 40, same_fraction=0.25, generator=torch.Generator().manual_seed(0))
+    assert len(i) == 40 and same.sum() == 10
+    assert torch.all(i != j)
+    assert torch.equal((spk[i] == spk[j]).float(), same)
+    with pytest.raises(ValueError):
+        sample_pairs(torch.tensor([0, 1, 2]), 4)
+
+
+def test_same_speaker_partner():
+    spk = torch.tensor([0, 0, 1, 1, 1, 2])
+    p = same_speaker_partner(spk, torch.Generator().manual_seed(0))
+    for k in range(5):
+        assert p[k] != k and spk[p[k]] == spk[k]
+    assert p[5] == 5  # alone: itself
+
+
+def test_masked_mse_ignores_padding():
+    target = torch.zeros(2, 4, 3)
+    pred = torch.zeros(2, 4, 3)
+    pred[0, 3] = 100.0  # padding of item 0 (length 3)
+    pred[1, 0] = 1.0
+    loss = masked_mse(pred, target, torch.tensor([3, 4]))
+    assert loss.item() == pytest.approx(3 * 1.0 / (7 * 3))
+
+
+def test_speaker_distance_loss_hinge():
+    a = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
+    b = torch.tensor([[1.0, 0.0], [3.0, 0.0]])
+    # same pair: d²=1; different pair: d²=9 ≥ margin 4 → 0
+    assert speaker_distance_loss(a, b, torch.tensor([1.0, 0.0]), margin=4.0).item() == pytest.approx(0.5)
+    # different pair too close: max(0, 4 - 1) = 3
+    assert speaker_distance_loss(a[:1], b[:1], torch.tensor([0.0]), margin=4.0).item() == pytest.approx(3.0)
+
+
+def test_model_shapes_and_padding_invariance():
+    torch.manual_seed(0)
+    cfg = ModelConfig(**SMALL)
+    dis, base = DisentangledAutoencoder(cfg), Seq2SeqAutoencoder(ModelConfig(kind="baseline", **SMALL))
+    x = torch.randn(3, 9, 5)
+    lengths = torch.tensor([9, 5, 7])
+    out = dis(x, lengths, torch.tensor([1, 0, 2]))
+    assert out["phonetic"].shape == (3, 6) and out["speaker"].shape == (3, 4)
+    assert out["reconstruction"].shape == x.shape
+    assert base(x, lengths)["embedding"].shape == (3, 8)
+    # padding content must not change an embedding
+    x2 = x.clone()
+    x2[1, 5:] = 1e3
+    dis.eval()
+    assert torch.allclose(dis.embed(x, lengths)["phonetic"], dis.embed(x2, lengths)["phonetic"], atol=1e-6)
+
+
+def test_decoder_uses_partner_speaker_vector():
+    torch.manual_seed(0)
+    dis = DisentangledAutoencoder(ModelConfig(**SMALL))
+    x, lengths = torch.randn(2, 6, 5), torch.tensor([6, 6])
+    same = dis(x, lengths, torch.tensor([0, 1]))["reconstruction"]
+    swapped = dis(x, lengths, torch.tensor([1, 0]))["reconstruction"]
+    assert not torch.allclose(same, swapped)
+
+
+def test_speaker_pair_classifier_order_invariant():
+    d = SpeakerPairClassifier(6, (16,))
+    a, b = torch.randn(4, 6), torch.randn(4, 6)
+    assert torch.allclose(d(a, b), d(b, a))
