@@ -1,1 +1,6 @@
+"""Evaluation: spoken term detection (QbE, DTW baseline), same-different AP, speaker verification,
+disentanglement probes, plots and reports.
 
+Pure array-in/array-out functions; import the submodules directly (``speechdis.eval.retrieval`` etc.)
+so that numba, scikit-learn and matplotlib load only where needed.
+"""
