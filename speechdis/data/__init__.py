@@ -1,1 +1,29 @@
+"""Kaldi data dirs, LibriSpeech preparation, word alignments and feature extraction for data dirs."""
+from speechdis.data.alignments import (
+    AlignedWord,
+    alignments_to_word_segments,
+    load_alignments,
+    read_alignment_txt,
+    read_ctm,
+    read_textgrid_words,
+)
+from speechdis.data.feats import FeatsReader, FeatsReport, make_features
+from speechdis.data.kaldi import (
+    DataDir,
+    Segment,
+    WordSegment,
+    check_data_dir,
+    fix_data_dir,
+    split_by_speaker,
+    subset_data_dir,
+    train_test_split_speakers,
+    validate_data_dir,
+)
+from speechdis.data.librispeech import PrepareReport, prepare_librispeech
 
+__all__ = [
+    "AlignedWord", "alignments_to_word_segments", "load_alignments", "read_alignment_txt", "read_ctm",
+    "read_textgrid_words", "FeatsReader", "FeatsReport", "make_features", "DataDir", "Segment", "WordSegment",
+    "check_data_dir", "fix_data_dir", "split_by_speaker", "subset_data_dir", "train_test_split_speakers",
+    "validate_data_dir", "PrepareReport", "prepare_librispeech",
+]

@@ -1,0 +1,41 @@
+"""`speechdis features DATA_DIR`: MFCC/fbank features + CMVN stats for a data dir, in parallel jobs."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``features`` command."""
+    p = subparsers.add_parser("features", help="compute features (feats.scp, cmvn) for a data dir",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("data_dir")
+    p.add_argument("--nj", type=int, default=1, help="number of parallel jobs (worker processes)")
+    p.add_argument("--config", default=None, help="feature config YAML (e.g. conf/mfcc.yaml); default: 39-dim MFCC")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (repeatable), e.g. --set cmvn=speaker")
+    p.add_argument("--feat-dir", default=None, help="where the ark files go (default: DATA_DIR/data)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from speechdis.audio.features import load_feature_config
+    from speechdis.data.feats import make_features
+    from speechdis.data.kaldi import read_utt2spk
+    from pathlib import Path
+
+    cfg = load_feature_config(args.config, args.overrides)
+    total = None
+    u2s = Path(args.data_dir) / "utt2spk"
+    if u2s.exists():
+        total = len(read_utt2spk(u2s))
+    bar = tqdm(total=total, unit="utt", desc="features", disable=args.no_progress or None, file=sys.stderr)
+    try:
+        report = make_features(args.data_dir, cfg, nj=args.nj, feat_dir=args.feat_dir, progress=bar.update)
+    finally:
+        bar.close()
+    print(report.summary())
+    return 0

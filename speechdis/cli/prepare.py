@@ -1,0 +1,96 @@
+"""`speechdis prepare <corpus|tool>`: build and manipulate Kaldi data dirs.
+
+Sub-commands: ``librispeech`` (a LibriSpeech-layout subset + word alignments -> data dir),
+``split-speakers`` (speaker-disjoint train/test split), ``split`` (Kaldi split_data.sh --per-spk),
+``validate`` and ``fix-data-dir``.
+"""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``prepare`` command and its sub-commands."""
+    p = subparsers.add_parser("prepare", help="prepare Kaldi data dirs (librispeech, splits, validation)",
+                              description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="prepare_command", required=True, metavar="{librispeech,split-speakers,split,"
+                                                                            "validate,fix-data-dir}")
+
+    ls = sub.add_parser("librispeech", help="LibriSpeech-layout corpus subset -> data dir with word_segments")
+    ls.add_argument("--corpus", required=True, help="corpus root holding <subset>/<spk>/<chapter>/")
+    ls.add_argument("--subset", required=True, help="e.g. dev-clean, train-clean-100, train-clean-mini")
+    ls.add_argument("--alignments", default=None,
+                    help="file or dir of word alignments (TextGrid, *.alignment.txt, CTM), searched "
+                         "recursively; default: the subset dir itself")
+    ls.add_argument("--alignment-format", default="auto", choices=["auto", "textgrid", "alignment-txt", "ctm"])
+    ls.add_argument("--no-alignments", action="store_true", help="do not look for alignments")
+    ls.add_argument("out_dir", help="output data dir")
+    ls.set_defaults(func=_librispeech)
+
+    sp = sub.add_parser("split-speakers", help="speaker-disjoint train/test split of a data dir")
+    sp.add_argument("data_dir")
+    sp.add_argument("out_train")
+    sp.add_argument("out_test")
+    sp.add_argument("--test-fraction", type=float, default=0.2, help="fraction of speakers for test (default 0.2)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=_split_speakers)
+
+    sj = sub.add_parser("split", help="split into N per-speaker parts: DATA_DIR/splitN/{1..N}")
+    sj.add_argument("data_dir")
+    sj.add_argument("--nj", type=int, required=True)
+    sj.set_defaults(func=_split)
+
+    va = sub.add_parser("validate", help="check a data dir like Kaldi's validate_data_dir.sh")
+    va.add_argument("data_dir")
+    va.set_defaults(func=_validate)
+
+    fx = sub.add_parser("fix-data-dir", help="keep only utterances present in every table (backup in .backup/)")
+    fx.add_argument("data_dir")
+    fx.set_defaults(func=_fix)
+
+
+def _librispeech(args: argparse.Namespace) -> int:
+    from speechdis.data.librispeech import prepare_librispeech
+
+    report = prepare_librispeech(args.corpus, args.subset, args.out_dir, alignments=args.alignments,
+                                 alignment_format=args.alignment_format, use_alignments=not args.no_alignments)
+    print(report.summary())
+    return 0
+
+
+def _split_speakers(args: argparse.Namespace) -> int:
+    from speechdis.data.kaldi import train_test_split_speakers
+
+    train, test = train_test_split_speakers(args.data_dir, args.test_fraction, args.seed,
+                                            out_train=args.out_train, out_test=args.out_test)
+    print(f"train: {train.num_utts} utterances, {train.num_speakers} speakers -> {args.out_train}")
+    print(f"test:  {test.num_utts} utterances, {test.num_speakers} speakers -> {args.out_test}")
+    return 0
+
+
+def _split(args: argparse.Namespace) -> int:
+    from speechdis.data.kaldi import split_by_speaker
+
+    parts = split_by_speaker(args.data_dir, args.nj)
+    for j, part in enumerate(parts, 1):
+        print(f"{part.path}: {part.num_utts} utterances, {part.num_speakers} speakers")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from speechdis.data.kaldi import validate_data_dir
+
+    warnings = validate_data_dir(args.data_dir)
+    for w in warnings:
+        print(f"WARNING: {w}")
+    print(f"{args.data_dir}: OK")
+    return 0
+
+
+def _fix(args: argparse.Namespace) -> int:
+    from speechdis.data.kaldi import fix_data_dir
+
+    removed = fix_data_dir(args.data_dir)
+    print(f"{args.data_dir}: removed {len(removed)} utterance(s)"
+          + (f": {', '.join(removed[:10])}{' ...' if len(removed) > 10 else ''}" if removed else ""))
+    return 0

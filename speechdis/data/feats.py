@@ -1,0 +1,477 @@
+"""Feature extraction for a Kaldi data dir (parallel, resumable) and a lazy reader.
+
+:func:`make_features` splits the sorted utterances into ``nj`` contiguous jobs; each job runs in its
+own worker process and writes, in ``feat_dir`` (default ``<data_dir>/data``)::
+
+    raw_<kind>_<name>.<j>.ark        feature matrices (kaldiio / Kaldi binary ark)
+    raw_<kind>_<name>.<j>.scp        utt -> /abs/path/raw_<kind>_<name>.<j>.ark:offset
+    raw_<kind>_<name>.<j>.stats.ark  per-utterance CMVN stats of this job
+    raw_<kind>_<name>.<j>.done       JSON completion marker (config + job hash, ark size, skips)
+
+(``<name>`` = data dir basename, so data dirs can share a feat dir as in Kaldi.) Every file is
+written to a temporary name and renamed; the ``.done`` marker comes last, so a job with a valid
+marker whose config and utterance list match is complete and is skipped on a rerun (resume).
+
+Then the jobs are combined into the data dir::
+
+    feats.scp            utt -> ark:offset (absolute paths), written last
+    utt2num_frames
+    cmvn.ark, cmvn.scp   Kaldi CMVN stats keyed per speaker or per utterance (absent for cmvn: none)
+    conf/feats.yaml      the resolved FeatureConfig (read back by FeatsReader)
+    feats_skipped.txt    ``utt reason`` for utterances whose audio could not be used (absent if none)
+
+Bad audio (missing, corrupt, empty, too short) skips that utterance with a reason; it is fatal only
+when every utterance fails.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import multiprocessing
+import os
+import queue as queue_mod
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
+
+import numpy as np
+
+from speechdis.audio.features import (
+    FeatureConfig,
+    apply_cmvn,
+    cmvn_stats,
+    compute_features,
+    load_feature_config,
+    save_feature_config,
+    segment_frames,
+)
+from speechdis.audio.io import WavEntryLoader
+from speechdis.config import to_dict
+from speechdis.data.kaldi import (
+    DataDir,
+    read_feats_scp,
+    read_utt2num_frames,
+    read_utt2spk,
+    write_feats_scp,
+    write_table,
+    write_utt2num_frames,
+)
+from speechdis.errors import AudioError, ConfigError, DataDirError, SpeechdisError
+from speechdis.fileio import atomic_open
+
+__all__ = ["FeatsReport", "make_features", "FeatsReader", "FEATS_CONFIG", "SKIPPED_FILE"]
+
+FEATS_CONFIG = "conf/feats.yaml"
+SKIPPED_FILE = "feats_skipped.txt"
+
+
+@dataclass
+class FeatsReport:
+    """Outcome of :func:`make_features`."""
+
+    data_dir: Path
+    feat_dir: Path
+    config: FeatureConfig
+    nj: int
+    utts: int = 0  # utterances in the data dir
+    done: int = 0  # utterances with features
+    frames: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # utt -> reason
+    jobs_run: list[int] = field(default_factory=list)
+    jobs_resumed: list[int] = field(default_factory=list)  # complete from an earlier run, not redone
+
+    def summary(self, max_items: int = 5) -> str:
+        """Multi-line human-readable summary (the CLI prints it)."""
+        lines = [
+            f"{self.config.kind} features (dim {self.config.dim}, cmvn {self.config.cmvn}) for "
+            f"{self.done}/{self.utts} utterances, {self.frames} frames -> {self.data_dir}/feats.scp",
+            f"jobs: {len(self.jobs_run)} run, {len(self.jobs_resumed)} already complete (of {self.nj})",
+        ]
+        if self.skipped:
+            lines.append(f"WARNING: {len(self.skipped)} utterance(s) skipped (listed in "
+                         f"{self.data_dir / SKIPPED_FILE}):")
+            for utt, why in list(self.skipped.items())[:max_items]:
+                lines.append(f"  {utt}: {why}")
+            if len(self.skipped) > max_items:
+                lines.append(f"  ... (+{len(self.skipped) - max_items})")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Job:
+    index: int
+    ark: str
+    scp: str
+    stats: str
+    done: str
+    config: dict
+    items: list[tuple[str, str, float | None, float | None]]  # utt, wav entry, start, end
+
+    @property
+    def config_hash(self) -> str:
+        return hashlib.sha1(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def items_hash(self) -> str:
+        h = hashlib.sha1()
+        for utt, entry, s, e in self.items:
+            h.update(f"{utt}\t{entry}\t{s}\t{e}\n".encode())
+        return h.hexdigest()
+
+
+def _job_result(job: _Job) -> dict | None:
+    """The job's completion record if its outputs are complete and match; else None."""
+    try:
+        with open(job.done, encoding="utf-8") as f:
+            rec = json.load(f)
+        if rec.get("config_hash") != job.config_hash or rec.get("items_hash") != job.items_hash:
+            return None
+        if os.path.getsize(job.ark) != rec["ark_size"] or not os.path.exists(job.scp) \
+                or not os.path.exists(job.stats):
+            return None
+        return rec
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_ark(path: str, mats: Iterator[tuple[str, np.ndarray]], final_path: str) -> dict[str, str]:
+    """Write matrices to ``path`` atomically; return {key: 'final_path:offset'} scp entries."""
+    import kaldiio
+
+    scp = {}
+    with atomic_open(path, "wb") as f:
+        for key, mat in mats:
+            pos = f.tell()
+            kaldiio.save_ark(f, {key: mat})
+            # The scp offset points just past "key " (where the binary matrix header starts).
+            scp[key] = f"{final_path}:{pos + len(key.encode('utf-8')) + 1}"
+    return scp
+
+
+_PROGRESS_QUEUE = None
+
+
+def _init_worker(q) -> None:
+    global _PROGRESS_QUEUE
+    _PROGRESS_QUEUE = q
+
+
+def _queue_tick(n: int) -> None:
+    if _PROGRESS_QUEUE is not None:
+        _PROGRESS_QUEUE.put(n)
+
+
+def _run_job(job: _Job, tick: Callable[[int], None] | None = None) -> dict:
+    """Compute one job's features; returns its completion record (also written to ``job.done``)."""
+    from speechdis.config import from_dict
+
+    cfg = from_dict(FeatureConfig, job.config)
+    loader = WavEntryLoader(cfg.sample_rate, min_duration=cfg.min_duration)
+    skipped: dict[str, str] = {}
+    frames: dict[str, int] = {}
+    stats: dict[str, np.ndarray] = {}
+
+    def features() -> Iterator[tuple[str, np.ndarray]]:
+        for utt, entry, start, end in job.items:
+            try:
+                wave = loader.load(entry, start=start, end=end)
+                # Seeded per utterance so dithered features do not depend on the job split.
+                rng = np.random.default_rng(int(hashlib.sha1(utt.encode()).hexdigest()[:8], 16))
+                mat = compute_features(wave, cfg, rng=rng)
+            except SpeechdisError as e:
+                skipped[utt] = str(e)
+            except Exception as e:  # noqa: BLE001 - one bad file must not kill the job; reported
+                skipped[utt] = f"{type(e).__name__}: {e}"
+            else:
+                frames[utt] = int(mat.shape[0])
+                stats[utt] = cmvn_stats(mat)
+                yield utt, mat
+            if tick is not None:
+                tick(1)
+
+    tmp_ark = job.ark  # atomic_open writes beside it and renames on success
+    scp = _write_ark(tmp_ark, features(), job.ark)
+    _write_ark(job.stats, iter(stats.items()), job.stats)
+    write_feats_scp(job.scp, scp)
+    rec = {
+        "config_hash": job.config_hash,
+        "items_hash": job.items_hash,
+        "ark_size": os.path.getsize(job.ark),
+        "num_done": len(scp),
+        "utt2num_frames": frames,
+        "skipped": skipped,
+    }
+    with atomic_open(job.done, "w", encoding="utf-8") as f:
+        json.dump(rec, f)
+    return rec
+
+
+def _run_job_in_worker(job: _Job) -> dict:
+    return _run_job(job, _queue_tick)
+
+
+def _split(items: list, nj: int) -> list[list]:
+    """Contiguous, nearly equal chunks (Kaldi split_scp.pl)."""
+    n = len(items)
+    bounds = [round(i * n / nj) for i in range(nj + 1)]
+    return [items[bounds[i]:bounds[i + 1]] for i in range(nj)]
+
+
+def make_features(
+    data_dir: str | os.PathLike,
+    cfg: FeatureConfig | None = None,
+    nj: int = 1,
+    feat_dir: str | os.PathLike | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> FeatsReport:
+    """Compute features for every utterance of ``data_dir`` with ``nj`` worker processes.
+
+    See the module docstring for the files written. ``progress(n)`` is called as utterances finish
+    (``n`` = how many more); complete jobs from an earlier identical run are not redone. ``nj=1``
+    runs in this process. Raises AudioError when no utterance could be processed.
+    """
+    data_dir = Path(data_dir).resolve()
+    cfg = (cfg or FeatureConfig()).resolved()
+    if nj < 1:
+        raise ConfigError(f"nj must be >= 1, got {nj}")
+    d = DataDir.load(data_dir)
+    if not d.wav_scp:
+        raise DataDirError(f"{data_dir}/wav.scp: missing or empty (needed to compute features)")
+    feat_dir = Path(feat_dir).resolve() if feat_dir is not None else data_dir / "data"
+    feat_dir.mkdir(parents=True, exist_ok=True)
+    name = data_dir.name
+    utts = d.utts
+    items = [(u, *d.audio_source(u)) for u in utts]
+    nj_eff = max(1, min(nj, len(items)))
+    cfg_dict = to_dict(cfg)
+    jobs = []
+    for j, chunk in enumerate(_split(items, nj_eff), 1):
+        base = feat_dir / f"raw_{cfg.kind}_{name}.{j}"
+        jobs.append(_Job(j, f"{base}.ark", f"{base}.scp", f"{base}.stats.ark", f"{base}.done", cfg_dict, chunk))
+
+    report = FeatsReport(data_dir=data_dir, feat_dir=feat_dir, config=cfg, nj=nj_eff, utts=len(items))
+    results: dict[int, dict] = {}
+    pending = []
+    for job in jobs:
+        rec = _job_result(job)
+        if rec is not None:
+            results[job.index] = rec
+            report.jobs_resumed.append(job.index)
+            if progress is not None:
+                progress(len(job.items))
+        else:
+            pending.append(job)
+
+    if len(pending) == 1 or (pending and nj_eff == 1):
+        for job in pending:
+            results[job.index] = _run_job(job, progress)
+    elif pending:
+        _run_parallel(pending, results, progress)
+    report.jobs_run = [j.index for j in pending]
+    _combine(d, data_dir, jobs, results, cfg, report)
+    return report
+
+
+def _run_parallel(pending: list[_Job], results: dict[int, dict], progress: Callable[[int], None] | None) -> None:
+    # spawn, not fork: the parent may hold threads (tqdm's monitor, torch pools) that fork would copy.
+    ctx = multiprocessing.get_context("spawn")
+    q = ctx.Queue()
+    errors: list[str] = []
+    with ProcessPoolExecutor(max_workers=len(pending), mp_context=ctx, initializer=_init_worker,
+                             initargs=(q,)) as ex:
+        futures = {ex.submit(_run_job_in_worker, job): job for job in pending}
+        remaining = set(futures)
+
+        def drain() -> None:
+            while True:
+                try:
+                    n = q.get_nowait()
+                except queue_mod.Empty:
+                    return
+                if progress is not None:
+                    progress(n)
+
+        while remaining:
+            done, remaining = wait(remaining, timeout=0.2, return_when=FIRST_COMPLETED)
+            drain()
+            for fut in done:
+                job = futures[fut]
+                try:
+                    results[job.index] = fut.result()
+                except Exception as e:  # noqa: BLE001 - reported below with the job number
+                    errors.append(f"job {job.index} ({job.ark}): {type(e).__name__}: {e}")
+        drain()
+    q.close()
+    if errors:
+        raise DataDirError("feature extraction failed (finished jobs are kept; rerun to resume):\n  "
+                           + "\n  ".join(errors))
+
+
+def _combine(d: DataDir, data_dir: Path, jobs: list[_Job], results: dict[int, dict], cfg: FeatureConfig,
+             report: FeatsReport) -> None:
+    import kaldiio
+
+    feats_scp = data_dir / "feats.scp"
+    # Remove first: until the new feats.scp is written, no stale one pairs with the new config.
+    if feats_scp.exists():
+        feats_scp.unlink()
+    scp: dict[str, str] = {}
+    frames: dict[str, int] = {}
+    for job in jobs:
+        rec = results[job.index]
+        scp.update(read_feats_scp(job.scp) if rec["num_done"] else {})
+        frames.update(rec["utt2num_frames"])
+        report.skipped.update(rec["skipped"])
+    report.skipped = {u: report.skipped[u] for u in sorted(report.skipped)}
+    report.done = len(scp)
+    report.frames = sum(frames.values())
+    skipped_path = data_dir / SKIPPED_FILE
+    if report.skipped:
+        write_table(skipped_path, report.skipped)
+    elif skipped_path.exists():
+        skipped_path.unlink()
+    if not scp:
+        first = "; ".join(f"{u}: {r}" for u, r in list(report.skipped.items())[:3])
+        raise AudioError(f"{data_dir}: all {report.utts} utterance(s) failed (see {skipped_path}); {first}")
+
+    write_utt2num_frames(data_dir / "utt2num_frames", frames)
+    cmvn_ark, cmvn_scp = data_dir / "cmvn.ark", data_dir / "cmvn.scp"
+    if cfg.cmvn == "none":
+        for p in (cmvn_ark, cmvn_scp):
+            if p.exists():
+                p.unlink()
+    else:
+        per_utt: dict[str, np.ndarray] = {}
+        for job in jobs:
+            if results[job.index]["num_done"]:
+                per_utt.update(kaldiio.load_ark(job.stats))
+        if cfg.cmvn == "utterance":
+            table = {u: per_utt[u] for u in sorted(per_utt)}
+        else:
+            table: dict[str, np.ndarray] = {}
+            for u in sorted(per_utt):
+                spk = d.utt2spk[u]
+                table[spk] = table[spk] + per_utt[u] if spk in table else per_utt[u].copy()
+            table = {s: table[s] for s in sorted(table)}
+        write_feats_scp(cmvn_scp, _write_ark(str(cmvn_ark), iter(table.items()), str(cmvn_ark)))
+    save_feature_config(cfg, data_dir / FEATS_CONFIG)
+    write_feats_scp(feats_scp, scp)
+
+
+class FeatsReader(Mapping[str, np.ndarray]):
+    """Lazy, read-only ``{utt: (T, D) float32 features}`` of a data dir, CMVN applied.
+
+    Only ``feats.scp`` (ids and offsets) is held in memory; each access reads one matrix from its
+    ark. CMVN follows ``conf/feats.yaml`` (written by :func:`make_features`) unless ``cmvn`` /
+    ``norm_vars`` override it; without that file the default is no CMVN. Per-speaker stats come
+    from ``cmvn.scp``; per-utterance CMVN uses ``cmvn.scp`` when present, else the matrix itself.
+    Picklable (for DataLoader workers): it holds paths and small dicts only.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike, cmvn: str | None = None, norm_vars: bool | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        scp = self.data_dir / "feats.scp"
+        if not scp.exists():
+            raise DataDirError(f"{scp}: no such file (run 'speechdis features {self.data_dir}' first)")
+        self._scp = read_feats_scp(scp)
+        conf = self.data_dir / FEATS_CONFIG
+        self.config: FeatureConfig | None = load_feature_config(conf) if conf.exists() else None
+        mode = cmvn if cmvn is not None else (self.config.cmvn if self.config else "none")
+        if mode not in ("utterance", "speaker", "none"):
+            raise ConfigError(f"cmvn must be 'utterance', 'speaker' or 'none', got {mode!r}")
+        self.cmvn = mode
+        self.norm_vars = norm_vars if norm_vars is not None else (self.config.norm_vars if self.config else True)
+        u2n = self.data_dir / "utt2num_frames"
+        self._num_frames = read_utt2num_frames(u2n) if u2n.exists() else {}
+        u2s = self.data_dir / "utt2spk"
+        self._utt2spk = read_utt2spk(u2s) if u2s.exists() else {}
+        cscp = self.data_dir / "cmvn.scp"
+        self._cmvn_scp = read_feats_scp(cscp) if cscp.exists() else {}
+        self._stats_cache: dict[str, np.ndarray] = {}
+        if mode == "speaker":
+            if not self._cmvn_scp:
+                raise DataDirError(f"{cscp}: needed for per-speaker CMVN but missing")
+            if not self._utt2spk:
+                raise DataDirError(f"{u2s}: needed for per-speaker CMVN but missing")
+
+    # -- Mapping interface ---------------------------------------------------------------
+    def __getitem__(self, utt: str) -> np.ndarray:
+        mat = self.raw(utt)
+        if self.cmvn == "none":
+            return mat
+        return apply_cmvn(mat, self._stats(utt, mat), self.norm_vars)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._scp)
+
+    def __len__(self) -> int:
+        return len(self._scp)
+
+    def __contains__(self, utt: object) -> bool:
+        return utt in self._scp
+
+    # -- extras ----------------------------------------------------------------------------
+    @property
+    def utts(self) -> list[str]:
+        """Utterance ids with features, in feats.scp order (sorted)."""
+        return list(self._scp)
+
+    @property
+    def dim(self) -> int:
+        """Feature dimension (from the stored config, else from the first matrix)."""
+        if self.config is not None:
+            return self.config.dim
+        return int(self.raw(next(iter(self._scp))).shape[1])
+
+    def raw(self, utt: str) -> np.ndarray:
+        """Features of ``utt`` without CMVN."""
+        import kaldiio
+
+        try:
+            spec = self._scp[utt]
+        except KeyError:
+            raise KeyError(utt) from None
+        try:
+            return np.asarray(kaldiio.load_mat(spec), dtype=np.float32)
+        except Exception as e:  # noqa: BLE001 - any failure here means a broken/missing ark
+            raise DataDirError(f"{self.data_dir}/feats.scp: cannot load '{utt}' from {spec}: {e}") from e
+
+    def num_frames(self, utt: str) -> int:
+        """Frame count of ``utt`` (from utt2num_frames; loads the matrix if that file is absent)."""
+        if utt in self._num_frames:
+            return self._num_frames[utt]
+        return int(self.raw(utt).shape[0])
+
+    def speaker(self, utt: str) -> str:
+        """Speaker of ``utt`` (from utt2spk)."""
+        return self._utt2spk[utt]
+
+    def segment(self, utt: str, start: float, end: float) -> np.ndarray:
+        """Frames of ``utt`` whose centres lie in [start, end) seconds (see ``segment_frames``)."""
+        mat = self[utt]
+        cfg = self.config or FeatureConfig()
+        b, e = segment_frames(start, end, cfg, mat.shape[0])
+        return mat[b:e]
+
+    def _stats(self, utt: str, mat: np.ndarray) -> np.ndarray:
+        import kaldiio
+
+        key = self._utt2spk.get(utt, utt) if self.cmvn == "speaker" else utt
+        if key in self._stats_cache:
+            return self._stats_cache[key]
+        if key in self._cmvn_scp:
+            stats = np.asarray(kaldiio.load_mat(self._cmvn_scp[key]), dtype=np.float64)
+        elif self.cmvn == "utterance":
+            return cmvn_stats(mat)
+        else:
+            raise DataDirError(f"{self.data_dir}/cmvn.scp: no stats for speaker '{key}' (utterance '{utt}')")
+        if self.cmvn == "speaker":  # few speakers, many reuses; utterance stats are used once
+            self._stats_cache[key] = stats
+        return stats
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_stats_cache"] = {}
+        return state
