@@ -1,0 +1,154 @@
+"""Pictures for reports: t-SNE maps of embeddings and training-loss curves (PNG, Agg, no pyplot state)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Hashable, Sequence
+
+import numpy as np
+
+from speechdis.errors import SpeechdisError
+from speechdis.fileio import atomic_open
+
+__all__ = ["tsne_png", "read_jsonl_log", "loss_curves_png"]
+
+# Above this many classes a legend is unreadable; colours alone still show the clustering.
+_MAX_LEGEND = 20
+_EXACT_TSNE_MAX = 200
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
+    return path
+
+
+def tsne_png(
+    vecs: np.ndarray,
+    labels: Sequence[Hashable],
+    path: str | os.PathLike,
+    title: str = "",
+    max_points: int = 2000,
+    seed: int = 0,
+    threads: int | None = None,
+) -> Path:
+    """2-D t-SNE of ``vecs`` coloured by ``labels`` (at most ``max_points``, drawn at random); returns the path.
+
+    ``threads`` caps the OpenMP/BLAS threads of the fit (on busy shared CPUs, spinning OpenMP threads
+    can make Barnes-Hut t-SNE many times slower than one thread).
+    """
+    import contextlib
+
+    import matplotlib
+    from matplotlib.figure import Figure
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    x = np.asarray(vecs, dtype=np.float64)
+    lab = np.asarray([str(v) for v in labels], dtype=object)
+    if x.ndim != 2 or len(x) != len(lab):
+        raise ValueError(f"vecs must be (n, d) with one label per row, got {x.shape} and {len(lab)} labels")
+    if len(x) < 3:
+        raise ValueError("t-SNE needs at least 3 points")
+    rng = np.random.default_rng(seed)
+    if len(x) > max_points:
+        idx = np.sort(rng.choice(len(x), size=max_points, replace=False))
+        x, lab = x[idx], lab[idx]
+    # Perplexity must stay below the number of points; 30 is sklearn's default for large sets.
+    perplexity = float(min(30.0, max(1.0, (len(x) - 1) / 3.0)))
+    # Exact gradients are cheaper than Barnes-Hut's tree overhead for small sets.
+    method = "exact" if len(x) <= _EXACT_TSNE_MAX else "barnes_hut"
+    limit = threadpool_limits(threads) if threads else contextlib.nullcontext()
+    with limit:
+        xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, method=method).fit_transform(x)
+
+    classes, codes = np.unique(lab.astype(str), return_inverse=True)
+    fig = Figure(figsize=(6, 6))
+    ax = fig.subplots()
+    if len(classes) <= _MAX_LEGEND:
+        colours = matplotlib.colormaps["tab20"]
+        for c, name in enumerate(classes):
+            m = codes == c
+            ax.scatter(xy[m, 0], xy[m, 1], s=8, color=colours(c % 20), label=name)
+        ax.legend(fontsize=7, markerscale=1.5, loc="best", frameon=False)
+    else:
+        ax.scatter(xy[:, 0], xy[:, 1], s=6, c=codes, cmap="nipy_spectral")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title or f"t-SNE ({len(x)} points, {len(classes)} classes)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def read_jsonl_log(path: str | os.PathLike) -> tuple[list[dict], list[dict]]:
+    """Training and validation records of a JSON-lines log (``split: "valid"`` marks validation).
+
+    Blank lines are skipped, and so is an unparsable *last* line (a run killed mid-write); an
+    unparsable line elsewhere raises :class:`SpeechdisError` naming file and line.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as e:
+        raise SpeechdisError(f"cannot read training log {path}: {e}") from e
+    train: list[dict] = []
+    valid: list[dict] = []
+    last = max((i for i, l in enumerate(lines) if l.strip()), default=-1)
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            if i == last:
+                break
+            raise SpeechdisError(f"{path}:{i + 1}: not JSON ({e.msg})") from e
+        if not isinstance(rec, dict):
+            raise SpeechdisError(f"{path}:{i + 1}: expected a JSON object")
+        (valid if rec.get("split") == "valid" else train).append(rec)
+    return train, valid
+
+
+def _series(records: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every numeric key (bools and ``step`` excluded) as (steps, values), in log order."""
+    out: dict[str, tuple[list, list]] = {}
+    for n, rec in enumerate(records):
+        step = rec.get("step", n)
+        if not isinstance(step, (int, float)) or isinstance(step, bool):
+            continue
+        for k, v in rec.items():
+            if k == "step" or isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            xs, ys = out.setdefault(k, ([], []))
+            xs.append(step)
+            ys.append(v if math.isfinite(v) else np.nan)
+    return {k: (np.asarray(xs, float), np.asarray(ys, float)) for k, (xs, ys) in sorted(out.items())}
+
+
+def loss_curves_png(jsonl_path: str | os.PathLike, path: str | os.PathLike, title: str = "") -> Path:
+    """Plot every numeric key of a JSON-lines training log against ``step``; train and valid side by side."""
+    from matplotlib.figure import Figure
+
+    train, valid = read_jsonl_log(jsonl_path)
+    if not train and not valid:
+        raise SpeechdisError(f"training log {jsonl_path} has no records")
+    fig = Figure(figsize=(11, 4.5))
+    axes = fig.subplots(1, 2)
+    for ax, records, name in ((axes[0], train, "train"), (axes[1], valid, "valid")):
+        series = _series(records)
+        if not series:
+            ax.text(0.5, 0.5, f"no {name} entries", ha="center", va="center", transform=ax.transAxes)
+        for k, (xs, ys) in series.items():
+            ax.plot(xs, ys, lw=1.2, marker="o" if len(xs) < 30 else None, ms=3, label=k)
+        ax.set_title(name)
+        ax.set_xlabel("step")
+        ax.grid(True, alpha=0.3)
+        if series:
+            ax.legend(fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,55 @@
+"""Plots write real PNG files; the training-log reader tolerates only a truncated last line."""
+import json
+
+import numpy as np
+import pytest
+
+from speechdis.errors import SpeechdisError
+from speechdis.eval.plots import loss_curves_png, read_jsonl_log, tsne_png
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_tsne_png_few_and_many_classes(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["a", "b", "c"], 20)
+    x = rng.normal(size=(60, 8)) + 4 * np.eye(3, 8)[np.repeat([0, 1, 2], 20)]  # three clusters
+    p = tsne_png(x, labels, tmp_path / "few.png", title="three", threads=1)
+    assert p.read_bytes()[:8] == PNG and p.stat().st_size > 5000
+    many = [f"w{i}" for i in range(60)]  # more classes than a legend can hold
+    p = tsne_png(x, many, tmp_path / "many.png", max_points=40, seed=1, threads=1)
+    assert p.read_bytes()[:8] == PNG
+    with pytest.raises(ValueError):
+        tsne_png(x[:2], labels[:2], tmp_path / "x.png")
+
+
+def _write_log(path, extra=""):
+    lines = []
+    for step in range(0, 50, 5):
+        lines.append(json.dumps({"step": step, "loss/rec": 1.0 / (step + 1), "loss/spk": 0.5, "loss/adv": -0.1 * step,
+                                 "lr": 1e-3, "phase": "ae", "done": False}))
+        if step % 20 == 0:
+            lines.append(json.dumps({"step": step, "split": "valid", "loss/rec": 1.2 / (step + 1)}))
+    path.write_text("\n".join(lines) + "\n" + extra)
+
+
+def test_loss_curves_png(tmp_path):
+    log = tmp_path / "train.jsonl"
+    _write_log(log, extra='{"step": 55, "loss/re')  # killed mid-write
+    train, valid = read_jsonl_log(log)
+    assert len(train) == 10 and len(valid) == 3
+    p = loss_curves_png(log, tmp_path / "loss.png")
+    assert p.read_bytes()[:8] == PNG and p.stat().st_size > 5000
+
+
+def test_loss_log_errors(tmp_path):
+    log = tmp_path / "bad.jsonl"
+    log.write_text('{"step": 1, "loss/rec": 1}\nnot json\n{"step": 2, "loss/rec": 0.5}\n')
+    with pytest.raises(SpeechdisError, match=":2:"):
+        read_jsonl_log(log)
+    with pytest.raises(SpeechdisError):
+        loss_curves_png(tmp_path / "missing.jsonl", tmp_path / "x.png")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(SpeechdisError):
+        loss_curves_png(empty, tmp_path / "x.png")
