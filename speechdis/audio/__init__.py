@@ -7,6 +7,7 @@ from speechdis.audio.features import (
     cmvn_stats,
     compute_features,
     load_feature_config,
+    mel_filterbank,
     num_frames,
     save_feature_config,
     segment_frames,
@@ -15,6 +16,6 @@ from speechdis.audio.io import WavEntryLoader, audio_info, is_pipe_entry, load_a
 
 __all__ = [
     "FeatureConfig", "add_deltas", "apply_cmvn", "cmvn", "cmvn_stats", "compute_features",
-    "load_feature_config", "num_frames", "save_feature_config", "segment_frames",
+    "load_feature_config", "mel_filterbank", "num_frames", "save_feature_config", "segment_frames",
     "WavEntryLoader", "audio_info", "is_pipe_entry", "load_audio", "load_wav_entry", "resample",
 ]

@@ -36,6 +36,7 @@ __all__ = [
     "num_frames",
     "segment_frames",
     "add_deltas",
+    "mel_filterbank",
     "cmvn_stats",
     "apply_cmvn",
     "cmvn",
@@ -206,6 +207,14 @@ def _window(kind: str, w: int) -> np.ndarray:
 
 
 _MEL_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
+    """(n_mels, n_fft/2+1) HTK-mel triangular filters (librosa), cached per configuration.
+
+    Calling it once before forking workers lets them inherit librosa and the matrix.
+    """
+    return _mel_basis(cfg)
 
 
 def _mel_basis(cfg: FeatureConfig) -> np.ndarray:

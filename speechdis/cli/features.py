@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set cmvn=speaker")
     p.add_argument("--feat-dir", default=None, help="where the ark files go (default: DATA_DIR/data)")
+    p.add_argument("--force", action="store_true", help="recompute all jobs (default: resume, skipping complete ones)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
@@ -25,7 +27,6 @@ def _run(args: argparse.Namespace) -> int:
     from speechdis.audio.features import load_feature_config
     from speechdis.data.feats import make_features
     from speechdis.data.kaldi import read_utt2spk
-    from pathlib import Path
 
     cfg = load_feature_config(args.config, args.overrides)
     total = None
@@ -34,7 +35,8 @@ def _run(args: argparse.Namespace) -> int:
         total = len(read_utt2spk(u2s))
     bar = tqdm(total=total, unit="utt", desc="features", disable=args.no_progress or None, file=sys.stderr)
     try:
-        report = make_features(args.data_dir, cfg, nj=args.nj, feat_dir=args.feat_dir, progress=bar.update)
+        report = make_features(args.data_dir, cfg, nj=args.nj, feat_dir=args.feat_dir, progress=bar.update,
+                               force=args.force)
     finally:
         bar.close()
     print(report.summary())

@@ -25,7 +25,6 @@ when every utterance fails.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -44,6 +43,7 @@ from speechdis.audio.features import (
     cmvn_stats,
     compute_features,
     load_feature_config,
+    mel_filterbank,
     save_feature_config,
     segment_frames,
 )
@@ -131,6 +131,10 @@ def _job_result(job: _Job) -> dict | None:
         if os.path.getsize(job.ark) != rec["ark_size"] or not os.path.exists(job.scp) \
                 or not os.path.exists(job.stats):
             return None
+        # A job in which every utterance failed is retried: the cause (missing files, a broken
+        # decoder) is more likely fixed than permanent.
+        if rec["num_done"] == 0 and job.items:
+            return None
         return rec
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -191,8 +195,7 @@ def _run_job(job: _Job, tick: Callable[[int], None] | None = None) -> dict:
             if tick is not None:
                 tick(1)
 
-    tmp_ark = job.ark  # atomic_open writes beside it and renames on success
-    scp = _write_ark(tmp_ark, features(), job.ark)
+    scp = _write_ark(job.ark, features(), job.ark)  # atomic: temp file beside it, renamed on success
     _write_ark(job.stats, iter(stats.items()), job.stats)
     write_feats_scp(job.scp, scp)
     rec = {
@@ -225,12 +228,14 @@ def make_features(
     nj: int = 1,
     feat_dir: str | os.PathLike | None = None,
     progress: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> FeatsReport:
     """Compute features for every utterance of ``data_dir`` with ``nj`` worker processes.
 
     See the module docstring for the files written. ``progress(n)`` is called as utterances finish
     (``n`` = how many more); complete jobs from an earlier identical run are not redone. ``nj=1``
-    runs in this process. Raises AudioError when no utterance could be processed.
+    runs in this process; ``force`` recomputes every job. Raises AudioError when no utterance could
+    be processed.
     """
     data_dir = Path(data_dir).resolve()
     cfg = (cfg or FeatureConfig()).resolved()
@@ -255,7 +260,7 @@ def make_features(
     results: dict[int, dict] = {}
     pending = []
     for job in jobs:
-        rec = _job_result(job)
+        rec = None if force else _job_result(job)
         if rec is not None:
             results[job.index] = rec
             report.jobs_resumed.append(job.index)
@@ -268,6 +273,7 @@ def make_features(
         for job in pending:
             results[job.index] = _run_job(job, progress)
     elif pending:
+        mel_filterbank(cfg)  # import librosa and build the filters once; forked workers inherit them
         _run_parallel(pending, results, progress)
     report.jobs_run = [j.index for j in pending]
     _combine(d, data_dir, jobs, results, cfg, report)
@@ -275,8 +281,11 @@ def make_features(
 
 
 def _run_parallel(pending: list[_Job], results: dict[int, dict], progress: Callable[[int], None] | None) -> None:
-    # spawn, not fork: the parent may hold threads (tqdm's monitor, torch pools) that fork would copy.
-    ctx = multiprocessing.get_context("spawn")
+    # fork where available: spawn/forkserver re-import the caller's __main__, which breaks any
+    # script without an `if __name__ == "__main__"` guard and costs seconds per worker. Workers only
+    # run numpy/soundfile code, none of the parent's threads (tqdm monitor, torch pools) matter.
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     q = ctx.Queue()
     errors: list[str] = []
     with ProcessPoolExecutor(max_workers=len(pending), mp_context=ctx, initializer=_init_worker,
