@@ -118,6 +118,8 @@ def test_dtw_matrix_full_budgeted_and_subsequence():
     ref = np.array([[dtw_distance(q, a) for a in arch] for q in qs])
     np.testing.assert_allclose(res.distances, ref, atol=1e-12)
     assert res.complete_rows.tolist() == [0, 1, 2, 3]
+    # Tiny frame chunks (down to one item per chunk) change nothing.
+    np.testing.assert_allclose(dtw_matrix(qs, arch, chunk_frames=10).distances, ref, atol=1e-12)
 
     part = dtw_matrix(qs, arch, max_pairs=9, chunk=4)
     assert part.n_computed == 9 and not part.complete

@@ -215,11 +215,14 @@ def dtw_matrix(
     *,
     subsequence: bool = False,
     chunk: int = 256,
+    chunk_frames: int = 65536,
 ) -> DtwMatrixResult:
     """DTW distances of every query against every archive item, within an optional budget.
 
-    ``budget_seconds`` stops after the chunk (at most ``chunk`` pairs) that crosses the time limit;
-    ``max_pairs`` stops after exactly that many pairs. With ``subsequence=True`` archive items are
+    Work goes in chunks of at most ``chunk`` archive items and ``chunk_frames`` archive frames (one
+    similarity matrix per chunk; the frame cap bounds its memory for long utterances).
+    ``budget_seconds`` stops after the chunk that crosses the time limit; ``max_pairs`` stops after
+    exactly that many pairs. With ``subsequence=True`` archive items are
     utterances searched with :func:`subsequence_dtw`; otherwise :func:`dtw_distance` is used.
     """
     qs = [_unit_frames(q, f"queries[{i}]") for i, q in enumerate(queries)]
@@ -239,16 +242,20 @@ def dtw_matrix(
     t0 = time.perf_counter()
     stop = False
     for qi in range(nq):
-        for lo in range(0, na, chunk):
+        lo = 0
+        while lo < na:
             if done >= limit or (budget_seconds is not None and time.perf_counter() - t0 >= budget_seconds):
                 stop = True
                 break
             hi = min(lo + chunk, na, lo + (limit - done))
+            # Largest hi whose frames fit in chunk_frames (always at least one item).
+            hi = max(lo + 1, min(hi, int(np.searchsorted(offsets, offsets[lo] + chunk_frames, side="right")) - 1))
             sim = _sim(qs[qi], frames[offsets[lo]:offsets[hi]])
             row = np.empty(hi - lo)
             _dtw_row(sim, offsets[lo:hi + 1] - offsets[lo], subsequence, row)
             dist[qi, lo:hi] = row
             done += hi - lo
+            lo = hi
         if stop:
             break
     return DtwMatrixResult(dist, done, n_total, time.perf_counter() - t0, done == n_total)

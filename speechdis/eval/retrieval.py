@@ -359,10 +359,12 @@ def utterance_qbe(
     # Relevance per distinct query word: row w = which utterances contain it.
     word_rows: dict[Hashable, int] = {}
     qrow = np.array([word_rows.setdefault(w, len(word_rows)) for w in query_words], dtype=np.int64)
+    # Filled from the utterances' word sets: cost proportional to the words listed, not words x utterances.
     rel_by_word = np.zeros((len(word_rows), len(utts)), dtype=bool)
-    for w, row in word_rows.items():
-        for j, u in enumerate(utts):
-            if w in utt_words[u]:
+    for j, u in enumerate(utts):
+        for w in utt_words[u]:
+            row = word_rows.get(w)
+            if row is not None:
                 rel_by_word[row, j] = True
 
     t0 = time.perf_counter()

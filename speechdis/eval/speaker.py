@@ -122,7 +122,7 @@ def make_trials(
     labels: list[bool] = []
 
     def draw(count: int, sample, label: bool) -> None:
-        # Rejection sampling of distinct pairs; give up after many consecutive failures (pool exhausted).
+        # Rejection sampling of distinct pairs; give up after many failures (the pool is exhausted).
         got, misses = 0, 0
         while got < count and misses < 1000 + 10 * count:
             p = sample()
