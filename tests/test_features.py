@@ -318,3 +318,26 @@ def test_features_cli(tiny_data_dir, tmp_path, capsys):
     os.remove(tiny_data_dir / "wav.scp")
     assert cli_main(["features", str(tiny_data_dir), "--no-progress"]) == 1
     assert "wav.scp" in capsys.readouterr().err
+
+
+def test_mini_corpus_features(tmp_path):
+    from conftest import MINI_CORPUS, mini_corpus_ready
+    from speechdis.data.kaldi import subset_data_dir
+    from speechdis.data.librispeech import prepare_librispeech
+
+    if not mini_corpus_ready("test-clean-mini"):
+        pytest.skip("mini corpus not present")
+    prepare_librispeech(MINI_CORPUS, "test-clean-mini", tmp_path / "full")
+    full = DataDir.load(tmp_path / "full")
+    sub = subset_data_dir(full, tmp_path / "sub", speakers=full.speakers[:2])
+    rep = make_features(tmp_path / "sub", FeatureConfig(cmvn="speaker"), nj=2)
+    assert rep.done == sub.num_utts and not rep.skipped
+    validate_data_dir(tmp_path / "sub")
+    reader = FeatsReader(tmp_path / "sub")
+    assert sorted(reader) == sub.utts
+    for utt in sub.utts:
+        # frame count follows the formula for the file's length
+        assert reader.num_frames(utt) == num_frames(int(round(sub.utt2dur[utt] * 16000)), reader.config)
+    for seg in sub.word_segments:
+        frames = reader.segment(seg.utt, seg.start, seg.end)
+        assert frames.shape[1] == 39 and abs(frames.shape[0] - 100 * (seg.end - seg.start)) <= 2
