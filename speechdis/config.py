@@ -52,14 +52,13 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             if type(None) in args:
                 return None
             raise ConfigError(f"config key '{key}': null is not allowed (expected {_type_name(tp)})")
-        errors = []
         for arg in args:
             if arg is type(None):
                 continue
             try:
                 return _convert(value, arg, key)
-            except ConfigError as e:
-                errors.append(str(e))
+            except ConfigError:
+                continue
         raise ConfigError(f"config key '{key}': {value!r} does not match {_type_name(tp)}")
 
     if origin is Literal:

@@ -1,8 +1,6 @@
 """Word alignments: TextGrid (long/short, UTF-16, MFA layouts), alignment.txt and CTM agree."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from conftest import _alignment_line, build_tiny_corpus

@@ -96,6 +96,8 @@ class FeatsReport:
                 lines.append(f"  {utt}: {why}")
             if len(self.skipped) > max_items:
                 lines.append(f"  ... (+{len(self.skipped) - max_items})")
+            lines.append(f"  (feats.scp lacks them; 'speechdis prepare fix-data-dir {self.data_dir}' drops them "
+                         f"from the data dir)")
         return "\n".join(lines)
 
 
@@ -160,6 +162,13 @@ _PROGRESS_QUEUE = None
 def _init_worker(q) -> None:
     global _PROGRESS_QUEUE
     _PROGRESS_QUEUE = q
+    # nj workers each running a multi-threaded BLAS would oversubscribe the cores.
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - optional (comes with scikit-learn)
+        pass
 
 
 def _queue_tick(n: int) -> None:

@@ -23,7 +23,6 @@ All writes go through :func:`speechdis.fileio.atomic_open`.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import random
@@ -240,6 +239,8 @@ def write_table(path: str | os.PathLike, table: Mapping[str, object]) -> None:
             if isinstance(v, (list, tuple)):
                 v = " ".join(str(x) for x in v)
             v = str(v)
+            if "\n" in v or "\r" in v:
+                raise DataDirError(f"{path}: value for '{key}' contains a line break")
             f.write(f"{key} {v}\n" if v else f"{key}\n")
 
 
@@ -638,7 +639,7 @@ def check_data_dir(path: str | os.PathLike) -> list[Problem]:
 
     wav = c.table("wav.scp", 2)
     segments = c.table("segments", 4, 4)
-    feats = c.table("feats.scp", 2, 2)
+    feats = c.table("feats.scp", 2)  # rxspecifiers may be pipes with spaces
     if wav is None and feats is None:
         c.err("wav.scp", None, None, "missing, and there is no feats.scp either")
     if segments is not None:
@@ -673,7 +674,7 @@ def check_data_dir(path: str | os.PathLike) -> list[Problem]:
             if v is not None and (v <= 0 or (integer and v != int(v))):
                 c.err(name, lineno, u, f"invalid value '{f[1]}' (want a positive {'integer' if integer else 'number'})")
 
-    cmvn = c.table("cmvn.scp", 2, 2)
+    cmvn = c.table("cmvn.scp", 2)
     if cmvn is not None:
         spks = set(spk_of.values())
         keys = set(cmvn)
