@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechdis.data.segments import PairBatchSampler, WordSegment, WordSegmentDataset, collate_segments
+from speechdis.data.segments import FrameSegment, PairBatchSampler, WordSegmentDataset, collate_segments
 from speechdis.speech.losses import masked_mse, sample_pairs, same_speaker_partner, speaker_distance_loss
 from speechdis.speech.models import DisentangledAutoencoder, ModelConfig, Seq2SeqAutoencoder, SpeakerPairClassifier
 
@@ -13,7 +13,7 @@ SMALL = dict(feat_dim=5, hidden=16, layers=1, phonetic_dim=6, speaker_dim=4, emb
 def _dataset(n_spk=4, per_spk=6, crop=None):
     rng = np.random.default_rng(0)
     utts = {f"u{s}_{k}": rng.normal(size=(30, 5)).astype(np.float32) for s in range(n_spk) for k in range(per_spk)}
-    segs = [WordSegment(f"{u}_w", u, u.split("_")[0], "w%d" % (k % 3), 2, 10 + k) for k, u in enumerate(sorted(utts))]
+    segs = [FrameSegment(f"{u}_w", u, u.split("_")[0], "w%d" % (k % 3), 2, 10 + k) for k, u in enumerate(sorted(utts))]
     return WordSegmentDataset(segs, utts, crop_frames=crop), utts
 
 

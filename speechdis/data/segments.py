@@ -5,18 +5,25 @@ Features are read lazily, one utterance at a time, through a reader mapping utt-
 """
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 
+from speechdis.audio.features import FeatureConfig, segment_frames
+from speechdis.data.feats import FeatsReader
+from speechdis.data.kaldi import WordSegment, read_utt2num_frames, read_utt2spk, read_word_segments
 from speechdis.errors import DataDirError
 
 
 @dataclass(frozen=True)
-class WordSegment:
+class FrameSegment:
+    """A word segment located in its utterance's feature matrix (frames [start_frame, end_frame))."""
+
     seg_id: str
     utt: str
     speaker: str
@@ -42,38 +49,37 @@ class SegmentFilterReport:
 
 
 def segments_from_table(
-    rows: Sequence[tuple[str, str, float, float, str]],
+    rows: Iterable[WordSegment],
     utt2spk: Mapping[str, str],
     utt2num_frames: Mapping[str, int],
-    frame_shift: float = 0.01,
+    feature_config: FeatureConfig,
     min_frames: int = 3,
     max_frames: int | None = None,
-) -> tuple[list[WordSegment], SegmentFilterReport]:
-    """Turns ``word_segments`` rows (seg, utt, start s, end s, word) into frame spans, applying filters.
+) -> tuple[list[FrameSegment], SegmentFilterReport]:
+    """Locates ``word_segments`` entries in the feature frames, applying the duration filters.
 
     Segments of utterances without features (e.g. skipped at feature extraction) and segments outside
     the duration limits are counted in the report, never silently dropped.
     """
     report = SegmentFilterReport()
-    out: list[WordSegment] = []
-    for seg, utt, start, end, word in rows:
-        if utt not in utt2num_frames:
+    out: list[FrameSegment] = []
+    for ws in rows:
+        if ws.utt not in utt2num_frames:
             report.no_features += 1
             if len(report.examples) < 5:
-                report.examples.append(f"{seg}: utterance {utt} has no features")
+                report.examples.append(f"{ws.seg_id}: utterance {ws.utt} has no features")
             continue
-        if utt not in utt2spk:
-            raise DataDirError(f"word_segments: segment {seg} refers to utterance {utt} missing from utt2spk")
-        s = int(round(start / frame_shift))
-        e = min(int(round(end / frame_shift)), utt2num_frames[utt])
-        n = e - s
+        if ws.utt not in utt2spk:
+            raise DataDirError(f"word_segments: segment {ws.seg_id} refers to utterance {ws.utt} missing from utt2spk")
+        b, e = segment_frames(ws.start, ws.end, feature_config, utt2num_frames[ws.utt])
+        n = e - b
         if n < min_frames:
             report.too_short += 1
             continue
         if max_frames is not None and n > max_frames:
             report.too_long += 1
             continue
-        out.append(WordSegment(seg, utt, utt2spk[utt], word, s, e))
+        out.append(FrameSegment(ws.seg_id, ws.utt, utt2spk[ws.utt], ws.word, b, e))
     report.kept = len(out)
     return out, report
 
@@ -88,7 +94,7 @@ class WordSegmentDataset(torch.utils.data.Dataset):
 
     def __init__(
         self,
-        segments: Sequence[WordSegment],
+        segments: Sequence[FrameSegment],
         reader: Mapping[str, np.ndarray] | Callable[[str], np.ndarray],
         crop_frames: int | None = 70,
         speaker_index: Mapping[str, int] | None = None,
@@ -204,58 +210,23 @@ class PairBatchSampler(torch.utils.data.Sampler):
         return 2**62
 
 
-def _read_table(path, n_fields: int | None = None) -> list[list[str]]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for ln, line in enumerate(f, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if n_fields is not None and len(parts) != n_fields:
-                raise DataDirError(f"{path}:{ln}: expected {n_fields} fields, got {len(parts)}: {line.strip()!r}")
-            rows.append(parts)
-    return rows
-
-
 def load_segments(
-    data_dir,
-    valid_dir=None,
+    data_dir: str | os.PathLike,
+    valid_dir: str | os.PathLike | None = None,
     valid_speakers: int = 0,
     seed: int = 0,
     min_frames: int = 3,
     max_frames: int | None = None,
-) -> tuple[list[WordSegment], list[WordSegment], Callable[[str], np.ndarray], SegmentFilterReport, int]:
+) -> tuple[list[FrameSegment], list[FrameSegment], Mapping[str, np.ndarray], SegmentFilterReport, int]:
     """Word segments of a data dir with features: (train, valid, reader, filter report, feature dim).
 
     Validation segments come from ``valid_dir`` when given, else from ``valid_speakers`` speakers held
     out of ``data_dir`` (chosen with ``seed``), so validation always measures unseen speakers.
     """
-    from pathlib import Path
-
-    from speechdis.data.feats import FeatsReader
-
-    def one(d):
-        d = Path(d)
-        for name in ("word_segments", "utt2spk", "feats.scp", "utt2num_frames"):
-            if not (d / name).exists():
-                hint = " (run `speechdis features` first)" if name in ("feats.scp", "utt2num_frames") else ""
-                raise DataDirError(f"{d}: missing {name}{hint}")
-        reader = FeatsReader(d)
-        utt2spk = dict(_read_table(d / "utt2spk", 2))
-        utt2num = {u: int(n) for u, n in _read_table(d / "utt2num_frames", 2)}
-        rows = []
-        for ln, r in enumerate(_read_table(d / "word_segments", 5), 1):
-            try:
-                rows.append((r[0], r[1], float(r[2]), float(r[3]), r[4]))
-            except ValueError:
-                raise DataDirError(f"{d / 'word_segments'}:{ln}: start/end are not numbers: {' '.join(r)}") from None
-        segs, rep = segments_from_table(rows, utt2spk, utt2num, reader.frame_shift, min_frames, max_frames)
-        return segs, rep, reader
-
-    train, report, reader = one(data_dir)
+    train, report, reader = data_dir_segments(data_dir, min_frames, max_frames)
     if valid_dir is not None:
-        valid, vrep, vreader = one(valid_dir)
-        read = _MultiReader({s.utt: reader for s in train} | {s.utt: vreader for s in valid})
+        valid, _, vreader = data_dir_segments(valid_dir, min_frames, max_frames)
+        read: Mapping[str, np.ndarray] = _MultiReader({s.utt: reader for s in train} | {s.utt: vreader for s in valid})
     else:
         read = reader
         valid = []
@@ -266,10 +237,24 @@ def load_segments(
             held = set(np.random.default_rng(seed).choice(spks, size=valid_speakers, replace=False).tolist())
             valid = [s for s in train if s.speaker in held]
             train = [s for s in train if s.speaker not in held]
-    if not train:
-        raise DataDirError(f"{data_dir}: no usable word segments ({report})")
-    dim = int(np.asarray(read[train[0].utt]).shape[1])
-    return train, valid, read, report, dim
+    return train, valid, read, report, reader.dim
+
+
+def data_dir_segments(data_dir: str | os.PathLike, min_frames: int = 3, max_frames: int | None = None
+                      ) -> tuple[list[FrameSegment], SegmentFilterReport, FeatsReader]:
+    """All word segments of one data dir located in its features, and the (lazy) features reader."""
+    d = Path(data_dir)
+    for name in ("word_segments", "utt2spk", "feats.scp", "utt2num_frames"):
+        if not (d / name).exists():
+            hint = " (run `speechdis features` first)" if name in ("feats.scp", "utt2num_frames") else ""
+            raise DataDirError(f"{d}: missing {name}{hint}")
+    reader = FeatsReader(d)
+    segs, report = segments_from_table(read_word_segments(d / "word_segments"), read_utt2spk(d / "utt2spk"),
+                                       read_utt2num_frames(d / "utt2num_frames"), reader.config or FeatureConfig(),
+                                       min_frames, max_frames)
+    if not segs:
+        raise DataDirError(f"{d}: no usable word segments ({report})")
+    return segs, report, reader
 
 
 class _MultiReader:
