@@ -226,7 +226,10 @@ def load_segments(
     train, report, reader = data_dir_segments(data_dir, min_frames, max_frames)
     if valid_dir is not None:
         valid, _, vreader = data_dir_segments(valid_dir, min_frames, max_frames)
-        read: Mapping[str, np.ndarray] = _MultiReader({s.utt: reader for s in train} | {s.utt: vreader for s in valid})
+        if vreader.config != reader.config:
+            raise DataDirError(f"features of {valid_dir} were made with another config than those of {data_dir}")
+        read: Mapping[str, np.ndarray] = _MultiReader(
+            {s.utt: reader for s in train} | {s.utt: vreader for s in valid}, reader.config)
     else:
         read = reader
         valid = []
@@ -260,8 +263,9 @@ def data_dir_segments(data_dir: str | os.PathLike, min_frames: int = 3, max_fram
 class _MultiReader:
     """Routes utterance ids to the reader of the data dir they come from."""
 
-    def __init__(self, routes: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+    def __init__(self, routes: Mapping[str, Mapping[str, np.ndarray]], config: FeatureConfig | None) -> None:
         self.routes = routes
+        self.config = config
 
     def __getitem__(self, utt: str) -> np.ndarray:
         return self.routes[utt][utt]

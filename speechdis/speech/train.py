@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from speechdis.adversarial import AlternatingTrainer
+from speechdis.audio.features import FeatureConfig, save_feature_config
 from speechdis.config import from_dict, save_config, to_dict
 from speechdis.data.segments import (
     PairBatchSampler,
@@ -307,6 +308,8 @@ def train(
     log_path = out / "train_log.jsonl"
     if main:
         save_config(cfg, out / "config.yaml", header="resolved training config (speechdis train)")
+        # Extraction must compute features exactly as training saw them.
+        save_feature_config(reader_config(reader), out / "feats.yaml")
         _truncate_log(log_path, step)
     # Every process must build the same data split; a mismatch would silently desynchronise DDP.
     t0, seen, last_valid = time.time(), 0, {}
@@ -373,6 +376,12 @@ def load_trained(path: str | os.PathLike, map_location: str | torch.device = "cp
     model.load_state_dict(state["model"])
     model.to(map_location).eval()
     return cfg, model, int(state.get("step", 0))
+
+
+def reader_config(reader) -> FeatureConfig:
+    """The feature config a (possibly multi-dir) reader's features were made with."""
+    cfg = getattr(reader, "config", None)
+    return cfg if cfg is not None else FeatureConfig()
 
 
 def _append_log(path: Path, record: dict) -> None:
