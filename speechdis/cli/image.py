@@ -1,0 +1,110 @@
+"""`speechdis image`: train, evaluate and tabulate the image-domain models.
+
+  speechdis image list
+  speechdis image train MODEL --out DIR [--steps N] [--seed S] [--set key=value ...] [--init DIR]
+  speechdis image evaluate MODEL_DIR [--out DIR]
+  speechdis image table EXP_DIR [--out metrics.md]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from speechdis.errors import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("image", help="image-domain models (InfoGAN, VAE-GAN, BiGAN, DANN, ...)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: these small models lose badly to thread contention "
+                        "on shared machines; run several models in parallel instead)")
+    sub = p.add_subparsers(dest="image_command", required=True)
+
+    sub.add_parser("list", help="list the models").set_defaults(func=_list)
+
+    t = sub.add_parser("train", help="train a model, then write pictures and metrics.json")
+    t.add_argument("model", help="model name (see `speechdis image list`)")
+    t.add_argument("--out", required=True, help="output directory (checkpoint, pictures, metrics.json)")
+    t.add_argument("--steps", type=int, default=None, help="training steps (default: the model's own)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field (repeatable), e.g. --set three_class=true")
+    t.add_argument("--init", default=None, metavar="DIR",
+                   help="initialise from a trained model directory (for `edit`: a vaegan directory)")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("evaluate", help="re-evaluate a trained model directory")
+    e.add_argument("model_dir")
+    e.add_argument("--out", default=None, help="where to write pictures and metrics.json (default: model_dir)")
+    e.set_defaults(func=_evaluate)
+
+    tb = sub.add_parser("table", help="combine <exp>/<model>/metrics.json files into a Markdown table")
+    tb.add_argument("exp_dir")
+    tb.add_argument("--out", default=None, help="also write the table to this file")
+    tb.set_defaults(func=_table)
+
+
+def _setup(args: argparse.Namespace) -> None:
+    import torch
+
+    if args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+
+
+def _parse_sets(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _list(args: argparse.Namespace) -> int:
+    from speechdis.image.registry import MODEL_NAMES, get_spec
+
+    for name in MODEL_NAMES:
+        print(f"{name:12s} {get_spec(name).description}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from speechdis.image.registry import train_model
+
+    _setup(args)
+    metrics = train_model(args.model, args.out, steps=args.steps, seed=args.seed,
+                          overrides=_parse_sets(args.set), init_dir=args.init)
+    _print_headline(metrics)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from speechdis.image.registry import evaluate_model
+
+    _setup(args)
+    _print_headline(evaluate_model(args.model_dir, args.out))
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    from speechdis.fileio import atomic_open
+    from speechdis.image.report import metrics_table
+
+    text = metrics_table(args.exp_dir)
+    if args.out:
+        with atomic_open(args.out, "w") as f:
+            f.write(text)
+    sys.stdout.write(text)
+    return 0
+
+
+def _print_headline(metrics: dict) -> None:
+    from speechdis.image.registry import get_spec
+
+    keys = get_spec(metrics["model"]).headline
+    shown = {k: metrics[k] for k in keys if k in metrics}
+    print(json.dumps({"model": metrics["model"], **shown}, default=float))

@@ -1,0 +1,148 @@
+"""The image models by name, and the train / evaluate entry points the CLI and recipe use.
+
+Every model module defines ``SPEC = ModelSpec(...)``: a config dataclass (with a ``steps`` field), ``build``
+(fresh modules from a config), ``fit`` (train them) and ``evaluate`` (metrics + pictures into a directory).
+Training writes ``model.pt`` and ``metrics.json`` into the output directory; evaluation can be re-run from
+the checkpoint alone because data sets are regenerated deterministically from the saved seed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from torch import nn
+
+from speechdis.errors import ConfigError, ModelError
+from speechdis.image.common import (
+    METRICS,
+    apply_overrides,
+    load_checkpoint,
+    load_modules,
+    save_checkpoint,
+    write_metrics,
+)
+
+log = logging.getLogger(__name__)
+
+Modules = dict[str, nn.Module]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build, train and evaluate one image model."""
+
+    name: str
+    description: str
+    config_cls: type
+    build: Callable[[Any], Modules]
+    fit: Callable[[Any, Modules, int], dict[str, float]]  # (config, modules, seed) -> training logs
+    evaluate: Callable[[Any, Modules, int, Path], dict[str, Any]]  # (config, modules, seed, out_dir)
+    headline: tuple[str, ...] = ()  # metric keys for the combined table
+    fit_when_initialised: bool = True  # False: weights from --init are used as they are (no training)
+
+
+# name -> module under speechdis.image (imported lazily so `speechdis image list` stays fast)
+_MODULES = {
+    "infogan": "infogan",
+    "vaegan": "vaegan",
+    "bigan": "bigan",
+    "triplegan": "triplegan",
+    "dann": "dann",
+    "edit": "editing",
+    "crossdomain": "crossdomain",
+    "twostage": "twostage",
+}
+MODEL_NAMES: tuple[str, ...] = tuple(_MODULES)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` of model ``name``."""
+    if name not in _MODULES:
+        raise ConfigError(f"unknown image model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
+    return importlib.import_module(f"speechdis.image.{_MODULES[name]}").SPEC
+
+
+def make_config(name: str, steps: int | None = None, overrides: Mapping[str, Any] | None = None) -> Any:
+    """The model's default config with ``steps`` and ``overrides`` (field=value; strings are parsed)."""
+    spec = get_spec(name)
+    cfg = apply_overrides(spec.config_cls(), overrides)
+    if steps is not None:
+        if steps <= 0:
+            raise ConfigError(f"--steps must be positive, got {steps}")
+        cfg = dataclasses.replace(cfg, steps=steps)
+    return cfg
+
+
+def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None, seed: int = 0,
+                overrides: Mapping[str, Any] | None = None, init_dir: str | os.PathLike | None = None
+                ) -> dict[str, Any]:
+    """Train model ``name`` into ``out_dir`` (checkpoint, pictures, metrics.json); returns the metrics.
+
+    ``init_dir``: a trained model directory whose weights initialise this one (same architecture; the
+    ``edit`` model uses it to start from a trained VAE-GAN).
+    """
+    spec = get_spec(name)
+    cfg = make_config(name, steps, overrides)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    modules = spec.build(cfg)
+    if init_dir is not None:
+        state = load_checkpoint(init_dir)
+        try:
+            load_modules(state, modules)
+        except (RuntimeError, ModelError) as e:  # shape mismatch etc.: a wrong --init directory
+            raise ModelError(f"{init_dir}: cannot initialise {name} from it ({e})") from e
+    start = time.time()
+    trained = init_dir is None or spec.fit_when_initialised
+    train_logs = spec.fit(cfg, modules, seed) if trained else {}
+    train_time = time.time() - start
+    for m in modules.values():
+        m.eval()
+    save_checkpoint(out, name, cfg, modules, seed)
+    start = time.time()
+    metrics = spec.evaluate(cfg, modules, seed, out)
+    metrics = {"model": name, "seed": seed, "steps": cfg.steps if trained else 0, "train_seconds": train_time,
+               "eval_seconds": time.time() - start, **metrics, "final_losses": train_logs}
+    if init_dir is not None:
+        metrics["initialised_from"] = str(init_dir)
+    write_metrics(out, metrics)
+    log.info("%s: trained %d steps in %.1fs; metrics in %s", name, metrics["steps"], train_time, out / METRICS)
+    return metrics
+
+
+def evaluate_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Re-evaluate a trained model directory (pictures + metrics.json into ``out_dir``, default the same)."""
+    state = load_checkpoint(model_dir)
+    spec = get_spec(state["model"])
+    fields = {f.name: f for f in dataclasses.fields(spec.config_cls)}
+    default = spec.config_cls()
+    # JSON-ish round trip turns tuples into lists; restore the dataclass's own types.
+    values = {k: (tuple(v) if isinstance(getattr(default, k), tuple) else v)
+              for k, v in state["config"].items() if k in fields}
+    cfg = spec.config_cls(**values)
+    modules = spec.build(cfg)
+    load_modules(state, modules)
+    out = Path(out_dir) if out_dir is not None else Path(model_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    metrics = spec.evaluate(cfg, modules, int(state["seed"]), out)
+    metrics = {"model": spec.name, "seed": state["seed"], "steps": cfg.steps,
+               "eval_seconds": time.time() - start, **metrics}
+    previous = Path(model_dir) / METRICS
+    if previous.is_file():  # keep what only training knew (time, losses, init) when rewriting the file
+        try:
+            old = json.loads(previous.read_text())
+        except (OSError, ValueError):
+            old = {}
+        for key in ("train_seconds", "final_losses", "initialised_from", "steps"):
+            if key in old:
+                metrics[key] = old[key]
+    write_metrics(out, metrics)
+    return metrics
