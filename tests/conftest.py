@@ -121,3 +121,21 @@ def mini_corpus_ready(subset: str) -> bool:
             if line.strip() and not (t.parent / f"{line.split()[0]}.flac").exists():
                 return False
     return True
+
+
+@pytest.fixture(scope="session")
+def mini_data(tmp_path_factory) -> dict[str, Path]:
+    """The mini corpus' train and test subsets prepared with 39-dim MFCC (per-utterance CMVN), once per session."""
+    from speechdis.audio.features import load_feature_config
+    from speechdis.data.feats import make_features
+    from speechdis.data.librispeech import prepare_librispeech
+
+    root = tmp_path_factory.mktemp("mini")
+    cfg = load_feature_config(REPO / "recipes" / "librispeech" / "conf" / "mfcc.yaml")
+    out = {}
+    for part in ("train", "test"):
+        d = root / part
+        prepare_librispeech(MINI_CORPUS, f"{part}-clean-mini", d)
+        make_features(d, cfg, nj=1)
+        out[part] = d
+    return out

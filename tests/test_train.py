@@ -1,0 +1,103 @@
+"""Training on the mini corpus: loss goes down, resume is exact, checkpoints round-trip, configs fail loudly."""
+import json
+
+import pytest
+import torch
+
+from speechdis.config import from_dict, load_config
+from speechdis.errors import ConfigError, ModelError
+from speechdis.speech.train import TrainConfig, load_trained, train
+
+TINY = {
+    "model": {"hidden": 24, "layers": 1, "phonetic_dim": 12, "speaker_dim": 12, "embed_dim": 12,
+              "decoder_hidden": 24, "decoder_layers": 1, "critic_hidden": [24]},
+    "loss": {"pairs_per_batch": 16},
+    "data": {"speakers_per_batch": 4, "segments_per_speaker": 4, "crop_frames": 40, "valid_speakers": 2,
+             "preload": True},
+    "train": {"log_every": 1, "valid_every": 1000, "ckpt_every": 3, "seed": 3, "device": "cpu"},
+}
+
+
+def _cfg(**over) -> TrainConfig:
+    data = json.loads(json.dumps(TINY))
+    for key, value in over.items():
+        section, name = key.split("__")
+        data.setdefault(section, {})[name] = value
+    return from_dict(TrainConfig, data)
+
+
+def _log(path):
+    return [json.loads(ln) for ln in path.read_text().splitlines() if '"train"' in ln]
+
+
+def test_loss_decreases_on_mini_corpus(mini_data, tmp_path):
+    cfg = _cfg(train__steps=150, train__ckpt_every=1000, loss__n_critic=1, optim__lr=0.005)
+    train(cfg, mini_data["train"], tmp_path / "exp")
+    recs = _log(tmp_path / "exp" / "train_log.jsonl")
+    for key in ("loss/rec", "loss/spk"):
+        first = sum(r[key] for r in recs[:20]) / 20
+        last = sum(r[key] for r in recs[-20:]) / 20
+        assert last < 0.95 * first, (key, first, last)
+    valid = [json.loads(ln) for ln in (tmp_path / "exp" / "train_log.jsonl").read_text().splitlines()
+             if '"valid"' in ln]
+    assert valid and {"rec", "spk_auc_speaker", "critic_auc_phonetic"} <= set(valid[-1])
+    assert (tmp_path / "exp" / "model.pt").exists() and (tmp_path / "exp" / "feats.yaml").exists()
+
+
+@pytest.mark.parametrize("mode", ["wgan", "grl"])
+def test_resume_reproduces_next_step_losses(mini_data, tmp_path, mode):
+    cfg = _cfg(train__steps=6, loss__adv_mode=mode, loss__n_critic=2)
+    train(cfg, mini_data["train"], tmp_path / "full")
+    first = train(cfg, mini_data["train"], tmp_path / "cut", stop_after=3)
+    assert first.steps == 3 and not (tmp_path / "cut" / "model.pt").exists()
+    with pytest.raises(ModelError, match="--resume"):
+        train(cfg, mini_data["train"], tmp_path / "cut")
+    train(cfg, mini_data["train"], tmp_path / "cut", resume=True)
+    full = _log(tmp_path / "full" / "train_log.jsonl")
+    cut = _log(tmp_path / "cut" / "train_log.jsonl")
+    assert [r["step"] for r in cut] == [1, 2, 3, 4, 5, 6]
+    for a, b in zip(full[3:], cut[3:]):
+        for key in ("loss/total", "loss/rec", "loss/spk", "loss/adv"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), (a["step"], key)
+
+
+def test_checkpoint_round_trip_and_weights_only(mini_data, tmp_path):
+    cfg = _cfg(train__steps=2, loss__adv_mode="bce", loss__n_critic=1)
+    train(cfg, mini_data["train"], tmp_path / "exp")
+    state = torch.load(tmp_path / "exp" / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["step"] == 2 and state["critic"] is not None
+    cfg2, model, step = load_trained(tmp_path / "exp" / "model.pt")
+    assert step == 2 and cfg2 == cfg
+    x, lengths = torch.randn(3, 20, 39), torch.tensor([20, 15, 9])
+    _, again, _ = load_trained(tmp_path / "exp" / "checkpoints" / "latest.pt")
+    a, b = model.embed(x, lengths), again.embed(x, lengths)
+    assert torch.allclose(a["phonetic"], b["phonetic"]) and torch.allclose(a["speaker"], b["speaker"])
+
+
+def test_baseline_trains(mini_data, tmp_path):
+    cfg = _cfg(train__steps=3, model__kind="baseline")
+    res = train(cfg, mini_data["train"], tmp_path / "exp")
+    assert res.steps == 3 and "loss/rec" in res.final and "loss/adv" not in res.final
+
+
+def test_malformed_config_names_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("loss:\n  adv_mod: wgan\n")
+    with pytest.raises(ConfigError, match=r"loss\.adv_mod"):
+        load_config(TrainConfig, bad)
+    bad.write_text("train:\n  steps: many\n")
+    with pytest.raises(ConfigError, match=r"train\.steps"):
+        load_config(TrainConfig, bad)
+    bad.write_text("loss:\n  adv_mode: adversarial\n")
+    with pytest.raises(ConfigError, match=r"loss\.adv_mode"):
+        load_config(TrainConfig, bad)
+
+
+def test_feature_dim_mismatch_is_reported(mini_data, tmp_path):
+    with pytest.raises(ConfigError, match="feat_dim"):
+        train(_cfg(train__steps=1, model__feat_dim=40), mini_data["train"], tmp_path / "exp")
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="does not exist"):
+        load_trained(tmp_path / "nothing.pt")
