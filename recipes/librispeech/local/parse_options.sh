@@ -1,0 +1,31 @@
+# Kaldi-style option parsing (after utils/parse_options.sh), sourced by run.sh after its defaults:
+# "--some-name VALUE" (or "--some-name=VALUE") sets the existing shell variable some_name; unknown
+# options are an error; "--help" prints the variables and exits. Positional arguments are left in "$@".
+_po_help() {
+  echo "usage: $0 [--option value ...]" >&2
+  echo "options (default):" >&2
+  for _po_v in $_po_vars; do
+    eval "echo \"  --${_po_v//_/-} (\${$_po_v})\"" >&2
+  done
+}
+_po_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --help|-h) _po_help; exit 0 ;;
+    --*=*) _po_name="${1%%=*}"; _po_value="${1#*=}"; shift ;;
+    --*)
+      _po_name="$1"
+      if [ $# -lt 2 ]; then echo "$0: option $1 needs a value" >&2; exit 1; fi
+      _po_value="$2"; shift 2 ;;
+    *) _po_args+=("$1"); shift; continue ;;
+  esac
+  _po_var="${_po_name#--}"
+  _po_var="${_po_var//-/_}"
+  case " $_po_vars " in
+    *" $_po_var "*) ;;
+    *) echo "$0: unknown option $_po_name (try --help)" >&2; exit 1 ;;
+  esac
+  printf -v "$_po_var" '%s' "$_po_value"
+done
+set -- ${_po_args[@]+"${_po_args[@]}"}
+unset _po_name _po_value _po_var _po_args

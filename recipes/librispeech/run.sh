@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Phonetic/speaker disentanglement on LibriSpeech, Kaldi-style (DESIGN.md §1, §4).
+#
+#   bash recipes/librispeech/run.sh --corpus /data/LibriSpeech --alignments /data/librispeech_alignments
+#   bash recipes/librispeech/run.sh --stage 5 --stop-stage 6          # re-evaluate only
+#
+# Stages (each calls the speechdis CLI and can be rerun on its own):
+#   0  data preparation   speechdis prepare librispeech (train and test subsets, word alignments)
+#   1  features           speechdis features (conf/mfcc.yaml: 39-dim MFCC, per-utterance CMVN)
+#   2  train baseline     speechdis train (seq2seq autoencoder; --resume when a checkpoint exists)
+#   3  train disentangled speechdis train (phonetic/speaker autoencoder; --resume likewise)
+#   4  extract            speechdis extract (test-set vectors: npz + Kaldi ark/scp)
+#   5  evaluate           speechdis evaluate all (STD with DTW, speaker verification, probes, plots)
+#   6  report             speechdis evaluate report (prints the final table)
+#
+# Relative paths are relative to the directory you run this from. Data dirs go to --data-root
+# (default: <exp>/../data), features to <data dir>/data, models and reports to --exp.
+set -euo pipefail
+
+recipe="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# ----------------------------------------------------------------------------------------- options
+stage=0
+stop_stage=6
+nj=4
+corpus="${LIBRISPEECH:-/export/corpora5/LibriSpeech}"
+alignments=""            # file or dir of word alignments; empty: look inside the corpus subsets
+train_subset=train-clean-100
+test_subset=test-clean
+exp="$recipe/exp"
+data_root=""             # default: $(dirname exp)/data
+feat_config="$recipe/conf/mfcc.yaml"
+train_config_baseline="$recipe/conf/train_baseline.yaml"
+train_config_disentangled="$recipe/conf/train_disentangled.yaml"
+steps=""                 # override train.steps of both training configs
+device=auto
+dtw_budget=300           # seconds of frame-level DTW search in stage 5 (0: no limit)
+max_queries_per_word=""  # cap queries per word in stage 5 (empty: every segment of a repeated word)
+_po_vars="stage stop_stage nj corpus alignments train_subset test_subset exp data_root feat_config
+  train_config_baseline train_config_disentangled steps device dtw_budget max_queries_per_word"
+# shellcheck source=local/parse_options.sh
+. "$recipe/local/parse_options.sh"
+if [ $# -gt 0 ]; then
+  echo "$0: unexpected argument(s): $*" >&2
+  exit 1
+fi
+
+# shellcheck source=path.sh
+. "$recipe/path.sh"
+# shellcheck source=cmd.sh
+. "$recipe/cmd.sh"
+
+[ -n "$data_root" ] || data_root="$(dirname "$exp")/data"
+train_dir="$data_root/$train_subset"
+test_dir="$data_root/$test_subset"
+eval_dir="$exp/eval_$test_subset"
+log_dir="$exp/log"
+mkdir -p "$exp" "$log_dir"
+
+run_stage() {  # run_stage N: true when stage N is selected
+  [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]
+}
+banner() {
+  echo "=== stage $1: $2 ($(date +%H:%M:%S))"
+}
+train_model() {  # train_model NAME CONFIG
+  local name="$1" config="$2" out="$exp/$1"
+  local args=(--config "$config" --data "$train_dir" --out "$out")
+  [ -z "$steps" ] || args+=(--set "train.steps=$steps")
+  if [ -f "$out/checkpoints/latest.pt" ]; then
+    args+=(--resume)
+    echo "resuming $name from $out/checkpoints/latest.pt"
+  fi
+  $train_cmd "$log_dir/train_$name.log" speechdis train "${args[@]}"
+}
+t_start=$(date +%s)
+
+if run_stage 0; then
+  banner 0 "data preparation"
+  for subset in "$train_subset" "$test_subset"; do
+    if [ ! -d "$corpus/$subset" ]; then
+      echo "$0: $corpus/$subset: no such directory (set --corpus to the LibriSpeech root)" >&2
+      exit 1
+    fi
+    align_opt=()
+    [ -z "$alignments" ] || align_opt=(--alignments "$alignments")
+    speechdis prepare librispeech --corpus "$corpus" --subset "$subset" ${align_opt[@]+"${align_opt[@]}"} \
+      "$data_root/$subset"
+    speechdis prepare validate "$data_root/$subset"
+  done
+fi
+
+if run_stage 1; then
+  banner 1 "features"
+  for dir in "$train_dir" "$test_dir"; do
+    $train_cmd "$log_dir/features_$(basename "$dir").log" \
+      speechdis features "$dir" --nj "$nj" --config "$feat_config" --no-progress
+  done
+fi
+
+if run_stage 2; then
+  banner 2 "train the baseline autoencoder"
+  train_model baseline "$train_config_baseline"
+fi
+
+if run_stage 3; then
+  banner 3 "train the disentangled autoencoder"
+  train_model disentangled "$train_config_disentangled"
+fi
+
+if run_stage 4; then
+  banner 4 "extract test-set embeddings"
+  for name in baseline disentangled; do
+    $train_cmd "$log_dir/extract_$name.log" speechdis extract --model "$exp/$name" "$test_dir" \
+      --out "$exp/embeddings/${name}_$test_subset" --format both --device "$device" --no-progress
+  done
+fi
+
+if run_stage 5; then
+  banner 5 "evaluate"
+  eval_opts=(--dtw-budget "$dtw_budget")
+  [ -z "$max_queries_per_word" ] || eval_opts+=(--max-queries-per-word "$max_queries_per_word")
+  $train_cmd "$log_dir/evaluate.log" speechdis evaluate all --data "$test_dir" \
+    --model "baseline=$exp/baseline" --model "disentangled=$exp/disentangled" --out "$eval_dir" \
+    --device "$device" "${eval_opts[@]}"
+fi
+
+if run_stage 6; then
+  banner 6 "report"
+  speechdis evaluate report "$eval_dir"
+fi
+
+echo "=== done: stages $stage-$stop_stage in $(( $(date +%s) - t_start ))s"

@@ -1,0 +1,248 @@
+"""Python API for trained speech models: ``load_model(EXP_DIR)`` → an :class:`Embedder`.
+
+    >>> import speechdis
+    >>> m = speechdis.load_model("recipes/mini/exp/disentangled")
+    >>> out = m.embed_file("word.flac")                  # whole file = one segment
+    >>> out["phonetic"].shape, out["speaker"].shape      # (1, 64), (1, 64)
+    >>> out = m.embed_file("utt.flac", segments=[(0.10, 0.52), (0.60, 1.05)])   # (2, 64) each
+
+Every ``embed_*`` method returns ``{name: (N, dim) float32 array}`` with one row per segment: keys
+``phonetic`` and ``speaker`` for the disentangled model, ``embedding`` for the baseline autoencoder
+(:attr:`Embedder.keys`).
+
+Features are computed exactly as for training: the experiment's ``feats.yaml`` (the config of the
+features the model was trained on), over the **whole** file or wave, then CMVN over the whole
+utterance, and only then are segments cut (frames whose centres lie in ``[start, end)``, as the data-dir
+reader does) and cropped to the first ``data.crop_frames`` frames (as in training). Models trained with
+per-utterance CMVN therefore see identical inputs. A model trained with ``cmvn: speaker`` gets
+**per-utterance** CMVN on raw audio (a single file has no speaker statistics); use a data dir with
+precomputed features (``speechdis extract DATA_DIR``) to reproduce per-speaker normalisation. Dither
+(normally 0) is seeded from the utterance id, as in ``speechdis features``.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from speechdis.audio.features import FeatureConfig, cmvn, compute_features, load_feature_config, segment_frames
+from speechdis.errors import AudioError, ModelError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Embedder", "load_model", "find_model_file", "vector_roles", "Span"]
+
+# A segment given as (start, end) seconds, relative to the start of the file / wave.
+Span = tuple[float, float]
+
+
+def find_model_file(exp_dir: str | os.PathLike) -> tuple[Path, list[str]]:
+    """The weights file of an experiment: ``model.pt``, else ``checkpoints/latest.pt`` (with a warning).
+
+    ``exp_dir`` may also name a ``.pt`` file directly. Returns ``(path, warnings)``; raises
+    :class:`ModelError` when there is nothing to load.
+    """
+    p = Path(exp_dir)
+    if not p.exists():
+        raise ModelError(f"model {p}: no such directory or file")
+    if p.is_file():
+        return p, []
+    final = p / "model.pt"
+    if final.is_file():
+        return final, []
+    latest = p / "checkpoints" / "latest.pt"
+    if latest.is_file():
+        msg = (f"{p}: no model.pt (training did not finish); using the latest checkpoint {latest}")
+        return latest, [msg]
+    contents = sorted(x.name for x in p.iterdir())[:8]
+    raise ModelError(f"{p}: no trained model here (neither model.pt nor checkpoints/latest.pt; "
+                     f"contents: {', '.join(contents) if contents else 'empty'}); "
+                     f"train one with `speechdis train --config CONF --data DATA_DIR --out {p}`")
+
+
+def vector_roles(keys: Sequence[str]) -> dict[str, str]:
+    """Which vector plays which role: ``{"phonetic": key, "speaker": key}``.
+
+    The baseline's single ``embedding`` plays both roles (that is how it is compared).
+    """
+    if "phonetic" in keys and "speaker" in keys:
+        return {"phonetic": "phonetic", "speaker": "speaker"}
+    if "embedding" in keys:
+        return {"phonetic": "embedding", "speaker": "embedding"}
+    raise ModelError(f"unknown embedding keys {list(keys)}")
+
+
+def _utt_rng(utt: str | None) -> np.random.Generator:
+    # Same seeding as speechdis.data.feats, so dithered features match the data-dir ones.
+    seed = int(hashlib.sha1(utt.encode()).hexdigest()[:8], 16) if utt else 0
+    return np.random.default_rng(seed)
+
+
+@dataclass
+class Embedder:
+    """A trained autoencoder ready to embed segments (use :func:`load_model`)."""
+
+    model: "torch.nn.Module"  # noqa: F821 - torch is imported lazily
+    train_config: "TrainConfig"  # noqa: F821
+    feature_config: FeatureConfig
+    device: "torch.device"  # noqa: F821
+    path: Path
+    step: int = 0
+    warnings: list[str] = field(default_factory=list)
+    batch_size: int = 64
+
+    # -- description ---------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        """``"disentangled"`` or ``"baseline"``."""
+        return self.train_config.model.kind
+
+    @property
+    def keys(self) -> list[str]:
+        """Names of the vectors each ``embed_*`` call returns."""
+        return ["phonetic", "speaker"] if self.kind == "disentangled" else ["embedding"]
+
+    @property
+    def dims(self) -> dict[str, int]:
+        """Dimension of each vector."""
+        m = self.train_config.model
+        if self.kind == "disentangled":
+            return {"phonetic": m.phonetic_dim, "speaker": m.speaker_dim}
+        return {"embedding": m.embed_dim}
+
+    @property
+    def crop_frames(self) -> int | None:
+        """Segments are cut to their first ``crop_frames`` frames, as in training (None: no crop)."""
+        return self.train_config.data.crop_frames
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """``{"phonetic": key, "speaker": key}`` (see :func:`vector_roles`)."""
+        return vector_roles(self.keys)
+
+    # -- features ------------------------------------------------------------------------------
+    def features(self, wave: np.ndarray, sample_rate: int, utt: str | None = None) -> np.ndarray:
+        """(T, D) model-ready features of a whole mono wave: resampled, features, utterance CMVN."""
+        from speechdis.audio.io import resample
+
+        wave = np.asarray(wave, dtype=np.float32)
+        if wave.ndim == 2:  # (N, channels) as soundfile returns it: average like load_audio does
+            wave = wave.mean(axis=1)
+        if wave.ndim != 1 or wave.size == 0:
+            raise AudioError(f"expected a non-empty mono wave, got shape {wave.shape}")
+        if not np.all(np.isfinite(wave)):
+            raise AudioError("wave contains NaN or infinite samples")
+        cfg = self.feature_config
+        wave = resample(wave, int(sample_rate), cfg.sample_rate)
+        feats = compute_features(wave, cfg, rng=_utt_rng(utt))
+        if cfg.cmvn == "none":
+            return feats
+        # "speaker" falls back to the utterance: a lone wave has no speaker statistics (module doc).
+        return cmvn(feats, cfg.norm_vars)
+
+    def file_features(self, path: str | os.PathLike, utt: str | None = None) -> np.ndarray:
+        """(T, D) model-ready features of a whole audio file (any rate: resampled)."""
+        from speechdis.audio.io import load_audio
+
+        cfg = self.feature_config
+        wave = load_audio(path, cfg.sample_rate, min_duration=cfg.min_duration)
+        return self.features(wave, cfg.sample_rate, utt if utt is not None else Path(path).stem)
+
+    def cut(self, feats: np.ndarray, segments: Sequence[Span] | None) -> list[np.ndarray]:
+        """The segments' frames of an utterance's (T, D) features; None = the whole utterance."""
+        if segments is None:
+            return [feats]
+        out = []
+        for start, end in segments:
+            if not end > start:
+                raise AudioError(f"segment [{start}, {end}] is empty")
+            b, e = segment_frames(start, end, self.feature_config, feats.shape[0])
+            out.append(feats[b:e])
+        return out
+
+    # -- embedding -----------------------------------------------------------------------------
+    def embed_features(self, feats: Sequence[np.ndarray], batch_size: int | None = None,
+                       progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+        """Embed model-ready (T_i, D) segment features → ``{key: (N, dim) float32}`` in input order.
+
+        Segments are cropped to :attr:`crop_frames` and batched by similar length (padding is packed
+        away, so batching does not change the vectors beyond float rounding). ``progress(n)`` is called
+        after each batch with the number of segments done in it.
+        """
+        import torch
+
+        from speechdis.data.segments import collate_segments
+
+        n = len(feats)
+        dim = self.train_config.model.feat_dim
+        out = {k: np.zeros((n, d), dtype=np.float32) for k, d in self.dims.items()}
+        if n == 0:
+            return out
+        crop = self.crop_frames
+        arrays = []
+        for i, f in enumerate(feats):
+            f = np.asarray(f, dtype=np.float32)
+            if f.ndim != 2 or f.shape[1] != dim or f.shape[0] == 0:
+                raise AudioError(f"segment {i}: expected ({'T'}, {dim}) features with T >= 1, got {f.shape}")
+            arrays.append(f[:crop] if crop else f)
+        order = np.argsort([-a.shape[0] for a in arrays], kind="stable")
+        bs = batch_size or self.batch_size
+        with torch.inference_mode():
+            for b0 in range(0, n, bs):
+                idx = order[b0:b0 + bs]
+                batch = collate_segments([{"feats": torch.from_numpy(arrays[i]), "length": arrays[i].shape[0],
+                                           "speaker": -1, "word": -1, "index": int(i)} for i in idx])
+                res = self.model.embed(batch["feats"].to(self.device), batch["lengths"])
+                for k in out:
+                    out[k][idx] = res[k].float().cpu().numpy()
+                if progress is not None:
+                    progress(len(idx))
+        return out
+
+    def embed_waveform(self, wave: np.ndarray, sample_rate: int, segments: Sequence[Span] | None = None
+                       ) -> dict[str, np.ndarray]:
+        """Embed a mono wave (float, any rate): the whole wave, or each ``(start, end)`` span in seconds."""
+        return self.embed_features(self.cut(self.features(wave, sample_rate), segments))
+
+    def embed_file(self, path: str | os.PathLike, segments: Sequence[Span] | None = None
+                   ) -> dict[str, np.ndarray]:
+        """Embed an audio file: the whole file, or each ``(start, end)`` span in seconds."""
+        return self.embed_features(self.cut(self.file_features(path), segments))
+
+
+def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int = 64) -> Embedder:
+    """Load a trained model from an experiment dir (``speechdis train --out EXP_DIR``).
+
+    Uses ``EXP_DIR/model.pt`` (falling back to ``checkpoints/latest.pt`` with a logged warning) and
+    ``EXP_DIR/feats.yaml`` for the features. ``device``: ``auto`` (CUDA when available), ``cpu``,
+    ``cuda``, ``cuda:N``. Raises :class:`ModelError` when the directory holds no usable model.
+    """
+    from speechdis.speech.train import load_trained, resolve_device
+
+    path, warns = find_model_file(exp_dir)
+    for w in warns:
+        log.warning(w)
+    try:
+        dev = resolve_device(device)
+    except Exception as e:  # ConfigError for unavailable CUDA: a model-loading problem here
+        raise ModelError(f"device {device!r}: {e}") from e
+    cfg, model, step = load_trained(path, dev)
+    exp = path.parent if path.parent.name != "checkpoints" else path.parent.parent
+    feats_yaml = exp / "feats.yaml"
+    if feats_yaml.is_file():
+        fcfg = load_feature_config(feats_yaml)
+    else:
+        fcfg = FeatureConfig()
+        warns.append(f"{exp}: no feats.yaml; assuming the default feature config "
+                     f"({fcfg.kind}, dim {fcfg.dim}, cmvn {fcfg.cmvn})")
+        log.warning(warns[-1])
+    if fcfg.dim != cfg.model.feat_dim:
+        raise ModelError(f"{exp}: the model takes {cfg.model.feat_dim}-dim features but feats.yaml "
+                         f"describes {fcfg.dim}-dim {fcfg.kind}")
+    return Embedder(model=model, train_config=cfg, feature_config=fcfg, device=dev, path=path, step=step,
+                    warnings=warns, batch_size=batch_size)

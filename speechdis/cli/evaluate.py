@@ -1,0 +1,216 @@
+"""`speechdis evaluate {std,speaker,probes,plots,all,report}`: evaluate trained models on a data dir.
+
+Every sub-command takes --data DATA_DIR (with features and word_segments) and one or more
+--model NAME=EXP_DIR, and writes JSON + Markdown reports (and PNGs) to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` command and its sub-commands."""
+    p = subparsers.add_parser("evaluate", help="spoken term detection, speaker verification, probes, plots",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="evaluate_command", required=True,
+                           metavar="{std,speaker,probes,plots,all,report}")
+
+    def common(sp: argparse.ArgumentParser, models_required: bool = True) -> None:
+        sp.add_argument("--data", required=True, metavar="DATA_DIR", help="test data dir (features + word_segments)")
+        sp.add_argument("--model", dest="models", action="append", default=[], required=models_required,
+                        metavar="NAME=EXP_DIR", help="a trained model (repeatable); NAME labels its results")
+        sp.add_argument("--out", default=None, metavar="DIR", help="output dir (default: eval_<data dir name>)")
+        sp.add_argument("--min-frames", type=int, default=5, help="shortest word segment used (frames, default 5)")
+        sp.add_argument("--device", default="auto")
+        sp.add_argument("--batch-size", type=int, default=64)
+        sp.add_argument("--seed", type=int, default=0)
+
+    def std_opts(sp: argparse.ArgumentParser, dtw_default: bool) -> None:
+        if dtw_default:
+            sp.add_argument("--no-dtw", dest="dtw", action="store_false", help="skip the frame-level DTW baseline")
+        else:
+            sp.add_argument("--dtw", action="store_true", help="also run the frame-level DTW baseline")
+        sp.add_argument("--dtw-budget", type=float, default=300.0, metavar="SECONDS",
+                        help="stop DTW after this long (default 300; 0 = no limit); pairs done are reported")
+        sp.add_argument("--dtw-max-pairs", type=int, default=None, help="stop DTW after this many pairs")
+        sp.add_argument("--min-occurrences", type=int, default=2, metavar="N",
+                        help="queries: segments of words with >= N occurrences (default 2)")
+        sp.add_argument("--max-queries-per-word", type=int, default=None, metavar="N",
+                        help="at most N queries per word (random, seeded)")
+        sp.add_argument("--max-same-diff", type=int, default=4000, metavar="N",
+                        help="segments drawn for the same-different task (O(N^2) pairs; default 4000)")
+        sp.add_argument("--windows", action="store_true",
+                        help="utterance level: score sliding windows instead of word segments")
+        sp.add_argument("--window", type=float, default=0.5, metavar="SEC", help="window length (default 0.5)")
+        sp.add_argument("--hop", type=float, default=0.1, metavar="SEC", help="window shift (default 0.1)")
+
+    s = sub.add_parser("std", help="spoken term detection (QbE MAP, P@10, P@R, same-different AP, DTW)")
+    common(s)
+    std_opts(s, dtw_default=False)
+    s.set_defaults(func=_std)
+
+    v = sub.add_parser("speaker", help="speaker verification: EER, minDCF, DET curves")
+    common(v)
+    v.add_argument("--p-target", type=float, default=0.01, help="prior of the minDCF (default 0.01)")
+    v.add_argument("--trials", type=int, default=5000, help="target and non-target trials each (default 5000)")
+    v.set_defaults(func=_speaker)
+
+    pr = sub.add_parser("probes", help="linear probes: speaker/word accuracy from phonetic/speaker vectors")
+    common(pr)
+    pr.add_argument("--test-size", type=float, default=0.3, help="held-out fraction (default 0.3)")
+    pr.set_defaults(func=_probes)
+
+    pl = sub.add_parser("plots", help="t-SNE maps of the vectors and training-loss curves")
+    common(pl)
+    pl.add_argument("--tsne-points", type=int, default=1000)
+    pl.add_argument("--tsne-classes", type=int, default=10, help="most frequent speakers/words shown")
+    pl.set_defaults(func=_plots)
+
+    a = sub.add_parser("all", help="std (with DTW) + speaker + probes + plots, and the final table")
+    common(a)
+    std_opts(a, dtw_default=True)
+    a.add_argument("--p-target", type=float, default=0.01)
+    a.add_argument("--trials", type=int, default=5000)
+    a.add_argument("--test-size", type=float, default=0.3)
+    a.add_argument("--tsne-points", type=int, default=1000)
+    a.add_argument("--tsne-classes", type=int, default=10)
+    a.add_argument("--no-plots", action="store_true")
+    a.set_defaults(func=_all)
+
+    r = sub.add_parser("report", help="print the final table of an `evaluate all` output dir")
+    r.add_argument("out", metavar="DIR")
+    r.set_defaults(func=_report)
+
+
+# -------------------------------------------------------------------------------------------- helpers
+def _out(args: argparse.Namespace) -> Path:
+    out = Path(args.out) if args.out else Path(f"eval_{Path(args.data).resolve().name}")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _say(msg: str) -> None:
+    print(f"[evaluate] {msg}", file=sys.stderr, flush=True)
+
+
+def _std_options(args: argparse.Namespace):
+    from speechdis.errors import ConfigError
+    from speechdis.evaluation import StdOptions
+
+    if args.min_occurrences < 2:
+        raise ConfigError("--min-occurrences must be >= 2 (a query needs another occurrence to find)")
+    return StdOptions(dtw=args.dtw, dtw_budget=args.dtw_budget or None, dtw_max_pairs=args.dtw_max_pairs,
+                      min_occurrences=args.min_occurrences, max_queries_per_word=args.max_queries_per_word,
+                      max_same_diff=args.max_same_diff, seed=args.seed)
+
+
+def _windows(args: argparse.Namespace) -> tuple[float, float] | None:
+    from speechdis.errors import ConfigError
+
+    if not args.windows:
+        return None
+    if args.window <= 0 or args.hop <= 0:
+        raise ConfigError("--window and --hop must be > 0")
+    return args.window, args.hop
+
+
+def _prepare(args: argparse.Namespace, windows=None):
+    from speechdis.evaluation import embed_models, load_eval_data, parse_model_specs
+
+    specs = parse_model_specs(args.models)
+    out = _out(args)
+    data = load_eval_data(args.data, args.min_frames)
+    _say(f"{len(data)} segments, {len(set(data.utts))} utterances, {len(set(data.speakers))} speakers, "
+         f"{len(set(data.words))} words")
+    models = embed_models(specs, data, device=args.device, batch_size=args.batch_size, windows=windows,
+                          progress=_say)
+    for m in models:
+        for n in m.notes:
+            _say(f"{m.name}: {n}")
+    return out, data, models
+
+
+def _print_report(out: Path, name: str) -> None:
+    print(f"\n{(out / f'{name}.md').read_text(encoding='utf-8')}")
+    print(f"reports: {out / f'{name}.json'}, {out / f'{name}.md'}")
+
+
+# ------------------------------------------------------------------------------------------- commands
+def _std(args: argparse.Namespace) -> int:
+    from speechdis.eval.report import write_report
+    from speechdis.evaluation import run_std
+
+    opt = _std_options(args)
+    out, data, models = _prepare(args, _windows(args))
+    write_report(run_std(data, models, opt, _say), out, "std")
+    _print_report(out, "std")
+    return 0
+
+
+def _speaker(args: argparse.Namespace) -> int:
+    from speechdis.eval.report import write_report
+    from speechdis.evaluation import run_speaker
+
+    out, data, models = _prepare(args)
+    write_report(run_speaker(data, models, out, n_trials=args.trials, p_target=args.p_target, seed=args.seed),
+                 out, "speaker")
+    _print_report(out, "speaker")
+    return 0
+
+
+def _probes(args: argparse.Namespace) -> int:
+    from speechdis.eval.report import write_report
+    from speechdis.evaluation import run_probes
+
+    out, data, models = _prepare(args)
+    write_report(run_probes(data, models, test_size=args.test_size, seed=args.seed), out, "probes")
+    _print_report(out, "probes")
+    return 0
+
+
+def _plots(args: argparse.Namespace) -> int:
+    from speechdis.evaluation import run_plots
+
+    out, data, models = _prepare(args)
+    files = run_plots(data, models, out, max_points=args.tsne_points, max_classes=args.tsne_classes,
+                      seed=args.seed, progress=_say)
+    for name, names in files.items():
+        for f in names:
+            print(out / f)
+    return 0
+
+
+def _all(args: argparse.Namespace) -> int:
+    from speechdis.evaluation import parse_model_specs, run_all
+
+    opt = _std_options(args)
+    specs = parse_model_specs(args.models)
+    out = _out(args)
+    run_all(args.data, specs, out, std=opt, windows=_windows(args), device=args.device,
+            batch_size=args.batch_size, min_frames=args.min_frames, n_trials=args.trials, p_target=args.p_target,
+            probe_test_size=args.test_size, tsne_points=args.tsne_points, tsne_classes=args.tsne_classes,
+            plots=not args.no_plots, progress=_say)
+    return _report(argparse.Namespace(out=str(out)))
+
+
+def _report(args: argparse.Namespace) -> int:
+    import json
+
+    from speechdis.errors import SpeechdisError
+    from speechdis.eval.report import format_table
+    from speechdis.evaluation import FINAL_COLUMNS
+
+    out = Path(args.out)
+    path = out / "summary.json"
+    if not path.is_file():
+        raise SpeechdisError(f"{path}: no such file (run `speechdis evaluate all ... --out {out}` first)")
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    d = summary.get("data", {})
+    print(f"\n{d.get('data_dir', '?')}: {d.get('segments')} segments, {d.get('utterances')} utterances, "
+          f"{d.get('speakers')} speakers, {d.get('words')} words; {d.get('queries')} queries")
+    print(format_table(summary["final"], FINAL_COLUMNS))
+    files = sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".md", ".png"))
+    print(f"\n{len(files)} report files in {out}: {', '.join(files)}")
+    return 0

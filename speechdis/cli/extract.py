@@ -1,0 +1,70 @@
+"""`speechdis extract --model EXP_DIR INPUT... --out FILE`: phonetic/speaker vectors of spoken segments.
+
+INPUT: audio files, directories (searched recursively for wav/flac/ogg) or Kaldi data dirs (wav.scp;
+feats.scp used when it matches the model's features). A whole file is one segment unless
+--word-segments, --ctm or --window/--hop say otherwise (a data dir's own word_segments are used by
+default). Output: OUT.npz and/or OUT.<kind>.ark/.scp (kind = phonetic, speaker; embedding for the
+baseline).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``extract`` command."""
+    p = subparsers.add_parser("extract", help="embed audio files / data dirs with a trained model",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, metavar="EXP_DIR", help="experiment dir of `speechdis train`")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, directory or Kaldi data dir")
+    p.add_argument("--out", required=True, metavar="FILE", help="output file (.npz) or prefix for ark/scp")
+    p.add_argument("--format", default="npz", choices=["npz", "ark", "both"], help="output format (default npz)")
+    seg = p.add_mutually_exclusive_group()
+    seg.add_argument("--word-segments", metavar="FILE", help="Kaldi word_segments: seg-id utt start end WORD "
+                                                              "(utt = file stem for audio files)")
+    seg.add_argument("--ctm", metavar="FILE", help="CTM word alignment: utt channel start duration WORD")
+    seg.add_argument("--window", type=float, metavar="SEC", help="sliding windows of SEC seconds (needs --hop)")
+    p.add_argument("--hop", type=float, metavar="SEC", help="window shift in seconds (with --window)")
+    p.add_argument("--min-frames", type=int, default=3, help="skip segments shorter than this (default 3)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from speechdis.api import load_model
+    from speechdis.embeddings import describe_skipped, extract, output_paths
+    from speechdis.errors import ConfigError
+
+    if (args.window is None) != (args.hop is None):
+        raise ConfigError("--window and --hop go together")
+    if args.window is not None and (args.window <= 0 or args.hop <= 0):
+        raise ConfigError("--window and --hop must be > 0")
+    npz, ark = output_paths(args.out, args.format)
+    model = load_model(args.model, device=args.device, batch_size=args.batch_size)
+    bar = tqdm(unit="utt", desc="extract", disable=args.no_progress or None, file=sys.stderr)
+
+    def start(total: int) -> None:
+        bar.total = total
+        bar.refresh()
+
+    try:
+        res = extract(model, args.inputs, word_segments=args.word_segments, ctm=args.ctm, window=args.window,
+                      hop=args.hop, min_frames=args.min_frames, progress=bar.update, on_start=start)
+    finally:
+        bar.close()
+    written = []
+    if npz is not None:
+        written.append(res.save_npz(npz))
+    if ark is not None:
+        written += res.save_ark(ark)
+    for line in describe_skipped(res.skipped):
+        print(line, file=sys.stderr)
+    print(f"embedded {res.summary()}")
+    for w in written:
+        print(f"  -> {w}")
+    return 0

@@ -1,0 +1,468 @@
+"""Embedding extraction for many inputs (``speechdis extract``): inputs → segments → vectors → files.
+
+Inputs are audio files, directories (searched recursively for wav/flac/ogg) or Kaldi data dirs (a
+directory holding ``wav.scp`` or ``feats.scp``). A data dir's ``feats.scp`` is used when its features
+were made with the model's feature config; otherwise features are computed from ``wav.scp`` exactly
+as :mod:`speechdis.api` does for raw audio.
+
+Segmentation (one of): the whole utterance; a ``word_segments`` table (``--word-segments``, or the
+data dir's own); a CTM (``--ctm``, silences and unknown-word tokens dropped); sliding windows
+(``--window``/``--hop``). Utterance ids of audio files are their file stems (made unique with
+their parent directories when two files share a stem).
+
+Results (:class:`EmbeddingSet`) go to ``.npz`` (``ids``, ``utts``, ``words``, ``speakers``,
+``starts``, ``ends`` and one ``(N, dim)`` array per vector kind) and/or Kaldi ark/scp pairs
+``<prefix>.<kind>.ark/.scp`` (one float vector per segment id). Unusable inputs are skipped with a
+reason (:attr:`EmbeddingSet.skipped`); nothing usable at all is an error.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from speechdis.api import Embedder
+from speechdis.data.kaldi import DataDir, WordSegment, read_word_segments, write_feats_scp
+from speechdis.errors import AudioError, DataDirError, SpeechdisError
+from speechdis.fileio import atomic_open
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "Utterance",
+    "Skipped",
+    "EmbeddingSet",
+    "find_audio_files",
+    "collect_utterances",
+    "data_dir_utterances",
+    "load_segment_table",
+    "window_spans",
+    "extract",
+    "load_embeddings",
+    "output_paths",
+    "describe_skipped",
+]
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+# Enough segments per model call to fill several batches without holding a corpus in memory.
+_FLUSH = 1024
+
+
+@dataclass
+class Utterance:
+    """One utterance to embed: ``load()`` gives its model-ready (T, D) features."""
+
+    utt: str
+    speaker: str
+    source: str  # for messages: the file, or "<data dir>:<utt>"
+    load: Callable[[], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input (file, utterance or segment) that produced no vector, and why."""
+
+    item: str
+    reason: str
+
+
+@dataclass
+class EmbeddingSet:
+    """Vectors of N segments with their labels (``""`` / NaN where unknown)."""
+
+    ids: list[str]
+    utts: list[str]
+    words: list[str]
+    speakers: list[str]
+    starts: np.ndarray
+    ends: np.ndarray
+    vectors: dict[str, np.ndarray]
+    kind: str = ""
+    model: str = ""
+    skipped: list[Skipped] = field(default_factory=list)
+    n_utterances: int = 0
+    seconds: float = 0.0  # wall time of feature loading + embedding
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def save_npz(self, path: str | os.PathLike) -> Path:
+        """Write the set to ``path`` (``.npz``, string arrays: loads without pickle)."""
+        path = Path(path)
+        arrays = {"ids": np.array(self.ids, dtype=str), "utts": np.array(self.utts, dtype=str),
+                  "words": np.array(self.words, dtype=str), "speakers": np.array(self.speakers, dtype=str),
+                  "starts": np.asarray(self.starts, dtype=np.float64),
+                  "ends": np.asarray(self.ends, dtype=np.float64),
+                  "kind": np.array(self.kind), "model": np.array(self.model)}
+        clash = set(arrays) & set(self.vectors)
+        if clash:
+            raise ValueError(f"vector names clash with label arrays: {sorted(clash)}")
+        arrays.update({k: np.asarray(v, dtype=np.float32) for k, v in self.vectors.items()})
+        with atomic_open(path, "wb") as f:
+            np.savez(f, **arrays)
+        return path
+
+    def save_ark(self, prefix: str | os.PathLike) -> list[Path]:
+        """Write ``<prefix>.<kind>.ark`` + ``.scp`` for each vector kind (scp paths absolute)."""
+        from speechdis.data.feats import _write_ark  # the data layer's atomic ark writer
+
+        if len(set(self.ids)) != len(self.ids):
+            dup = next(i for i, c in Counter(self.ids).items() if c > 1)
+            raise DataDirError(f"segment id '{dup}' occurs twice; ark/scp need unique ids")
+        written = []
+        prefix = Path(prefix).resolve()
+        for key, mat in self.vectors.items():
+            ark = prefix.parent / f"{prefix.name}.{key}.ark"
+            scp = prefix.parent / f"{prefix.name}.{key}.scp"
+            rows = ((i, np.asarray(mat[n], dtype=np.float32)) for n, i in enumerate(self.ids))
+            write_feats_scp(scp, _write_ark(str(ark), rows, str(ark)))
+            written += [ark, scp]
+        return written
+
+    def summary(self) -> str:
+        """One line: what was embedded."""
+        dims = ", ".join(f"{k} {v.shape[1]}" for k, v in self.vectors.items())
+        return (f"{len(self)} segment(s) from {self.n_utterances} utterance(s), {self.kind} model ({dims}), "
+                f"{self.seconds:.1f}s")
+
+
+def load_embeddings(path: str | os.PathLike) -> EmbeddingSet:
+    """Read an ``.npz`` written by :meth:`EmbeddingSet.save_npz`."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise DataDirError(f"{path}: cannot read embeddings: {e}") from e
+    labels = ("ids", "utts", "words", "speakers", "starts", "ends", "kind", "model")
+    missing = [k for k in labels if k not in data]
+    if missing:
+        raise DataDirError(f"{path}: not a speechdis embeddings file (missing {', '.join(missing)})")
+    return EmbeddingSet(
+        ids=data["ids"].tolist(), utts=data["utts"].tolist(), words=data["words"].tolist(),
+        speakers=data["speakers"].tolist(), starts=data["starts"], ends=data["ends"],
+        vectors={k: v for k, v in data.items() if k not in labels}, kind=str(data["kind"]),
+        model=str(data["model"]), n_utterances=len(set(data["utts"].tolist())))
+
+
+def output_paths(out: str | os.PathLike, fmt: str) -> tuple[Path | None, Path | None]:
+    """(npz path, ark prefix) for ``--out OUT --format npz|ark|both``: ``x.npz`` → ``x.npz``, ``x``."""
+    if fmt not in ("npz", "ark", "both"):
+        raise ValueError(f"format must be npz, ark or both, not {fmt!r}")
+    out = Path(out)
+    stem = out.with_suffix("") if out.suffix == ".npz" else out
+    npz = stem.with_name(stem.name + ".npz") if fmt in ("npz", "both") else None
+    ark = stem if fmt in ("ark", "both") else None
+    return npz, ark
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+def find_audio_files(directory: str | os.PathLike) -> list[Path]:
+    """Audio files (wav/flac/ogg, any case) under ``directory``, recursively, sorted."""
+    d = Path(directory)
+    return sorted(p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+
+
+def _is_data_dir(d: Path) -> bool:
+    return (d / "wav.scp").is_file() or (d / "feats.scp").is_file()
+
+
+def _clean_id(text: str) -> str:
+    # Kaldi ids cannot hold whitespace.
+    return re.sub(r"\s+", "_", text.strip()) or "_"
+
+
+def _file_ids(files: list[tuple[Path, Path]]) -> list[str]:
+    """Ids for (file, root) pairs: the stem, or the path below the root when stems collide."""
+    stems = [_clean_id(f.stem) for f, _ in files]
+    counts = Counter(stems)
+    out = []
+    for (f, root), stem in zip(files, stems):
+        if counts[stem] == 1:
+            out.append(stem)
+            continue
+        try:
+            rel = f.resolve().relative_to(root.resolve()).with_suffix("")
+        except ValueError:
+            rel = f.resolve().with_suffix("")
+        out.append(_clean_id("-".join(p for p in rel.parts if p not in ("/", ""))))
+    return out
+
+
+def collect_utterances(embedder: Embedder, inputs: Sequence[str | os.PathLike]
+                       ) -> tuple[list[Utterance], dict[str, list[WordSegment]], list[str]]:
+    """The utterances of ``inputs`` → (utterances, data dirs' word segments by utt, notes).
+
+    Raises for an input that does not exist or a directory without audio; reads nothing yet.
+    """
+    if not inputs:
+        raise AudioError("no inputs given")
+    files: list[tuple[Path, Path]] = []
+    utts: list[Utterance] = []
+    dir_segments: dict[str, list[WordSegment]] = {}
+    notes: list[str] = []
+    for raw in inputs:
+        p = Path(raw)
+        if not p.exists():
+            raise AudioError(f"{p}: no such file or directory")
+        if p.is_dir() and _is_data_dir(p):
+            u, segs, note = data_dir_utterances(embedder, p)
+            utts += u
+            for s in segs:
+                dir_segments.setdefault(s.utt, []).append(s)
+            notes += note
+        elif p.is_dir():
+            found = find_audio_files(p)
+            if not found:
+                raise AudioError(f"{p}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in this directory "
+                                 f"or below, and it is not a data dir (no wav.scp / feats.scp)")
+            files += [(f, p) for f in found]
+        else:
+            files.append((p, p.parent))
+    for (f, _), utt in zip(files, _file_ids(files)):
+        utts.append(Utterance(utt, "", str(f), lambda f=f, utt=utt: embedder.file_features(f, utt)))
+    seen: dict[str, str] = {}
+    for u in utts:
+        if u.utt in seen:
+            raise DataDirError(f"utterance id '{u.utt}' comes from two inputs ({seen[u.utt]} and {u.source})")
+        seen[u.utt] = u.source
+    return utts, dir_segments, notes
+
+
+def data_dir_utterances(embedder: Embedder, d: Path) -> tuple[list[Utterance], list[WordSegment], list[str]]:
+    """Utterances of a data dir, read from feats.scp when it matches the model's features."""
+    from speechdis.data.feats import FeatsReader
+
+    data = DataDir.load(d) if (d / "utt2spk").exists() else None
+    notes: list[str] = []
+    reader = None
+    if (d / "feats.scp").is_file():
+        reader = FeatsReader(d)
+        if reader.config is not None and reader.config == embedder.feature_config.resolved():
+            pass
+        else:
+            have = "unknown" if reader.config is None else f"{reader.config.kind}/{reader.config.dim}/cmvn {reader.config.cmvn}"
+            notes.append(f"{d}: its features ({have}) differ from the model's "
+                         f"({embedder.feature_config.kind}/{embedder.feature_config.dim}/cmvn "
+                         f"{embedder.feature_config.cmvn}); computing features from wav.scp instead")
+            reader = None
+    if reader is None and (data is None or not data.wav_scp):
+        raise DataDirError(f"{d}: no usable features (feats.scp missing or made with another config) "
+                           f"and no wav.scp to compute them from")
+    utt2spk = data.utt2spk if data is not None else {}
+    out: list[Utterance] = []
+    if reader is not None:
+        for utt in reader.utts:
+            out.append(Utterance(utt, utt2spk.get(utt, ""), f"{d}:{utt}", lambda utt=utt: reader[utt]))
+        missing = [u for u in (data.utts if data is not None else []) if u not in reader]
+        if missing:
+            notes.append(f"{d}: {len(missing)} utterance(s) have no features (see feats_skipped.txt), "
+                         f"e.g. {missing[0]}")
+    else:
+        from speechdis.audio.io import WavEntryLoader
+
+        cfg = embedder.feature_config
+        loader = WavEntryLoader(cfg.sample_rate, min_duration=cfg.min_duration)
+
+        def load(utt: str) -> np.ndarray:
+            entry, start, end = data.audio_source(utt)
+            return embedder.features(loader.load(entry, start=start, end=end), cfg.sample_rate, utt)
+
+        for utt in data.utts:
+            out.append(Utterance(utt, utt2spk.get(utt, ""), f"{d}:{utt}", lambda utt=utt: load(utt)))
+    segs = data.word_segments if data is not None else []
+    return out, segs, notes
+
+
+def load_segment_table(word_segments: str | os.PathLike | None = None, ctm: str | os.PathLike | None = None
+                       ) -> dict[str, list[WordSegment]]:
+    """Word segments by utterance from a ``word_segments`` file or a CTM (one of them)."""
+    if (word_segments is None) == (ctm is None):
+        raise ValueError("give exactly one of word_segments and ctm")
+    if word_segments is not None:
+        if not Path(word_segments).is_file():
+            raise DataDirError(f"{word_segments}: no such word_segments file")
+        rows = read_word_segments(word_segments)
+    else:
+        from speechdis.data.alignments import alignments_to_word_segments, read_ctm
+
+        if not Path(ctm).is_file():
+            raise DataDirError(f"{ctm}: no such CTM file")
+        rows, _ = alignments_to_word_segments(read_ctm(ctm))
+    out: dict[str, list[WordSegment]] = {}
+    for s in rows:
+        out.setdefault(s.utt, []).append(s)
+    return out
+
+
+def window_spans(num_frames: int, window: float, hop: float, frame_shift: float, frame_length: float
+                 ) -> list[tuple[float, float]]:
+    """Sliding windows ``(start, end)`` seconds over an utterance of ``num_frames`` frames.
+
+    Windows start every ``hop`` seconds; the last one is moved back to end at the utterance end so
+    the tail is covered; an utterance shorter than ``window`` is one window.
+    """
+    if window <= 0 or hop <= 0:
+        raise ValueError("window and hop must be > 0")
+    duration = (num_frames - 1) * frame_shift + frame_length
+    if duration <= window:
+        return [(0.0, duration)]
+    spans = []
+    start = 0.0
+    while start + window <= duration + 1e-9:
+        spans.append((round(start, 6), round(start + window, 6)))
+        start += hop
+    if spans[-1][1] < duration - 1e-6:
+        spans.append((round(duration - window, 6), round(duration, 6)))
+    return spans
+
+
+# -------------------------------------------------------------------------------------------- extraction
+def _segments_of(u: Utterance, feats: np.ndarray, embedder: Embedder, mode: str,
+                 table: dict[str, list[WordSegment]], window: float | None, hop: float | None
+                 ) -> list[tuple[str, float, float, str]]:
+    """(seg_id, start, end, word) of one utterance."""
+    cfg = embedder.feature_config
+    shift, length = cfg.frame_shift_ms / 1000.0, cfg.frame_length_ms / 1000.0
+    if mode == "table":
+        return [(s.seg_id, s.start, s.end, s.word) for s in sorted(table.get(u.utt, []), key=lambda s: (s.start, s.end))]
+    if mode == "windows":
+        return [(f"{u.utt}_w{k:04d}", a, b, "")
+                for k, (a, b) in enumerate(window_spans(feats.shape[0], window, hop, shift, length))]
+    return [(u.utt, 0.0, round((feats.shape[0] - 1) * shift + length, 6), "")]
+
+
+def extract(
+    embedder: Embedder,
+    inputs: Sequence[str | os.PathLike],
+    *,
+    word_segments: str | os.PathLike | None = None,
+    ctm: str | os.PathLike | None = None,
+    window: float | None = None,
+    hop: float | None = None,
+    min_frames: int = 3,
+    progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> EmbeddingSet:
+    """Embed the segments of ``inputs`` (see the module doc for inputs and segmentation).
+
+    ``progress(n)`` is called as utterances are done; ``on_start(total)`` first, with the number of
+    utterances. Unreadable / too-short audio and segments under ``min_frames`` frames are skipped and
+    listed in the result; an :class:`AudioError` is raised only when nothing could be embedded.
+    """
+    t0 = time.perf_counter()
+    given = sum(x is not None for x in (word_segments, ctm, window))
+    if given > 1:
+        raise ValueError("use only one of word_segments, ctm and window")
+    if (window is None) != (hop is None):
+        raise ValueError("window and hop go together")
+    utts, dir_table, notes = collect_utterances(embedder, inputs)
+    if word_segments is not None or ctm is not None:
+        table, mode = load_segment_table(word_segments, ctm), "table"
+    elif window is not None:
+        table, mode = {}, "windows"
+    else:
+        table, mode = dir_table, "table"
+    source_of = (word_segments or ctm) if mode == "table" and table is not dir_table else "the data dir's word_segments"
+    skipped = [Skipped("(note)", n) for n in notes]
+    if mode == "table" and table is not dir_table:
+        known = {u.utt for u in utts}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            skipped.append(Skipped(str(source_of), f"segments of {len(unknown)} utterance(s) not among the inputs, "
+                                                   f"e.g. '{unknown[0]}'"))
+    if on_start is not None:
+        on_start(len(utts))
+
+    rows: list[tuple[str, str, str, str, float, float]] = []  # id, utt, word, speaker, start, end
+    pending: list[np.ndarray] = []
+    parts: list[dict[str, np.ndarray]] = []
+    n_utts = 0
+
+    def flush() -> None:
+        if pending:
+            parts.append(embedder.embed_features(pending))
+            pending.clear()
+
+    for u in utts:
+        # Whole-utterance mode for utterances the data dir has no word segments for.
+        u_mode = mode
+        if mode == "table" and table is dir_table and u.utt not in table:
+            u_mode = "whole"
+        if u_mode == "table" and u.utt not in table:
+            skipped.append(Skipped(u.source, f"no segments for '{u.utt}' in {source_of}"))
+            if progress:
+                progress(1)
+            continue
+        try:
+            feats = u.load()
+        except SpeechdisError as e:
+            skipped.append(Skipped(u.source, str(e)))
+            if progress:
+                progress(1)
+            continue
+        produced = 0
+        for seg_id, start, end, word in _segments_of(u, feats, embedder, u_mode, table, window, hop):
+            try:
+                (seg,) = embedder.cut(feats, [(start, end)])
+            except SpeechdisError as e:
+                skipped.append(Skipped(f"{u.source} [{seg_id}]", str(e)))
+                continue
+            if seg.shape[0] < min_frames:
+                skipped.append(Skipped(f"{u.source} [{seg_id}]", f"too short: {seg.shape[0]} frame(s) < "
+                                                                 f"{min_frames} ({start:.3f}-{end:.3f}s)"))
+                continue
+            rows.append((seg_id, u.utt, word, u.speaker, start, end))
+            pending.append(seg)
+            produced += 1
+        n_utts += produced > 0
+        if len(pending) >= _FLUSH:
+            flush()
+        if progress:
+            progress(1)
+    flush()
+    if not rows:
+        reasons = [s for s in skipped if s.item != "(note)"][:3]
+        detail = "; ".join(f"{s.item}: {s.reason}" for s in reasons) or "no segments"
+        raise AudioError(f"nothing could be embedded from {len(utts)} utterance(s): {detail}")
+    vectors = {k: np.concatenate([p[k] for p in parts]) for k in embedder.keys}
+    return EmbeddingSet(
+        ids=[r[0] for r in rows], utts=[r[1] for r in rows], words=[r[2] for r in rows],
+        speakers=[r[3] for r in rows], starts=np.array([r[4] for r in rows], dtype=np.float64),
+        ends=np.array([r[5] for r in rows], dtype=np.float64), vectors=vectors, kind=embedder.kind,
+        model=str(embedder.path), skipped=skipped, n_utterances=n_utts, seconds=time.perf_counter() - t0)
+
+
+def describe_skipped(skipped: Iterable[Skipped], limit: int = 20) -> list[str]:
+    """Lines for a skip summary: counts by reason kind, then up to ``limit`` items."""
+    skipped = list(skipped)
+    notes = [s for s in skipped if s.item == "(note)"]
+    real = [s for s in skipped if s.item != "(note)"]
+    lines = [f"note: {s.reason}" for s in notes]
+    if real:
+        kinds = Counter(_reason_kind(s.reason) for s in real)
+        lines.append(f"skipped {len(real)} input(s): " + ", ".join(f"{n} {k}" for k, n in kinds.most_common()))
+        lines += [f"  {s.item}: {s.reason}" for s in real[:limit]]
+        if len(real) > limit:
+            lines.append(f"  ... and {len(real) - limit} more")
+    return lines
+
+
+def _reason_kind(reason: str) -> str:
+    r = reason.lower()
+    if "too short" in r:
+        return "too short"
+    if "cannot read" in r or "corrupt" in r or "cannot decode" in r:
+        return "unreadable"
+    if "no such" in r:
+        return "missing"
+    if "empty" in r:
+        return "empty"
+    if "no segments" in r or "not among the inputs" in r:
+        return "without segments"
+    return "other"
