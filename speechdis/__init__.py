@@ -1,3 +1,15 @@
 """speechdis: disentangling speech into phonetic and speaker embeddings."""
 
 __version__ = "0.1.0"
+
+__all__ = ["load_model", "__version__"]
+
+
+def load_model(exp_dir, device: str = "auto", batch_size: int = 64):
+    """Load a trained model (``speechdis train --out EXP_DIR``) for embedding; see :mod:`speechdis.api`.
+
+    Imported lazily so ``import speechdis`` stays light (no torch until a model is loaded).
+    """
+    from speechdis.api import load_model as _load
+
+    return _load(exp_dir, device=device, batch_size=batch_size)
