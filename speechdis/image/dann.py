@@ -1,7 +1,9 @@
 """DANN (Ganin & Lempitsky, 2015): unsupervised domain adaptation with a gradient reversal layer.
 
-Source domain: the plain grey digits (labelled). Target domain: the same kind of digits rendered
-MNIST-M-style on colour textures (unlabelled during training; disjoint digit instances). A feature
+Source domain: the plain grey digits (labelled). Target domain (default): the same kind of digits drawn
+in colour on coloured backgrounds (unlabelled during training; disjoint digit instances). The MNIST-M-like
+``textured`` target is available too, but at this scale (800 source images, 16x16, a few hundred steps)
+neither source-only nor DANN gets beyond chance on it. A feature
 extractor F feeds a label predictor (trained on source labels) and, through the core's GradientReversal
 with the ``dann_schedule`` ramp, a domain classifier; the reversed gradient makes F's features
 domain-invariant in one joint update (``n_critic=0``). Source-only training is the same network and loop
@@ -33,12 +35,17 @@ class DANNConfig:
     steps: int = 800
     batch_size: int = 64
     source: str = "plain"
-    target: str = "textured"
+    target: str = "coloured"
     feature_dim: int = 64
     width: int = 32
+    # Per-sample normalisation: batch norm would adapt by itself (target batches shift its statistics, i.e.
+    # AdaBN), which would blur what the gradient reversal contributes.
+    norm: str = "layer"
     domain_weight: float = 1.0
-    max_coeff: float = 1.0  # GRL coefficient at the end of the dann_schedule ramp
-    lr: float = 2e-3  # annealed as lr / (1 + 10 p)^0.75 (the paper's schedule)
+    # GRL coefficient at the end of the dann_schedule ramp: 0.3 helped on every seed tried; 1.0 erased the
+    # gain (the features lose class information faster than the domains align on this little data).
+    max_coeff: float = 0.3
+    lr: float = 1e-2  # annealed as lr / (1 + 10 p)^0.75 (the paper's schedule)
 
 
 class DANN(nn.Module):
@@ -46,7 +53,7 @@ class DANN(nn.Module):
 
     def __init__(self, cfg: DANNConfig, n_classes: int = 10) -> None:
         super().__init__()
-        self.features = ConvBody(3, 16, cfg.width, cfg.feature_dim, norm="batch")
+        self.features = ConvBody(3, 16, cfg.width, cfg.feature_dim, norm=cfg.norm)
         self.label_predictor = MLP(cfg.feature_dim, (64,), n_classes, activation="relu")
         self.grl = GradientReversal(0.0)
         self.domain_classifier = MLP(cfg.feature_dim, (64,), 1, activation="relu")
@@ -79,11 +86,9 @@ def make_loss_fn(model: DANN, domain_weight: float):
     def loss_fn(batch):
         (xs, ys), (xt,) = batch
         if domain_weight <= 0:
-            # Source-only never sees target images, not even through batch-norm statistics (which would
-            # already be a form of adaptation).
+            # Source-only never sees target images (with norm="batch" even their statistics would adapt it).
             cls = F.cross_entropy(model(xs)[0], ys)
             return cls, {"cls": cls.item()}
-        # One pass over both domains so batch-norm statistics are shared by the two.
         logits, dom = model(torch.cat([xs, xt]))
         cls = F.cross_entropy(logits[: len(xs)], ys)
         logs = {"cls": cls.item()}
@@ -151,7 +156,7 @@ def evaluate(cfg: DANNConfig, modules: dict[str, nn.Module], seed: int, out_dir:
 
 
 SPEC = ModelSpec(
-    name="dann", description="DANN: plain → textured digits with a gradient reversal layer, vs source-only",
+    name="dann", description="DANN: plain → coloured digits with a gradient reversal layer, vs source-only",
     config_cls=DANNConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("dann_target_accuracy", "source_only_target_accuracy", "dann_source_accuracy",
               "dann_domain_probe_accuracy", "source_only_domain_probe_accuracy"),
