@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -25,8 +26,9 @@ def run(args: argparse.Namespace) -> int:
     from speechdis.speech.train import TrainConfig, train
 
     cfg = load_config(TrainConfig, args.config, args.set)
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 reports
     bar = tqdm(total=cfg.train.steps, desc=f"train {cfg.model.kind}", unit="step", file=sys.stderr,
-               dynamic_ncols=True, disable=None)
+               dynamic_ncols=True, disable=None if main_rank else True)
 
     def show(rec: dict) -> None:
         if rec["split"] == "train":
@@ -40,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     result = train(cfg, args.data, args.out, valid_dir=args.valid, resume=args.resume, callback=show)
     bar.close()
+    if not main_rank:
+        return 0
     rep = result.segments
     if rep.total_skipped():
         print(f"segments: {rep.kept} used, skipped {rep.too_short} too short, {rep.too_long} too long, "

@@ -54,6 +54,9 @@ class SpeechObjective:
     def __init__(self, model: torch.nn.Module, critic: torch.nn.Module | None, cfg: LossConfig,
                  disentangled: bool, total_steps: int) -> None:
         self.model, self.critic, self.cfg = model, critic, cfg
+        # Under DDP, model/critic are replaced by their wrappers; side computations (no-grad embedding,
+        # the gradient penalty's double backward) go through the plain modules instead.
+        self.plain_model, self.plain_critic = model, critic
         self.disentangled = disentangled
         self.total_steps = max(total_steps, 1)
         self.step = 0  # set by the training loop, drives the schedules
@@ -77,7 +80,7 @@ class SpeechObjective:
         """D_s update on phonetic vectors of the (fixed) encoder."""
         assert self.critic is not None
         with torch.no_grad():
-            v_p = self.model.embed(batch["feats"], batch["lengths"])["phonetic"]
+            v_p = self.plain_model.embed(batch["feats"], batch["lengths"])["phonetic"]
         i, j, same = self._pairs(batch)
         scores = self.critic(v_p[i], v_p[j])
         if self.cfg.adv_mode == "wgan":
@@ -86,7 +89,7 @@ class SpeechObjective:
             real = (v_p[i[pos]][:n], v_p[j[pos]][:n])
             fake = (v_p[i[neg]][:n], v_p[j[neg]][:n])
             wdist = scores[pos].mean() - scores[neg].mean()
-            gp = gradient_penalty(self.critic, real, fake)
+            gp = gradient_penalty(self.plain_critic, real, fake)
             loss = -wdist + self.cfg.gp_weight * gp
             return loss, {"critic/loss": loss.item(), "critic/wdist": wdist.item(), "critic/gp": gp.item()}
         loss = binary_classifier_loss("bce", scores, same)
