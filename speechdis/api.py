@@ -94,7 +94,8 @@ class Embedder:
     path: Path
     step: int = 0
     warnings: list[str] = field(default_factory=list)
-    batch_size: int = 64
+    batch_size: int = 256
+    threads: int | None = 1  # torch CPU threads while embedding (see load_model); None: leave as is
 
     # -- description ---------------------------------------------------------------------------
     @property
@@ -176,8 +177,6 @@ class Embedder:
         """
         import torch
 
-        from speechdis.data.segments import collate_segments
-
         n = len(feats)
         dim = self.train_config.model.feat_dim
         out = {k: np.zeros((n, d), dtype=np.float32) for k, d in self.dims.items()}
@@ -188,10 +187,26 @@ class Embedder:
         for i, f in enumerate(feats):
             f = np.asarray(f, dtype=np.float32)
             if f.ndim != 2 or f.shape[1] != dim or f.shape[0] == 0:
-                raise AudioError(f"segment {i}: expected ({'T'}, {dim}) features with T >= 1, got {f.shape}")
+                raise AudioError(f"segment {i}: expected (T, {dim}) features with T >= 1, got {f.shape}")
             arrays.append(f[:crop] if crop else f)
         order = np.argsort([-a.shape[0] for a in arrays], kind="stable")
         bs = batch_size or self.batch_size
+        saved = torch.get_num_threads()
+        if self.threads and self.device.type == "cpu":
+            torch.set_num_threads(self.threads)
+        try:
+            self._run(arrays, order, bs, out, progress)
+        finally:
+            torch.set_num_threads(saved)
+        return out
+
+    def _run(self, arrays: list[np.ndarray], order: np.ndarray, bs: int, out: dict[str, np.ndarray],
+             progress: Callable[[int], None] | None) -> None:
+        import torch
+
+        from speechdis.data.segments import collate_segments
+
+        n = len(arrays)
         with torch.inference_mode():
             for b0 in range(0, n, bs):
                 idx = order[b0:b0 + bs]
@@ -202,7 +217,6 @@ class Embedder:
                     out[k][idx] = res[k].float().cpu().numpy()
                 if progress is not None:
                     progress(len(idx))
-        return out
 
     def embed_waveform(self, wave: np.ndarray, sample_rate: int, segments: Sequence[Span] | None = None
                        ) -> dict[str, np.ndarray]:
@@ -215,12 +229,16 @@ class Embedder:
         return self.embed_features(self.cut(self.file_features(path), segments))
 
 
-def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int = 64) -> Embedder:
+def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int = 256,
+               threads: int | None = 1) -> Embedder:
     """Load a trained model from an experiment dir (``speechdis train --out EXP_DIR``).
 
     Uses ``EXP_DIR/model.pt`` (falling back to ``checkpoints/latest.pt`` with a logged warning) and
     ``EXP_DIR/feats.yaml`` for the features. ``device``: ``auto`` (CUDA when available), ``cpu``,
-    ``cuda``, ``cuda:N``. Raises :class:`ModelError` when the directory holds no usable model.
+    ``cuda``, ``cuda:N``. ``threads``: torch CPU threads while embedding (default 1: these small RNN
+    batches gain little from more, and on shared cores competing OpenMP threads made embedding ~40x
+    slower in our measurements; None keeps torch's setting). Raises :class:`ModelError` when the
+    directory holds no usable model.
     """
     from speechdis.speech.train import load_trained, resolve_device
 
@@ -245,4 +263,4 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
         raise ModelError(f"{exp}: the model takes {cfg.model.feat_dim}-dim features but feats.yaml "
                          f"describes {fcfg.dim}-dim {fcfg.kind}")
     return Embedder(model=model, train_config=cfg, feature_config=fcfg, device=dev, path=path, step=step,
-                    warnings=warns, batch_size=batch_size)
+                    warnings=warns, batch_size=batch_size, threads=threads)

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "EvalData",
     "ModelVectors",
+    "StdOptions",
     "parse_model_specs",
     "load_eval_data",
     "embed_models",
@@ -198,12 +199,12 @@ def _window_segments(embedder: Embedder, data: EvalData, window: float, hop: flo
 
 
 def embed_models(specs: Sequence[tuple[str, Path]], data: EvalData, *, device: str = "auto",
-                 batch_size: int = 64, windows: tuple[float, float] | None = None,
-                 progress: Progress | None = None) -> list[ModelVectors]:
+                 batch_size: int = 256, windows: tuple[float, float] | None = None,
+                 threads: int | None = 1, progress: Progress | None = None) -> list[ModelVectors]:
     """Load each model and embed the evaluation segments (timed: features excluded, network included)."""
     out = []
     for name, path in specs:
-        emb = load_model(path, device=device, batch_size=batch_size)
+        emb = load_model(path, device=device, batch_size=batch_size, threads=threads)
         segs, notes = _model_segments(emb, data)
         _say(progress, f"embedding {len(segs)} segments with {name} ({emb.kind})")
         t0 = time.perf_counter()
@@ -482,7 +483,7 @@ def final_table(std: dict, speaker: dict | None, probes: dict | None, models: Se
 
 def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, Path]], out_dir: str | os.PathLike, *,
             std: StdOptions | None = None, windows: tuple[float, float] | None = None, device: str = "auto",
-            batch_size: int = 64, min_frames: int = 5, n_trials: int = 5000, p_target: float = 0.01,
+            batch_size: int = 256, threads: int | None = 1, min_frames: int = 5, n_trials: int = 5000, p_target: float = 0.01,
             probe_test_size: float = 0.3, tsne_points: int = 1000, tsne_classes: int = 10, plots: bool = True,
             progress: Progress | None = None) -> dict:
     """std + speaker + probes + plots on one set of embeddings; writes every report and ``summary``."""
@@ -492,7 +493,8 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, Path]], out_
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     data = load_eval_data(data_dir, min_frames)
-    models = embed_models(specs, data, device=device, batch_size=batch_size, windows=windows, progress=progress)
+    models = embed_models(specs, data, device=device, batch_size=batch_size, windows=windows, threads=threads,
+                          progress=progress)
     std_res = run_std(data, models, std, progress)
     write_report(std_res, out, "std")
     _say(progress, "speaker verification")

@@ -36,8 +36,9 @@ steps=""                 # override train.steps of both training configs
 device=auto
 dtw_budget=300           # seconds of frame-level DTW search in stage 5 (0: no limit)
 max_queries_per_word=""  # cap queries per word in stage 5 (empty: every segment of a repeated word)
+eval_opts=""             # more options for `speechdis evaluate all`, e.g. "--windows --trials 2000"
 _po_vars="stage stop_stage nj corpus alignments train_subset test_subset exp data_root feat_config
-  train_config_baseline train_config_disentangled steps device dtw_budget max_queries_per_word"
+  train_config_baseline train_config_disentangled steps device dtw_budget max_queries_per_word eval_opts"
 # shellcheck source=local/parse_options.sh
 . "$recipe/local/parse_options.sh"
 if [ $# -gt 0 ]; then
@@ -49,6 +50,10 @@ fi
 . "$recipe/path.sh"
 # shellcheck source=cmd.sh
 . "$recipe/cmd.sh"
+
+# Small RNNs on shared CPU cores: one OpenMP/BLAS thread per job. Competing intra-op threads made training
+# and embedding tens of times slower on a busy 2-core machine. Set OMP_NUM_THREADS yourself to override.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 
 [ -n "$data_root" ] || data_root="$(dirname "$exp")/data"
 train_dir="$data_root/$train_subset"
@@ -118,11 +123,13 @@ fi
 
 if run_stage 5; then
   banner 5 "evaluate"
-  eval_opts=(--dtw-budget "$dtw_budget")
-  [ -z "$max_queries_per_word" ] || eval_opts+=(--max-queries-per-word "$max_queries_per_word")
+  opts=(--dtw-budget "$dtw_budget")
+  [ -z "$max_queries_per_word" ] || opts+=(--max-queries-per-word "$max_queries_per_word")
+  # shellcheck disable=SC2206 # eval_opts is a list of words on purpose
+  [ -z "$eval_opts" ] || opts+=($eval_opts)
   $train_cmd "$log_dir/evaluate.log" speechdis evaluate all --data "$test_dir" \
     --model "baseline=$exp/baseline" --model "disentangled=$exp/disentangled" --out "$eval_dir" \
-    --device "$device" "${eval_opts[@]}"
+    --device "$device" "${opts[@]}"
 fi
 
 if run_stage 6; then

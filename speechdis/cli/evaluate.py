@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sp.add_argument("--out", default=None, metavar="DIR", help="output dir (default: eval_<data dir name>)")
         sp.add_argument("--min-frames", type=int, default=5, help="shortest word segment used (frames, default 5)")
         sp.add_argument("--device", default="auto")
-        sp.add_argument("--batch-size", type=int, default=64)
+        sp.add_argument("--batch-size", type=int, default=256)
+        sp.add_argument("--threads", type=int, default=1, help="torch CPU threads for embedding (default 1)")
         sp.add_argument("--seed", type=int, default=0)
 
     def std_opts(sp: argparse.ArgumentParser, dtw_default: bool) -> None:
@@ -125,7 +126,7 @@ def _prepare(args: argparse.Namespace, windows=None):
     _say(f"{len(data)} segments, {len(set(data.utts))} utterances, {len(set(data.speakers))} speakers, "
          f"{len(set(data.words))} words")
     models = embed_models(specs, data, device=args.device, batch_size=args.batch_size, windows=windows,
-                          progress=_say)
+                          threads=args.threads, progress=_say)
     for m in models:
         for n in m.notes:
             _say(f"{m.name}: {n}")
@@ -189,7 +190,7 @@ def _all(args: argparse.Namespace) -> int:
     specs = parse_model_specs(args.models)
     out = _out(args)
     run_all(args.data, specs, out, std=opt, windows=_windows(args), device=args.device,
-            batch_size=args.batch_size, min_frames=args.min_frames, n_trials=args.trials, p_target=args.p_target,
+            batch_size=args.batch_size, threads=args.threads, min_frames=args.min_frames, n_trials=args.trials, p_target=args.p_target,
             probe_test_size=args.test_size, tsne_points=args.tsne_points, tsne_classes=args.tsne_classes,
             plots=not args.no_plots, progress=_say)
     return _report(argparse.Namespace(out=str(out)))

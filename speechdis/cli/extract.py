@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     seg.add_argument("--window", type=float, metavar="SEC", help="sliding windows of SEC seconds (needs --hop)")
     p.add_argument("--hop", type=float, metavar="SEC", help="window shift in seconds (with --window)")
     p.add_argument("--min-frames", type=int, default=3, help="skip segments shorter than this (default 3)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
@@ -45,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.window is not None and (args.window <= 0 or args.hop <= 0):
         raise ConfigError("--window and --hop must be > 0")
     npz, ark = output_paths(args.out, args.format)
-    model = load_model(args.model, device=args.device, batch_size=args.batch_size)
+    model = load_model(args.model, device=args.device, batch_size=args.batch_size, threads=args.threads)
     bar = tqdm(unit="utt", desc="extract", disable=args.no_progress or None, file=sys.stderr)
 
     def start(total: int) -> None:

@@ -1,0 +1,192 @@
+"""Embedding extraction: API routes agree, baseline vs disentangled, npz/ark outputs, bad inputs, CLI."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import write_wave
+from test_extract_support import tiny_setup
+
+import speechdis
+from speechdis.cli import main as cli_main
+from speechdis.data.kaldi import DataDir
+from speechdis.errors import AudioError, ModelError
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    return tiny_setup(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def dis(setup):
+    return speechdis.load_model(setup.disentangled, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def base(setup):
+    return speechdis.load_model(setup.baseline, device="cpu")
+
+
+def _utt_with_segments(data_dir):
+    d = DataDir.load(data_dir)
+    utt = sorted(d.word_segments_by_utt())[0]
+    segs = d.word_segments_by_utt()[utt]
+    return utt, d.wav_scp[utt], segs
+
+
+def test_file_waveform_and_data_dir_give_the_same_vectors(setup, dis):
+    from speechdis.audio.io import load_audio
+    from speechdis.data.feats import FeatsReader
+    from speechdis.embeddings import extract
+
+    assert dis.kind == "disentangled" and dis.keys == ["phonetic", "speaker"]
+    assert dis.feature_config.dim == 39 and dis.crop_frames == 40
+    utt, path, segs = _utt_with_segments(setup.data)
+    spans = [(s.start, s.end) for s in segs]
+
+    from_file = dis.embed_file(path, segments=spans)
+    wave = load_audio(path, sample_rate=None)
+    sr = sf.info(path).samplerate
+    from_wave = dis.embed_waveform(wave, sr, segments=spans)
+    for k in ("phonetic", "speaker"):
+        assert from_file[k].shape == (len(segs), 8)
+        np.testing.assert_allclose(from_file[k], from_wave[k], rtol=0, atol=1e-6)
+
+    # The data dir's precomputed features are the file's features (per-utterance CMVN over the whole file).
+    np.testing.assert_allclose(FeatsReader(setup.data)[utt], dis.file_features(path, utt), atol=2e-4)
+    res = extract(dis, [setup.data])
+    rows = [res.ids.index(s.seg_id) for s in segs]
+    assert [res.utts[i] for i in rows] == [utt] * len(segs)
+    assert [res.words[i] for i in rows] == [s.word for s in segs]
+    assert res.speakers[rows[0]] == utt.split("-")[0]
+    for k in ("phonetic", "speaker"):
+        np.testing.assert_allclose(res.vectors[k][rows], from_file[k], atol=1e-4)
+    # Every word segment of the data dir is there, with its times.
+    assert len(res) == len(DataDir.load(setup.data).word_segments)
+    np.testing.assert_allclose(res.starts[rows], [s.start for s in segs])
+
+    # A whole file is one segment; resampled input (8 kHz) is accepted.
+    whole = dis.embed_file(path)
+    assert whole["phonetic"].shape == (1, 8)
+    low = dis.embed_waveform(wave[::2], sr // 2)
+    assert low["speaker"].shape == (1, 8) and np.isfinite(low["speaker"]).all()
+
+
+def test_batching_does_not_change_vectors(setup, dis):
+    from speechdis.data.feats import FeatsReader
+
+    reader = FeatsReader(setup.data)
+    feats = [reader[u][:n] for u, n in zip(reader.utts[:7], (12, 50, 7, 33, 40, 90, 5))]
+    one = dis.embed_features(feats, batch_size=1)
+    many = dis.embed_features(feats, batch_size=64)
+    for k in one:
+        np.testing.assert_allclose(one[k], many[k], atol=1e-5)
+    # Segments longer than the training crop are cut to it, as in training.
+    np.testing.assert_allclose(dis.embed_features([feats[5]])["phonetic"],
+                               dis.embed_features([feats[5][:40]])["phonetic"], atol=1e-6)
+
+
+def test_baseline_gives_one_vector(setup, base):
+    utt, path, segs = _utt_with_segments(setup.data)
+    out = base.embed_file(path, segments=[(s.start, s.end) for s in segs])
+    assert base.kind == "baseline" and list(out) == ["embedding"]
+    assert out["embedding"].shape == (len(segs), 8)
+    assert base.roles == {"phonetic": "embedding", "speaker": "embedding"}
+
+
+def test_npz_and_ark_hold_the_same_ids_and_vectors(setup, tmp_path, capsys):
+    import kaldiio
+
+    from speechdis.embeddings import load_embeddings
+
+    out = tmp_path / "emb" / "test"
+    rc = cli_main(["extract", "--model", str(setup.disentangled), str(setup.data), "--out", str(out),
+                   "--format", "both", "--no-progress", "--device", "cpu"])
+    assert rc == 0
+    assert "embedded" in capsys.readouterr().out
+    npz = load_embeddings(tmp_path / "emb" / "test.npz")
+    assert npz.kind == "disentangled" and set(npz.vectors) == {"phonetic", "speaker"}
+    for key in ("phonetic", "speaker"):
+        ark = kaldiio.load_scp(str(tmp_path / "emb" / f"test.{key}.scp"))
+        assert sorted(ark.keys()) == sorted(npz.ids)
+        for i, seg in enumerate(npz.ids):
+            np.testing.assert_array_equal(ark[seg], npz.vectors[key][i])
+    # The scp is usable from another directory (absolute ark paths).
+    assert str(tmp_path) in (tmp_path / "emb" / "test.speaker.scp").read_text().split()[1]
+
+
+def test_directories_windows_ctm_and_word_segments(setup, base, tmp_path):
+    from speechdis.embeddings import extract
+
+    utt, path, segs = _utt_with_segments(setup.data)
+    audio = tmp_path / "audio" / "sub"
+    audio.mkdir(parents=True)
+    shutil.copy(path, audio / f"{utt}.flac")
+    write_wave(tmp_path / "audio" / "tone.WAV", 0.6)
+
+    whole = extract(base, [tmp_path / "audio"])
+    assert sorted(whole.ids) == sorted([utt, "tone"]) and whole.vectors["embedding"].shape == (2, 8)
+    assert all(s == "" for s in whole.speakers)
+
+    win = extract(base, [audio / f"{utt}.flac"], window=0.5, hop=0.25)
+    assert win.ids[0] == f"{utt}_w0000" and len(win) > 2
+    assert win.starts[1] == pytest.approx(0.25) and np.all(win.ends - win.starts <= 0.5 + 1e-6)
+
+    ctm = tmp_path / "a.ctm"
+    ctm.write_text("".join(f"{utt} 1 {s.start:.3f} {s.end - s.start:.3f} {s.word}\n" for s in segs))
+    by_ctm = extract(base, [audio / f"{utt}.flac"], ctm=ctm)
+    assert by_ctm.words == [s.word for s in segs]
+    ws = tmp_path / "word_segments"
+    ws.write_text("".join(f"{s.seg_id} {utt} {s.start} {s.end} {s.word}\n" for s in segs)
+                  + f"x_0000 not_an_input 0.1 0.3 FOO\n")
+    by_table = extract(base, [audio / f"{utt}.flac", tmp_path / "audio" / "tone.WAV"], word_segments=ws)
+    assert by_table.ids == [s.seg_id for s in segs]
+    np.testing.assert_allclose(by_table.vectors["embedding"], by_ctm.vectors["embedding"], atol=1e-6)
+    reasons = " | ".join(s.reason for s in by_table.skipped)
+    assert "not among the inputs" in reasons and "no segments for 'tone'" in reasons
+
+
+def test_bad_audio_is_skipped_with_reasons(base, tmp_path):
+    from speechdis.embeddings import describe_skipped, extract
+
+    d = tmp_path / "in"
+    write_wave(d / "good.wav", 0.5)
+    (d / "broken.wav").write_bytes(b"RIFF\x00\x00garbage, not audio")
+    write_wave(d / "short.flac", 0.01)
+    res = extract(base, [d])
+    assert res.ids == ["good"]
+    why = {s.item.split("/")[-1]: s.reason for s in res.skipped}
+    assert "cannot read" in why["broken.wav"] and "too short" in why["short.flac"]
+    lines = describe_skipped(res.skipped)
+    assert lines[0].startswith("skipped 2 input(s)") and "1 unreadable" in lines[0]
+
+    with pytest.raises(AudioError, match="nothing could be embedded.*broken.wav"):
+        extract(base, [d / "broken.wav"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AudioError, match="no audio files"):
+        extract(base, [tmp_path / "empty"])
+    with pytest.raises(AudioError, match="no such file"):
+        extract(base, [tmp_path / "missing.wav"])
+
+
+def test_model_dirs_without_model_pt(setup, tmp_path, capsys):
+    empty = tmp_path / "empty_exp"
+    empty.mkdir()
+    with pytest.raises(ModelError, match="no trained model.*empty"):
+        speechdis.load_model(empty)
+    with pytest.raises(ModelError, match="no such directory"):
+        speechdis.load_model(tmp_path / "nowhere")
+    # Only checkpoints (an interrupted run): the latest one is used, with a warning.
+    partial = tmp_path / "partial"
+    shutil.copytree(setup.baseline, partial)
+    (partial / "model.pt").unlink()
+    m = speechdis.load_model(partial, device="cpu")
+    assert m.kind == "baseline" and m.path.name == "latest.pt" and "no model.pt" in m.warnings[0]
+    # The CLI turns the error into one line and status 1.
+    rc = cli_main(["extract", "--model", str(empty), str(setup.data), "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "speechdis extract: error:" in err and "no trained model" in err

@@ -1,0 +1,143 @@
+"""The Kaldi-style recipe end to end on a tiny corpus (3 speakers of the mini corpus, tiny models, 3 steps)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import MINI_CORPUS, REPO
+from test_extract_support import tiny_config_dict
+
+RUN = REPO / "recipes" / "librispeech" / "run.sh"
+
+
+def _tiny_corpus(root: Path) -> Path:
+    """3 speakers x 1 chapter of test-clean-mini as subset 'tiny' (file symlinks: no copying; directory
+    symlinks would not be searched for alignments)."""
+    sub = root / "corpus" / "tiny"
+    for spk in ("1017", "1018", "1019"):
+        chapter = sorted((MINI_CORPUS / "test-clean-mini" / spk).iterdir())[0]
+        (sub / spk / chapter.name).mkdir(parents=True)
+        for f in chapter.iterdir():
+            (sub / spk / chapter.name / f.name).symlink_to(f)
+    return root / "corpus"
+
+
+def _recipe_env() -> dict:
+    # The test already runs inside the project's venv: put it first on PATH so path.sh finds it set up.
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def test_recipe_runs_every_stage_and_writes_every_report(tmp_path):
+    corpus = _tiny_corpus(tmp_path)
+    confs = {}
+    for kind in ("baseline", "disentangled"):
+        cfg = tiny_config_dict(kind)
+        cfg["train"]["steps"] = 50  # overridden by --steps below
+        confs[kind] = tmp_path / f"{kind}.yaml"
+        confs[kind].write_text(yaml.safe_dump(cfg))
+    exp = tmp_path / "exp"
+    base = ["bash", str(RUN), "--corpus", str(corpus), "--train-subset", "tiny", "--test-subset", "tiny",
+            "--exp", str(exp), "--train-config-baseline", str(confs["baseline"]),
+            "--train-config-disentangled", str(confs["disentangled"]), "--nj", "1", "--device", "cpu"]
+    cmd = base + ["--steps", "3", "--dtw-budget", "2", "--eval-opts", "--trials 300 --tsne-points 60"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=_recipe_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    for s in range(7):
+        assert f"=== stage {s}:" in out
+    # The final table is printed by stage 6.
+    table = out.split("=== stage 6")[1]
+    for row in ("| DTW", "| baseline", "| disentangled", "| chance"):
+        assert row in table
+
+    data = tmp_path / "data" / "tiny"
+    assert (data / "feats.scp").exists() and (data / "word_segments").exists()
+    for m in ("baseline", "disentangled"):
+        assert json.loads((exp / m / "train_log.jsonl").read_text().splitlines()[-1])["step"] == 3
+        assert (exp / m / "model.pt").exists() and (exp / m / "feats.yaml").exists()
+        assert (exp / "embeddings" / f"{m}_tiny.npz").exists()
+        assert (exp / "log" / f"train_{m}.log").exists()
+    assert (exp / "embeddings" / "disentangled_tiny.speaker.scp").exists()
+    ev = exp / "eval_tiny"
+    for name in ("std", "speaker", "probes", "summary"):
+        assert json.loads((ev / f"{name}.json").read_text())
+        assert (ev / f"{name}.md").read_text().startswith(f"# {name}")
+    rows = {r["system"]: r for r in json.loads((ev / "summary.json").read_text())["final"]}
+    assert set(rows) >= {"DTW", "baseline", "disentangled", "chance"}
+    assert 0 <= rows["disentangled"]["MAP"] <= 1 and rows["DTW"]["EER"] is None
+    assert rows["baseline"]["spk probe (spk)"] == rows["baseline"]["spk probe (phon/emb)"]  # one vector, both roles
+    assert rows["chance"]["spk probe (spk)"] == pytest.approx(1 / 3, abs=0.1)
+    spk = json.loads((ev / "speaker.json").read_text())["verification"]
+    assert set(spk) == {"baseline/embedding", "disentangled/speaker", "disentangled/phonetic"}
+    pngs = {p.name for p in ev.glob("*.png")}
+    assert {"det_baseline_embedding.png", "det_disentangled_speaker.png", "loss_baseline.png",
+            "loss_disentangled.png", "tsne_disentangled_phonetic_by_word.png",
+            "tsne_disentangled_speaker_by_speaker.png", "tsne_baseline_embedding_by_speaker.png"} <= pngs
+
+    # Rerunning a training stage alone resumes from its checkpoint; --steps extends the run.
+    again = subprocess.run(base + ["--steps", "4", "--stage", "2", "--stop-stage", "2"],
+                           cwd=tmp_path, env=_recipe_env(), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming baseline" in again.stdout
+    assert json.loads((exp / "baseline" / "train_log.jsonl").read_text().splitlines()[-1])["step"] == 4
+
+
+def test_recipe_options_are_checked(tmp_path):
+    bad = subprocess.run(["bash", str(RUN), "--no-such-option", "1"], cwd=tmp_path, env=_recipe_env(),
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "unknown option --no-such-option" in bad.stderr
+    helped = subprocess.run(["bash", str(RUN), "--help"], cwd=tmp_path, env=_recipe_env(),
+                            capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "--train-subset" in helped.stderr
+    missing = subprocess.run(["bash", str(RUN), "--corpus", str(tmp_path / "nothing"), "--stop-stage", "0",
+                              "--exp", str(tmp_path / "exp")], cwd=tmp_path, env=_recipe_env(),
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0 and "set --corpus" in missing.stderr
+
+
+@pytest.mark.parametrize("script", ["recipes/mini/run.sh", "recipes/librispeech/run.sh",
+                                    "recipes/librispeech/local/run_fsdd.sh", "recipes/librispeech/path.sh",
+                                    "recipes/librispeech/cmd.sh", "recipes/librispeech/local/run_local.sh",
+                                    "recipes/librispeech/local/parse_options.sh"])
+def test_recipe_scripts_parse(script):
+    assert subprocess.run(["bash", "-n", str(REPO / script)]).returncode == 0
+
+
+def test_fsdd_preparation_on_synthetic_recordings(tmp_path):
+    """The FSDD preparation, on made-up recordings (the real FSDD is never needed by tests)."""
+    import numpy as np
+    import soundfile as sf
+
+    sys.path.insert(0, str(REPO / "recipes" / "librispeech" / "local"))
+    try:
+        from prepare_fsdd import prepare_fsdd
+    finally:
+        sys.path.pop(0)
+    from speechdis.data.kaldi import DataDir
+
+    rec = tmp_path / "fsdd" / "recordings"
+    rec.mkdir(parents=True)
+    sr = 8000
+    for digit, spk, idx in ((0, "alice", 0), (7, "bob", 12)):
+        wave = np.zeros(sr, dtype=np.float32)  # 1 s: silence, 0.3 s of tone from 0.4 s, silence
+        t = np.arange(int(0.3 * sr)) / sr
+        wave[int(0.4 * sr):int(0.7 * sr)] = 0.5 * np.sin(2 * np.pi * 300 * t)
+        sf.write(str(rec / f"{digit}_{spk}_{idx}.wav"), wave, sr)
+    (rec / "README.wav").write_bytes(b"")  # not digit_speaker_index: skipped
+    r = prepare_fsdd(tmp_path / "fsdd", tmp_path / "data")
+    d = DataDir.load(tmp_path / "data")
+    assert r["utterances"] == 2 and d.utt2spk == {"alice-0-00": "alice", "bob-7-12": "bob"}
+    assert d.text["bob-7-12"] == "SEVEN"
+    seg = {w.utt: w for w in d.word_segments}["alice-0-00"]
+    assert seg.word == "ZERO" and 0.3 < seg.start < 0.4 and 0.7 < seg.end < 0.8
+    whole = prepare_fsdd(tmp_path / "fsdd", tmp_path / "data2", trim=False)
+    assert whole["trimmed"] is False
+    assert {(w.start, w.end) for w in DataDir.load(tmp_path / "data2").word_segments} == {(0.0, 1.0)}
