@@ -190,3 +190,30 @@ def test_model_dirs_without_model_pt(setup, tmp_path, capsys):
     rc = cli_main(["extract", "--model", str(empty), str(setup.data), "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
     assert rc == 1 and "speechdis extract: error:" in err and "no trained model" in err
+
+
+def test_data_dirs_without_matching_features_are_computed_from_audio(setup, dis, tmp_path):
+    from speechdis.audio.features import load_feature_config
+    from speechdis.data.feats import make_features
+    from speechdis.embeddings import extract
+    from speechdis.evaluation import embed_models, load_eval_data
+
+    d = DataDir.load(setup.data).subset(speakers=["1017"])
+    d.feats_scp, d.cmvn_scp, d.utt2num_frames = {}, {}, {}
+    raw = d.save(tmp_path / "raw")  # wav.scp only
+    utt, path, segs = _utt_with_segments(raw)
+    want = dis.embed_file(path, segments=[(s.start, s.end) for s in segs])
+    got = extract(dis, [raw])
+    rows = [got.ids.index(s.seg_id) for s in segs]
+    np.testing.assert_allclose(got.vectors["phonetic"][rows], want["phonetic"], atol=1e-5)
+
+    # Features made with another config (no CMVN): the model's own features are computed instead.
+    other = DataDir.load(raw).save(tmp_path / "other")
+    make_features(other, load_feature_config(overrides=["cmvn=none"]), nj=1)
+    got = extract(dis, [other])
+    assert any("differ from the model's" in s.reason for s in got.skipped)
+    np.testing.assert_allclose(got.vectors["speaker"][rows], want["speaker"], atol=1e-5)
+    data = load_eval_data(other)
+    (mv,) = embed_models([("d", setup.disentangled)], data, device="cpu")
+    k = data.seg_ids.index(segs[0].seg_id)
+    np.testing.assert_allclose(mv.vectors["phonetic"][k], want["phonetic"][0], atol=1e-5)
