@@ -38,15 +38,17 @@ from speechdis.image.viz import interpolate, save_grid
 
 @dataclass(frozen=True)
 class BiGANConfig:
-    steps: int = 1200
+    steps: int = 1000
     batch_size: int = 64
     z_dim: int = 16
     width: int = 32
-    stochastic: bool = False  # ALI: Gaussian encoder with the reparameterisation trick
+    stochastic: bool = True  # ALI: Gaussian encoder (reparameterised); False = BiGAN's deterministic encoder
     loss: str = "bce"  # bce | hinge | wgan (wgan adds the gradient penalty on (x, z) pairs)
     gp_weight: float = 10.0
     d_dropout: float = 0.2  # dropout in the joint critic, as in BiGAN/ALI, slows D's overfitting
+    n_critic: int = 1
     lr: float = 2e-4
+    lr_d: float = 2e-4
 
 
 class BiGANEncoder(nn.Module):
@@ -131,8 +133,8 @@ def fit(cfg: BiGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[str,
     enc, dec, critic = modules["encoder"], modules["decoder"], modules["critic"]
     trainer = AlternatingTrainer(
         torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=cfg.lr, betas=(0.5, 0.999)),
-        torch.optim.Adam(critic.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
-        critic=critic, n_critic=1,
+        torch.optim.Adam(critic.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999)),
+        critic=critic, n_critic=cfg.n_critic,
     )
     critic_fn, generator_fn = make_loss_fns(cfg, modules, gen)
     for m in modules.values():

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from speechdis.adversarial import MLP, AlternatingTrainer, discriminator_loss, generator_loss, linear_schedule
+from speechdis.adversarial import AlternatingTrainer, discriminator_loss, generator_loss, linear_schedule
 from speechdis.errors import ConfigError
 from speechdis.image.common import batches, run_steps, zip_streams
 from speechdis.image.datasets import few_labels, load_digits_images, split_indices
@@ -32,13 +32,13 @@ N_CLASSES = 10
 
 @dataclass(frozen=True)
 class TripleGANConfig:
-    steps: int = 1000
+    steps: int = 800
     batch_size: int = 64
     labels_per_class: int = 10
     z_dim: int = 16
     width: int = 32
     alpha: float = 0.5  # share of D's "fake" weight on the classifier's pairs
-    pseudo_weight: float = 0.3  # weight of C's loss on generated pairs once warmed up
+    pseudo_weight: float = 0.1  # α_P: weight of C's loss on generated pairs once warmed up (paper: 0.1)
     pseudo_warmup: float = 0.5  # fraction of training before the pseudo loss reaches its weight
     adv_weight_c: float = 0.3  # weight of C's adversarial term (small: D is weak early)
     clf_dropout: float = 0.3
@@ -47,23 +47,27 @@ class TripleGANConfig:
 
 
 class PairDiscriminator(nn.Module):
-    """D(x, y): conv features of x joined with a one-hot label by an MLP; can score every label at once."""
+    """D(x, y) = ψ(h(x)) + <e_y, h(x)>: a projection discriminator (Miyato & Koyama, 2018).
+
+    The label enters through an inner product with the image features, so D cannot ignore it the way a
+    concatenated one-hot is easily ignored; it also scores all labels at once for the price of one.
+    """
 
     def __init__(self, width: int) -> None:
         super().__init__()
         self.body = ConvBody(1, 16, width, 128, norm="none")
-        self.head = MLP(128 + N_CLASSES, (128,), 1)
+        self.psi = nn.Linear(128, 1)
+        self.embed = nn.Embedding(N_CLASSES, 128)
+        nn.init.normal_(self.embed.weight, std=0.05)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.head(torch.cat([self.body(x), F.one_hot(y, N_CLASSES).float()], 1)).squeeze(-1)
+        h = self.body(x)
+        return self.psi(h).squeeze(-1) + (self.embed(y) * h).sum(1)
 
     def all_labels(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (N, K) of D(x, y) for every label y (the body runs once)."""
         h = self.body(x)
-        n = len(x)
-        eye = torch.eye(N_CLASSES, device=x.device)
-        pairs = torch.cat([h.repeat_interleave(N_CLASSES, 0), eye.repeat(n, 1)], 1)
-        return self.head(pairs).view(n, N_CLASSES)
+        return self.psi(h) + h @ self.embed.weight.t()
 
 
 class ConditionalGenerator(nn.Module):

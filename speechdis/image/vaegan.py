@@ -40,7 +40,7 @@ from speechdis.image.viz import interpolate, save_grid, traversal_values
 
 @dataclass(frozen=True)
 class VAEGANConfig:
-    steps: int = 1200
+    steps: int = 900
     batch_size: int = 64
     z_dim: int = 10
     width: int = 32
