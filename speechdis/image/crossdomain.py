@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechdis.adversarial import AlternatingTrainer, GradientReversal, dann_schedule
-from speechdis.image.common import apply_batched, batches, run_steps
+from speechdis.image.common import batches, run_steps
 from speechdis.image.datasets import colour_digits, load_digits_images, shift_domain, split_indices
 from speechdis.image.metrics import chance_level, linear_probe, reconstruction_error
 from speechdis.image.nets import ConvBody, ConvDecoder

@@ -11,7 +11,8 @@ from torch import nn
 from speechdis.errors import ConfigError
 
 
-def _check_size(size: int) -> int:
+def feature_map_size(size: int) -> int:
+    """Side of the feature maps after the two stride-2 convolutions (size / 4); checks the image size."""
     if size < 8 or size % 4:
         raise ConfigError(f"image size must be a multiple of 4 and at least 8, got {size}")
     return size // 4
@@ -27,7 +28,7 @@ class ConvBody(nn.Module):
     def __init__(self, in_ch: int, size: int = 16, width: int = 32, out_dim: int = 128, norm: str = "none",
                  dropout: float = 0.0) -> None:
         super().__init__()
-        s = _check_size(size)
+        s = feature_map_size(size)
         if norm not in ("batch", "layer", "none"):
             raise ConfigError(f"norm must be batch, layer or none, not {norm!r}")
         norm_layer: nn.Module = {"batch": lambda: nn.BatchNorm2d(2 * width),
@@ -50,7 +51,7 @@ class ConvDecoder(nn.Module):
 
     def __init__(self, in_dim: int, out_ch: int, size: int = 16, width: int = 32) -> None:
         super().__init__()
-        s = _check_size(size)
+        s = feature_map_size(size)
         self.net = nn.Sequential(
             nn.Linear(in_dim, 2 * width * s * s), nn.BatchNorm1d(2 * width * s * s), nn.ReLU(),
             nn.Unflatten(1, (2 * width, s, s)),

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechdis.adversarial import MLP, AlternatingTrainer, discriminator_loss, generator_loss, gradient_penalty
-from speechdis.image.common import apply_batched, batches, run_steps
+from speechdis.image.common import batches, run_steps
 from speechdis.image.datasets import Shapes, make_shapes
 from speechdis.image.metrics import (
     classifier_scores,

@@ -33,7 +33,7 @@ from speechdis.image.metrics import (
     reconstruction_error,
     reference_classifier,
 )
-from speechdis.image.nets import ConvBody, ConvDecoder, _check_size
+from speechdis.image.nets import ConvBody, ConvDecoder, feature_map_size
 from speechdis.image.registry import ModelSpec
 from speechdis.image.viz import interpolate, save_grid, traversal_values
 
@@ -74,7 +74,7 @@ class FeatureDiscriminator(nn.Module):
 
     def __init__(self, channels: int, n_out: int, size: int = 16, width: int = 32) -> None:
         super().__init__()
-        s = _check_size(size)
+        s = feature_map_size(size)
         self.convs = nn.Sequential(
             nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(width, 2 * width, 4, 2, 1), nn.GroupNorm(1, 2 * width),
