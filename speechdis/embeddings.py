@@ -61,6 +61,9 @@ class Utterance:
     speaker: str
     source: str  # for messages: the file, or "<data dir>:<utt>"
     load: Callable[[], np.ndarray]
+    # The data dir's word segments of this utterance; None where there is no such table (audio files,
+    # data dirs without word_segments): then the whole utterance is the default segment.
+    segments: list[WordSegment] | None = None
 
 
 @dataclass(frozen=True)
@@ -195,8 +198,8 @@ def _file_ids(files: list[tuple[Path, Path]]) -> list[str]:
 
 
 def collect_utterances(embedder: Embedder, inputs: Sequence[str | os.PathLike]
-                       ) -> tuple[list[Utterance], dict[str, list[WordSegment]], list[str]]:
-    """The utterances of ``inputs`` → (utterances, data dirs' word segments by utt, notes).
+                       ) -> tuple[list[Utterance], list[str]]:
+    """The utterances of ``inputs`` → (utterances, notes about how data dirs are read).
 
     Raises for an input that does not exist or a directory without audio; reads nothing yet.
     """
@@ -204,17 +207,14 @@ def collect_utterances(embedder: Embedder, inputs: Sequence[str | os.PathLike]
         raise AudioError("no inputs given")
     files: list[tuple[Path, Path]] = []
     utts: list[Utterance] = []
-    dir_segments: dict[str, list[WordSegment]] = {}
     notes: list[str] = []
     for raw in inputs:
         p = Path(raw)
         if not p.exists():
             raise AudioError(f"{p}: no such file or directory")
         if p.is_dir() and _is_data_dir(p):
-            u, segs, note = data_dir_utterances(embedder, p)
+            u, note = data_dir_utterances(embedder, p)
             utts += u
-            for s in segs:
-                dir_segments.setdefault(s.utt, []).append(s)
             notes += note
         elif p.is_dir():
             found = find_audio_files(p)
@@ -231,11 +231,12 @@ def collect_utterances(embedder: Embedder, inputs: Sequence[str | os.PathLike]
         if u.utt in seen:
             raise DataDirError(f"utterance id '{u.utt}' comes from two inputs ({seen[u.utt]} and {u.source})")
         seen[u.utt] = u.source
-    return utts, dir_segments, notes
+    return utts, notes
 
 
-def data_dir_utterances(embedder: Embedder, d: Path) -> tuple[list[Utterance], list[WordSegment], list[str]]:
-    """Utterances of a data dir, read from feats.scp when it matches the model's features."""
+def data_dir_utterances(embedder: Embedder, d: Path) -> tuple[list[Utterance], list[str]]:
+    """Utterances of a data dir (with their word segments), read from feats.scp when it matches the
+    model's features, else computed from wav.scp; and notes on which."""
     from speechdis.data.feats import FeatsReader
 
     data = DataDir.load(d) if (d / "utt2spk").exists() else None
@@ -275,8 +276,11 @@ def data_dir_utterances(embedder: Embedder, d: Path) -> tuple[list[Utterance], l
 
         for utt in data.utts:
             out.append(Utterance(utt, utt2spk.get(utt, ""), f"{d}:{utt}", lambda utt=utt: load(utt)))
-    segs = data.word_segments if data is not None else []
-    return out, segs, notes
+    if data is not None and data.word_segments:
+        by_utt = data.word_segments_by_utt()
+        for u in out:
+            u.segments = by_utt.get(u.utt, [])
+    return out, notes
 
 
 def load_segment_table(word_segments: str | os.PathLike | None = None, ctm: str | os.PathLike | None = None
@@ -323,15 +327,14 @@ def window_spans(num_frames: int, window: float, hop: float, frame_shift: float,
 
 
 # -------------------------------------------------------------------------------------------- extraction
-def _segments_of(u: Utterance, feats: np.ndarray, embedder: Embedder, mode: str,
-                 table: dict[str, list[WordSegment]], window: float | None, hop: float | None
-                 ) -> list[tuple[str, float, float, str]]:
-    """(seg_id, start, end, word) of one utterance."""
+def _segments_of(u: Utterance, feats: np.ndarray, embedder: Embedder, table: list[WordSegment] | None,
+                 window: float | None, hop: float | None) -> list[tuple[str, float, float, str]]:
+    """(seg_id, start, end, word) of one utterance: ``table`` rows, windows, or the whole utterance."""
     cfg = embedder.feature_config
     shift, length = cfg.frame_shift_ms / 1000.0, cfg.frame_length_ms / 1000.0
-    if mode == "table":
-        return [(s.seg_id, s.start, s.end, s.word) for s in sorted(table.get(u.utt, []), key=lambda s: (s.start, s.end))]
-    if mode == "windows":
+    if table is not None:
+        return [(s.seg_id, s.start, s.end, s.word) for s in sorted(table, key=lambda s: (s.start, s.end))]
+    if window is not None:
         return [(f"{u.utt}_w{k:04d}", a, b, "")
                 for k, (a, b) in enumerate(window_spans(feats.shape[0], window, hop, shift, length))]
     return [(u.utt, 0.0, round((feats.shape[0] - 1) * shift + length, 6), "")]
@@ -356,26 +359,20 @@ def extract(
     listed in the result; an :class:`AudioError` is raised only when nothing could be embedded.
     """
     t0 = time.perf_counter()
-    given = sum(x is not None for x in (word_segments, ctm, window))
-    if given > 1:
+    if sum(x is not None for x in (word_segments, ctm, window)) > 1:
         raise ValueError("use only one of word_segments, ctm and window")
     if (window is None) != (hop is None):
         raise ValueError("window and hop go together")
-    utts, dir_table, notes = collect_utterances(embedder, inputs)
-    if word_segments is not None or ctm is not None:
-        table, mode = load_segment_table(word_segments, ctm), "table"
-    elif window is not None:
-        table, mode = {}, "windows"
-    else:
-        table, mode = dir_table, "table"
-    source_of = (word_segments or ctm) if mode == "table" and table is not dir_table else "the data dir's word_segments"
+    utts, notes = collect_utterances(embedder, inputs)
     skipped = [Skipped("(note)", n) for n in notes]
-    if mode == "table" and table is not dir_table:
-        known = {u.utt for u in utts}
-        unknown = sorted(set(table) - known)
+    given: dict[str, list[WordSegment]] | None = None  # a --word-segments / --ctm table overrides all
+    source = str(word_segments or ctm or "")
+    if word_segments is not None or ctm is not None:
+        given = load_segment_table(word_segments, ctm)
+        unknown = sorted(set(given) - {u.utt for u in utts})
         if unknown:
-            skipped.append(Skipped(str(source_of), f"segments of {len(unknown)} utterance(s) not among the inputs, "
-                                                   f"e.g. '{unknown[0]}'"))
+            skipped.append(Skipped(source, f"segments of {len(unknown)} utterance(s) not among the inputs, "
+                                           f"e.g. '{unknown[0]}'"))
     if on_start is not None:
         on_start(len(utts))
 
@@ -390,12 +387,11 @@ def extract(
             pending.clear()
 
     for u in utts:
-        # Whole-utterance mode for utterances the data dir has no word segments for.
-        u_mode = mode
-        if mode == "table" and table is dir_table and u.utt not in table:
-            u_mode = "whole"
-        if u_mode == "table" and u.utt not in table:
-            skipped.append(Skipped(u.source, f"no segments for '{u.utt}' in {source_of}"))
+        # Segments: the given table; else windows; else the data dir's word segments; else the whole.
+        table = given.get(u.utt, []) if given is not None else (None if window is not None else u.segments)
+        if table is not None and not table:
+            where = source if given is not None else "the data dir's word_segments"
+            skipped.append(Skipped(u.source, f"no segments for '{u.utt}' in {where}"))
             if progress:
                 progress(1)
             continue
@@ -407,7 +403,7 @@ def extract(
                 progress(1)
             continue
         produced = 0
-        for seg_id, start, end, word in _segments_of(u, feats, embedder, u_mode, table, window, hop):
+        for seg_id, start, end, word in _segments_of(u, feats, embedder, table, window, hop):
             try:
                 (seg,) = embedder.cut(feats, [(start, end)])
             except SpeechdisError as e:

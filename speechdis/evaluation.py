@@ -169,7 +169,7 @@ def _model_segments(embedder: Embedder, data: EvalData) -> tuple[list[np.ndarray
         return data.feats, []
     from speechdis.embeddings import data_dir_utterances
 
-    utts, _, notes = data_dir_utterances(embedder, data.data_dir)
+    utts, notes = data_dir_utterances(embedder, data.data_dir)
     loaders = {u.utt: u.load for u in utts}
     out: list[np.ndarray] = []
     cur_utt, cur = None, None
@@ -186,7 +186,7 @@ def _window_segments(embedder: Embedder, data: EvalData, window: float, hop: flo
     from speechdis.embeddings import data_dir_utterances, window_spans
 
     cfg = embedder.feature_config
-    utts, _, _ = data_dir_utterances(embedder, data.data_dir)
+    utts, _ = data_dir_utterances(embedder, data.data_dir)
     feats, owners = [], []
     for u in utts:
         if u.utt not in data.utt_words:

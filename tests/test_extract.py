@@ -206,6 +206,11 @@ def test_data_dirs_without_matching_features_are_computed_from_audio(setup, dis,
     got = extract(dis, [raw])
     rows = [got.ids.index(s.seg_id) for s in segs]
     np.testing.assert_allclose(got.vectors["phonetic"][rows], want["phonetic"], atol=1e-5)
+    # A data dir utterance without word segments is skipped (not embedded whole among word segments).
+    part = DataDir.load(raw)
+    part.word_segments = [w for w in part.word_segments if w.utt != utt]
+    res = extract(dis, [part.save(tmp_path / "partial")])
+    assert utt not in res.utts and any(f"no segments for '{utt}'" in s.reason for s in res.skipped)
 
     # Features made with another config (no CMVN): the model's own features are computed instead.
     other = DataDir.load(raw).save(tmp_path / "other")

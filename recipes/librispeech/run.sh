@@ -8,7 +8,8 @@
 #   0  data preparation   speechdis prepare librispeech (train and test subsets, word alignments)
 #   1  features           speechdis features (conf/mfcc.yaml: 39-dim MFCC, per-utterance CMVN)
 #   2  train baseline     speechdis train (seq2seq autoencoder; --resume when a checkpoint exists)
-#   3  train disentangled speechdis train (phonetic/speaker autoencoder; --resume likewise)
+#   3  train disentangled speechdis train (phonetic/speaker autoencoder; --resume likewise);
+#                         stages 2 and 3 run at the same time when both are selected (--train-jobs 2)
 #   4  extract            speechdis extract (test-set vectors: npz + Kaldi ark/scp)
 #   5  evaluate           speechdis evaluate all (STD with DTW, speaker verification, probes, plots)
 #   6  report             speechdis evaluate report (prints the final table)
@@ -33,12 +34,13 @@ feat_config="$recipe/conf/mfcc.yaml"
 train_config_baseline="$recipe/conf/train_baseline.yaml"
 train_config_disentangled="$recipe/conf/train_disentangled.yaml"
 steps=""                 # override train.steps of both training configs
+train_jobs=2             # 2: stages 2 and 3 train at the same time (one thread each); 1: one after the other
 device=auto
 dtw_budget=300           # seconds of frame-level DTW search in stage 5 (0: no limit)
 max_queries_per_word=""  # cap queries per word in stage 5 (empty: every segment of a repeated word)
 eval_opts=""             # more options for `speechdis evaluate all`, e.g. "--windows --trials 2000"
 _po_vars="stage stop_stage nj corpus alignments train_subset test_subset exp data_root feat_config
-  train_config_baseline train_config_disentangled steps device dtw_budget max_queries_per_word eval_opts"
+  train_config_baseline train_config_disentangled steps train_jobs device dtw_budget max_queries_per_word eval_opts"
 # shellcheck source=local/parse_options.sh
 . "$recipe/local/parse_options.sh"
 if [ $# -gt 0 ]; then
@@ -103,14 +105,30 @@ if run_stage 1; then
   done
 fi
 
-if run_stage 2; then
-  banner 2 "train the baseline autoencoder"
-  train_model baseline "$train_config_baseline"
-fi
-
-if run_stage 3; then
-  banner 3 "train the disentangled autoencoder"
-  train_model disentangled "$train_config_disentangled"
+if run_stage 2 && run_stage 3 && [ "$train_jobs" -ge 2 ]; then
+  # Both models at once: each job is single-threaded, so two cores train two models.
+  banner 2 "train the baseline autoencoder (in parallel with stage 3)"
+  banner 3 "train the disentangled autoencoder (in parallel with stage 2)"
+  train_model baseline "$train_config_baseline" &
+  pid_baseline=$!
+  train_model disentangled "$train_config_disentangled" &
+  pid_disentangled=$!
+  failed=""
+  wait "$pid_baseline" || failed="$failed baseline"
+  wait "$pid_disentangled" || failed="$failed disentangled"
+  if [ -n "$failed" ]; then
+    echo "$0: training failed:$failed (see $log_dir/train_*.log)" >&2
+    exit 1
+  fi
+else
+  if run_stage 2; then
+    banner 2 "train the baseline autoencoder"
+    train_model baseline "$train_config_baseline"
+  fi
+  if run_stage 3; then
+    banner 3 "train the disentangled autoencoder"
+    train_model disentangled "$train_config_disentangled"
+  fi
 fi
 
 if run_stage 4; then
