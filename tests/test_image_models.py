@@ -230,3 +230,12 @@ def test_config_errors(tmp_path):
     assert make_config("vaegan", overrides={"three_class": "yes"}).three_class is True
     with pytest.raises(ModelError):
         evaluate_model(tmp_path)
+
+
+def test_twostage_background_input_does_not_reveal_position():
+    from speechdis.image.twostage import branch_inputs
+
+    s = make_shapes(40, seed=2)
+    bg = branch_inputs(s)["background"]
+    # The shapes' backgrounds are uniform, so the background input must be exactly uniform too.
+    assert np.allclose(bg, bg[:, :, :1, :1], atol=1e-5)

@@ -4,7 +4,7 @@ scaled to the shapes data.
 Stage I — multi-branch reconstruction. Each factor group gets its own encoder and input, as the person
 model does with its foreground (body-part ROI features), background and pose (keypoint heatmaps) branches:
 - foreground: the masked shape moved to the image centre (so it cannot carry position), plus its mask;
-- background: the image with the shape masked out;
+- background: the image with the shape painted over in the background's mean colour;
 - pose: a Gaussian heatmap at the shape's centre (the "keypoint").
 A decoder maps the concatenated embeddings back to the image.
 
@@ -76,7 +76,11 @@ def branch_inputs(shapes: Shapes, sigma: float = 1.5) -> dict[str, np.ndarray]:
     theta[:, :, 2] = (c - size / 2) * 2 / size
     grid = F.affine_grid(theta, list(x.shape[:2]) + [size, size], align_corners=False)
     fg = F.grid_sample(torch.cat([x * m, m], 1), grid, align_corners=False, padding_mode="zeros")
-    bg = x * (1 - m)
+    # Background branch: the shape's pixels are filled with the mean of the visible background, so the hole
+    # it would leave cannot tell the background encoder where the shape is (position belongs to "pose").
+    visible = (m == 0).float()  # anti-aliased rims are part of the shape
+    mean_bg = (x * visible).sum((2, 3), keepdim=True) / visible.sum((2, 3), keepdim=True).clamp_min(1e-6)
+    bg = x * visible + mean_bg * (1 - visible)
     ys, xs = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
     heat = torch.exp(-((xs - c[:, 0, None, None]) ** 2 + (ys - c[:, 1, None, None]) ** 2) / (2 * sigma ** 2))
     return {"foreground": fg.numpy(), "background": bg.numpy(), "pose": heat.unsqueeze(1).numpy()}
