@@ -162,3 +162,16 @@ def test_duplicates_across_files_are_reported(tmp_path):
     assert aset.duplicates == ["u1"] and aset.words["u1"][0].word == "A" and len(aset.files) == 2
     with pytest.raises(DataDirError, match="does not exist"):
         load_alignments(tmp_path / "nowhere")
+
+
+def test_alignment_files_found_through_symlinked_dirs(tmp_path):
+    from speechdis.data.alignments import find_alignment_files
+
+    real = tmp_path / "real" / "11" / "100"
+    real.mkdir(parents=True)
+    (real / "11-100.alignment.txt").write_text('11-100-0000 ",HELLO," "0.100,0.400,0.500"\n')
+    top = tmp_path / "linked"
+    top.mkdir()
+    (top / "11").symlink_to(tmp_path / "real" / "11", target_is_directory=True)
+    found = find_alignment_files(top)
+    assert [p.name for p, _ in found] == ["11-100.alignment.txt"]

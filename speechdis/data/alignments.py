@@ -274,7 +274,9 @@ def find_alignment_files(source: str | os.PathLike, fmt: AlignmentFormat = "auto
     source = Path(source)
     if not source.exists():
         raise DataDirError(f"{source}: alignment source does not exist")
-    candidates = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+    # os.walk(followlinks=True): alignment trees are often symlinked in, and Path.rglob skips those.
+    candidates = [source] if source.is_file() else sorted(
+        Path(d) / f for d, _, files in os.walk(source, followlinks=True) for f in files)
     out = []
     for p in candidates:
         f = _format_of(p)
