@@ -239,3 +239,13 @@ def test_twostage_background_input_does_not_reveal_position():
     bg = branch_inputs(s)["background"]
     # The shapes' backgrounds are uniform, so the background input must be exactly uniform too.
     assert np.allclose(bg, bg[:, :, :1, :1], atol=1e-5)
+
+
+def test_same_seed_same_model(tmp_path):
+    a = train_model("dann", tmp_path / "a", steps=3, seed=5, overrides={"width": "8"})
+    b = train_model("dann", tmp_path / "b", steps=3, seed=5, overrides={"width": "8"})
+    keys = ("dann_target_accuracy", "source_only_target_accuracy", "final_losses")
+    assert [a[k] for k in keys] == [b[k] for k in keys]
+    sa = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["modules"]["dann"]
+    sb = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["modules"]["dann"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)

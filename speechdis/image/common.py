@@ -23,10 +23,10 @@ CHECKPOINT = "model.pt"
 METRICS = "metrics.json"
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed torch's global RNG (weight init, dropout) and return a separate generator for data sampling."""
+def seed_everything(seed: int) -> None:
+    """Seed the global RNGs (weight initialisation, dropout); data sampling uses its own generators."""
     torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed + 1)
+    np.random.seed(seed % 2**32)
 
 
 def as_tensor(a: np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,7 @@ from speechdis.image.common import (
     load_checkpoint,
     load_modules,
     save_checkpoint,
+    seed_everything,
     write_metrics,
 )
 
@@ -92,6 +93,7 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
     cfg = make_config(name, steps, overrides)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    seed_everything(seed)  # weight initialisation: the same seed gives the same model
     modules = spec.build(cfg)
     if init_dir is not None:
         state = load_checkpoint(init_dir)
