@@ -220,8 +220,15 @@ def _run_job(job: _Job, tick: Callable[[int], None] | None = None) -> dict:
     return rec
 
 
+_JOB_END = None  # sentinel a worker queues after its last tick (even when the job fails)
+
+
 def _run_job_in_worker(job: _Job) -> dict:
-    return _run_job(job, _queue_tick)
+    try:
+        return _run_job(job, _queue_tick)
+    finally:
+        if _PROGRESS_QUEUE is not None:
+            _PROGRESS_QUEUE.put(_JOB_END)
 
 
 def _split(items: list, nj: int) -> list[list]:
@@ -302,13 +309,20 @@ def _run_parallel(pending: list[_Job], results: dict[int, dict], progress: Calla
         futures = {ex.submit(_run_job_in_worker, job): job for job in pending}
         remaining = set(futures)
 
-        def drain() -> None:
+        ended = 0
+
+        def drain(block: bool = False) -> None:
+            # Ticks travel through a pipe and may arrive after the job's future is done; at the end,
+            # wait for every job's sentinel so no tick is lost.
+            nonlocal ended
             while True:
                 try:
-                    n = q.get_nowait()
+                    n = q.get(timeout=10.0) if block and ended < len(pending) else q.get_nowait()
                 except queue_mod.Empty:
                     return
-                if progress is not None:
+                if n is _JOB_END:
+                    ended += 1
+                elif progress is not None:
                     progress(n)
 
         while remaining:
@@ -320,7 +334,7 @@ def _run_parallel(pending: list[_Job], results: dict[int, dict], progress: Calla
                     results[job.index] = fut.result()
                 except Exception as e:  # noqa: BLE001 - reported below with the job number
                     errors.append(f"job {job.index} ({job.ark}): {type(e).__name__}: {e}")
-        drain()
+        drain(block=True)
     q.close()
     if errors:
         raise DataDirError("feature extraction failed (finished jobs are kept; rerun to resume):\n  "
