@@ -20,7 +20,8 @@ from speechdis.speech.objective import SpeechObjective
 from speechdis.speech.train import TrainConfig, build_modules, resolve_device
 
 
-def measure(cfg: TrainConfig, steps: int, device: torch.device) -> float:
+def measure(cfg: TrainConfig, steps: int, device: torch.device) -> tuple[float, int]:
+    """(steps/s, segments consumed per step)."""
     torch.manual_seed(0)
     n_spk, per_spk = 32, 40
     rng = np.random.default_rng(0)
@@ -52,8 +53,7 @@ def measure(cfg: TrainConfig, steps: int, device: torch.device) -> float:
         trainer.step(batches, *fns)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    per_step = cfg.batch_size * (trainer.n_critic + 1)
-    return steps * per_step / (time.perf_counter() - t0)
+    return steps / (time.perf_counter() - t0), cfg.batch_size * (trainer.n_critic + 1)
 
 
 def main() -> None:
@@ -67,11 +67,11 @@ def main() -> None:
     rows = []
     for kind in ("baseline", "disentangled"):
         cfg = load_config(TrainConfig, args.config, args.set + [f"model.kind={kind}"])
-        rows.append((kind, cfg.batch_size, measure(cfg, args.steps, device)))
+        rows.append((kind, cfg.batch_size, *measure(cfg, args.steps, device)))
     print(f"device: {device} ({torch.get_num_threads()} threads)  config: {args.config}")
-    print("| model | batch | segments/s | relative |\n|---|---|---|---|")
-    for kind, bs, sps in rows:
-        print(f"| {kind} | {bs} | {sps:.0f} | {sps / rows[0][2]:.2f} |")
+    print("| model | batch | segments/step | steps/s | segments/s | step time vs baseline |\n|---|---|---|---|---|---|")
+    for kind, bs, sps, per_step in rows:
+        print(f"| {kind} | {bs} | {per_step} | {sps:.2f} | {sps * per_step:.0f} | {rows[0][2] / sps:.2f} |")
 
 
 if __name__ == "__main__":
