@@ -311,7 +311,6 @@ def train(
         # Extraction must compute features exactly as training saw them.
         save_feature_config(reader_config(reader), out / "feats.yaml")
         _truncate_log(log_path, step)
-    # Every process must build the same data split; a mismatch would silently desynchronise DDP.
     t0, seen, last_valid = time.time(), 0, {}
     logs: dict[str, float] = {}
     end = cfg.train.steps if stop_after is None else min(cfg.train.steps, step + stop_after)
