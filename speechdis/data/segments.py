@@ -105,8 +105,7 @@ class WordSegmentDataset(torch.utils.data.Dataset):
         if not segments:
             raise DataDirError("no word segments to train on (all filtered out or word_segments empty)")
         self.segments = list(segments)
-        self._read = reader.__getitem__ if isinstance(reader, Mapping) or hasattr(reader, "__getitem__") \
-            else reader
+        self._read = getattr(reader, "__getitem__", reader)  # a mapping or a plain function
         self.crop_frames = crop_frames
         self.speaker_index = dict(speaker_index) if speaker_index is not None else \
             {s: i for i, s in enumerate(sorted({x.speaker for x in self.segments}))}
