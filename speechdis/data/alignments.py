@@ -191,14 +191,18 @@ def read_textgrid_words(path: str | os.PathLike, tier: str | None = None) -> lis
 # --------------------------------------------------------------------------------------------
 # alignment.txt and CTM
 
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataDirError(f"{path}: cannot read: {e}") from e
+
+
 def read_alignment_txt(path: str | os.PathLike) -> dict[str, list[AlignedWord]]:
     """Parse a LibriSpeech ``*.alignment.txt`` file -> {utt: words incl. silences}."""
     path = Path(path)
     out: dict[str, list[AlignedWord]] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataDirError(f"{path}: cannot read: {e}") from e
+    lines = _read_lines(path)
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -231,10 +235,7 @@ def read_ctm(path: str | os.PathLike) -> dict[str, list[AlignedWord]]:
     """Parse a CTM file (``utt channel start duration word [conf]``) -> {utt: words}, time-sorted."""
     path = Path(path)
     out: dict[str, list[AlignedWord]] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataDirError(f"{path}: cannot read: {e}") from e
+    lines = _read_lines(path)
     for lineno, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith(";;"):
             continue

@@ -272,13 +272,19 @@ def segment_qbe(
         b1 = min(b0 + block_size, len(q))
         sims = q[b0:b1] @ a.T
         rel = qw[b0:b1, None] == aw[None, :]
-        valid = None
-        rows = np.flatnonzero(excl[b0:b1] >= 0)
-        if rows.size:
-            valid = np.ones(sims.shape, dtype=bool)
-            valid[rows, excl[b0:b1][rows]] = False
+        valid = _exclusion_mask(sims.shape, excl[b0:b1])
         parts.append(ranking_metrics(sims, rel, k=k, valid=valid))
     return _finish(parts, k, time.perf_counter() - t0, len(q))
+
+
+def _exclusion_mask(shape: tuple[int, int], excl: np.ndarray) -> np.ndarray | None:
+    """False where row i's own item (column excl[i] ≥ 0) must not be ranked; None when nothing is excluded."""
+    rows = np.flatnonzero(excl >= 0)
+    if not rows.size:
+        return None
+    valid = np.ones(shape, dtype=bool)
+    valid[rows, excl[rows]] = False
+    return valid
 
 
 def select_queries(
@@ -376,11 +382,7 @@ def utterance_qbe(
             sims = q[b0:b1] @ sv.T
             scores[:, has_seg] = np.maximum.reduceat(sims, first, axis=1)
         rel = rel_by_word[qrow[b0:b1]]
-        valid = None
-        rows = np.flatnonzero(excl[b0:b1] >= 0)
-        if rows.size:
-            valid = np.ones(scores.shape, dtype=bool)
-            valid[rows, excl[b0:b1][rows]] = False
+        valid = _exclusion_mask(scores.shape, excl[b0:b1])
         parts.append(ranking_metrics(scores, rel, k=k, valid=valid))
     return _finish(parts, k, time.perf_counter() - t0, len(q))
 
