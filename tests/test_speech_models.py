@@ -3,7 +3,13 @@ import pytest
 import torch
 
 from speechdis.data.segments import FrameSegment, PairBatchSampler, WordSegmentDataset, collate_segments
-from speechdis.speech.losses import masked_mse, sample_pairs, same_speaker_partner, speaker_distance_loss
+from speechdis.speech.losses import (
+    masked_mse,
+    sample_group_pairs,
+    sample_pairs,
+    same_speaker_partner,
+    speaker_distance_loss,
+)
 from speechdis.speech.models import DisentangledAutoencoder, ModelConfig, Seq2SeqAutoencoder, SpeakerPairClassifier
 
 SMALL = dict(feat_dim=5, hidden=16, layers=1, phonetic_dim=6, speaker_dim=4, embed_dim=8, decoder_hidden=16,
@@ -60,6 +66,19 @@ def test_sample_pairs_balance_and_validity():
         sample_pairs(torch.tensor([0, 1, 2]), 4)
 
 
+def test_sample_group_pairs_disjoint_single_speaker_groups():
+    spk = torch.tensor([0] * 8 + [1] * 8 + [2] * 3)
+    i, j, same = sample_group_pairs(spk, 30, 4, same_fraction=0.5, generator=torch.Generator().manual_seed(0))
+    assert i.shape == j.shape == (30, 4) and same.sum() == 15
+    for a, b, s in zip(i, j, same):
+        assert len(set(spk[a].tolist())) == 1 and len(set(spk[b].tolist())) == 1  # one speaker per group
+        assert (spk[a[0]] == spk[b[0]]) == bool(s)
+        assert not set(a.tolist()) & set(b.tolist())  # disjoint
+        assert 2 not in spk[a].tolist() + spk[b].tolist()  # speaker 2 has too few items for a group of 4
+    with pytest.raises(ValueError, match="segments_per_speaker"):
+        sample_group_pairs(torch.tensor([0] * 7 + [1] * 7), 4, 4)  # nobody splits into two groups of 4
+
+
 def test_same_speaker_partner():
     spk = torch.tensor([0, 0, 1, 1, 1, 2])
     p = same_speaker_partner(spk, torch.Generator().manual_seed(0))
@@ -101,6 +120,18 @@ def test_model_shapes_and_padding_invariance():
     x2[1, 5:] = 1e3
     dis.eval()
     assert torch.allclose(dis.embed(x, lengths)["phonetic"], dis.embed(x2, lengths)["phonetic"], atol=1e-6)
+
+
+def test_phonetic_layer_norm_fixes_scale():
+    torch.manual_seed(0)
+    dis = DisentangledAutoencoder(ModelConfig(phonetic_norm="layer", **SMALL))
+    with torch.no_grad():
+        dis.phonetic_encoder.proj.weight.mul_(100.0)  # rescaling the encoder cannot rescale v_p
+    v = dis.embed(torch.randn(3, 9, 5), torch.tensor([9, 5, 7]))["phonetic"]
+    assert torch.allclose(v.mean(-1), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(v.var(-1, unbiased=False), torch.ones(3), atol=1e-3)
+    with pytest.raises(ValueError, match="phonetic_norm"):
+        DisentangledAutoencoder(ModelConfig(phonetic_norm="batch", **SMALL))
 
 
 def test_decoder_uses_partner_speaker_vector():

@@ -47,6 +47,46 @@ def sample_pairs(speakers: torch.Tensor, n_pairs: int, same_fraction: float = 0.
     return pairs[:, 0].to(dev), pairs[:, 1].to(dev), same.to(dev)
 
 
+def sample_group_pairs(speakers: torch.Tensor, n_pairs: int, group_size: int, same_fraction: float = 0.5,
+                       generator: torch.Generator | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Draws ``n_pairs`` pairs of disjoint groups of ``group_size`` items, each group from one speaker.
+
+    Returns (I, J, same) with I, J of shape (n_pairs, group_size): same-speaker pairs split one speaker's
+    items into two disjoint groups, different-speaker pairs take one group from each of two speakers
+    (speakers drawn uniformly). Averaging a group's vectors cancels what varies between words and keeps
+    what a speaker adds to all of them, which is what a linear speaker probe picks up.
+    """
+    if group_size < 1:
+        raise ValueError("group_size must be ≥ 1")
+    members: dict[int, list[int]] = {}
+    for idx, s in enumerate(speakers.cpu().tolist()):
+        members.setdefault(s, []).append(idx)
+    groups = [torch.tensor(m) for m in members.values() if len(m) >= group_size]
+    splittable = [m for m in groups if len(m) >= 2 * group_size]
+    if not splittable or len(groups) < 2:
+        raise ValueError(f"batch needs a speaker with ≥ {2 * group_size} items and two speakers with "
+                         f"≥ {group_size} (raise data.segments_per_speaker or lower loss.critic_group_size)")
+    n_same = max(1, int(round(n_pairs * same_fraction)))
+    n_diff = max(1, n_pairs - n_same)
+
+    def pick(pool: list[torch.Tensor], k: int) -> torch.Tensor:
+        return torch.randint(len(pool), (k,), generator=generator)
+
+    rows_i, rows_j = [], []
+    for s in pick(splittable, n_same).tolist():
+        perm = splittable[s][torch.randperm(len(splittable[s]), generator=generator)]
+        rows_i.append(perm[:group_size])
+        rows_j.append(perm[group_size:2 * group_size])
+    for _ in range(n_diff):
+        a, b = torch.randperm(len(groups), generator=generator)[:2].tolist()
+        rows_i.append(groups[a][torch.randperm(len(groups[a]), generator=generator)[:group_size]])
+        rows_j.append(groups[b][torch.randperm(len(groups[b]), generator=generator)[:group_size]])
+    same = torch.cat([torch.ones(n_same), torch.zeros(n_diff)])
+    dev = speakers.device
+    return torch.stack(rows_i).to(dev), torch.stack(rows_j).to(dev), same.to(dev)
+
+
 def same_speaker_partner(speakers: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """For each item, the index of a random *other* item of the same speaker (itself if it is alone)."""
     spk = speakers.cpu()

@@ -24,7 +24,13 @@ from speechdis.adversarial import (
     gradient_penalty,
     linear_schedule,
 )
-from speechdis.speech.losses import masked_mse, sample_pairs, same_speaker_partner, speaker_distance_loss
+from speechdis.speech.losses import (
+    masked_mse,
+    sample_group_pairs,
+    sample_pairs,
+    same_speaker_partner,
+    speaker_distance_loss,
+)
 
 
 @dataclass
@@ -38,6 +44,10 @@ class LossConfig:
     gp_weight: float = 10.0
     n_critic: int = 3
     pairs_per_batch: int = 64
+    # D_s compares the means of this many phonetic vectors per side (1: single vectors, as in the
+    # original model). Means of several words of one speaker expose a speaker offset that single
+    # pairs of different words hide.
+    critic_group_size: int = 1
     same_fraction: float = 0.5
     swap_speaker: bool = True  # decoder takes the speaker vector of another segment of the same speaker
 
@@ -46,6 +56,8 @@ class LossConfig:
             raise ValueError("loss.same_fraction must be strictly between 0 and 1")
         if self.n_critic < 1 and self.adv_mode in ("wgan", "bce"):
             raise ValueError("loss.n_critic must be ≥ 1 for adv_mode wgan/bce")
+        if self.critic_group_size < 1:
+            raise ValueError("loss.critic_group_size must be ≥ 1")
 
 
 class SpeechObjective:
@@ -76,18 +88,31 @@ class SpeechObjective:
     def _pairs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return sample_pairs(batch["speaker"], self.cfg.pairs_per_batch, self.cfg.same_fraction)
 
+    def _critic_inputs(self, v_p: torch.Tensor, batch: dict, pairs: tuple | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The two sides D_s compares (single phonetic vectors or group means) and the same-speaker labels.
+
+        Single vectors reuse ``pairs`` when given (the pairs of the speaker-distance loss)."""
+        c = self.cfg
+        if c.critic_group_size == 1:
+            i, j, same = pairs if pairs is not None else self._pairs(batch)
+            return v_p[i], v_p[j], same
+        i, j, same = sample_group_pairs(batch["speaker"], c.pairs_per_batch, c.critic_group_size,
+                                        c.same_fraction)
+        return v_p[i].mean(1), v_p[j].mean(1), same
+
     def critic_loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         """D_s update on phonetic vectors of the (fixed) encoder."""
         assert self.critic is not None
         with torch.no_grad():
             v_p = self.plain_model.embed(batch["feats"], batch["lengths"])["phonetic"]
-        i, j, same = self._pairs(batch)
-        scores = self.critic(v_p[i], v_p[j])
+        a, b, same = self._critic_inputs(v_p, batch)
+        scores = self.critic(a, b)
         if self.cfg.adv_mode == "wgan":
             pos, neg = same > 0.5, same <= 0.5
             n = int(min(pos.sum(), neg.sum()))
-            real = (v_p[i[pos]][:n], v_p[j[pos]][:n])
-            fake = (v_p[i[neg]][:n], v_p[j[neg]][:n])
+            real = (a[pos][:n], b[pos][:n])
+            fake = (a[neg][:n], b[neg][:n])
             wdist = scores[pos].mean() - scores[neg].mean()
             gp = gradient_penalty(self.plain_critic, real, fake)
             loss = -wdist + self.cfg.gp_weight * gp
@@ -108,8 +133,9 @@ class SpeechObjective:
         if not self.disentangled:
             logs["loss/total"] = total.item()
             return total, logs
-        i, j, same = self._pairs(batch)
+        pairs = self._pairs(batch)
         if c.speaker_weight > 0:
+            i, j, same = pairs
             spk_loss = speaker_distance_loss(out["speaker"][i], out["speaker"][j], same, c.speaker_margin)
             total = total + c.speaker_weight * spk_loss
             logs["loss/spk"] = spk_loss.item()
@@ -118,13 +144,14 @@ class SpeechObjective:
             coeff = self.adv_coeff()
             v_p = out["phonetic"]
             if c.adv_mode == "grl":
-                r = grad_reverse(v_p, coeff)
-                scores = self.critic(r[i], r[j])
+                a, b, same = self._critic_inputs(grad_reverse(v_p, coeff), batch, pairs)
+                scores = self.critic(a, b)
                 adv = binary_classifier_loss("bce", scores, same)
                 total = total + adv
                 logs["critic/acc"] = ((scores > 0).float() == same).float().mean().item()
             else:
-                scores = self.critic(v_p[i], v_p[j])
+                a, b, same = self._critic_inputs(v_p, batch, pairs)
+                scores = self.critic(a, b)
                 if c.adv_mode == "wgan":
                     pos = same > 0.5
                     adv = scores[pos].mean() - scores[~pos].mean()

@@ -29,7 +29,7 @@ from speechdis.data.segments import (
 )
 from speechdis.errors import ConfigError, ModelError
 from speechdis.fileio import atomic_open
-from speechdis.speech.losses import masked_mse, sample_pairs
+from speechdis.speech.losses import masked_mse, sample_group_pairs, sample_pairs
 from speechdis.speech.models import ModelConfig, SpeakerPairClassifier, build_model
 from speechdis.speech.objective import LossConfig, SpeechObjective
 
@@ -161,10 +161,12 @@ def _unwrap(m: torch.nn.Module | None) -> torch.nn.Module | None:
 # ----------------------------------------------------------------------------------------- validation
 @torch.no_grad()
 def validate(model: torch.nn.Module, critic: torch.nn.Module | None, dataset: WordSegmentDataset,
-             device: torch.device, batch_size: int = 128, seed: int = 0) -> dict[str, float]:
+             device: torch.device, batch_size: int = 128, seed: int = 0, critic_group_size: int = 1
+             ) -> dict[str, float]:
     """Reconstruction loss on held-out speakers; for the disentangled model also how well same/different
     speaker pairs are told apart by D_s on phonetic vectors (want → 0.5) and by speaker-vector distance
-    (want → 1.0), as ROC AUC over balanced pairs (accuracy too for a BCE classifier)."""
+    (want → 1.0), as ROC AUC over balanced pairs (accuracy too for a BCE classifier). D_s sees pairs of
+    group means when it was trained on them (``critic_group_size`` > 1)."""
     from sklearn.metrics import roc_auc_score
 
     model.eval()
@@ -198,9 +200,17 @@ def validate(model: torch.nn.Module, critic: torch.nn.Module | None, dataset: Wo
     v_p = torch.cat(vecs["phonetic"])
     res["spk_auc_phonetic_dist"] = float(roc_auc_score(same_np, -(v_p[i] - v_p[j]).pow(2).sum(-1).numpy()))
     if critic is not None:
+        a, b = v_p[i], v_p[j]
+        if critic_group_size > 1:
+            try:
+                gi, gj, same = sample_group_pairs(spk, 4000, critic_group_size, 0.5, generator=g)
+            except ValueError:
+                return res
+            same_np = same.numpy()
+            a, b = v_p[gi].mean(1), v_p[gj].mean(1)
         critic.eval()
-        scores = torch.cat([critic(v_p[i[k:k + 1024]].to(device), v_p[j[k:k + 1024]].to(device)).float().cpu()
-                            for k in range(0, len(i), 1024)])
+        scores = torch.cat([critic(a[k:k + 1024].to(device), b[k:k + 1024].to(device)).float().cpu()
+                            for k in range(0, len(a), 1024)])
         critic.train()
         res["critic_auc_phonetic"] = float(roc_auc_score(same_np, scores.numpy()))
         res["critic_acc_phonetic"] = float(((scores > 0).float() == same).float().mean())
@@ -326,7 +336,8 @@ def train(
             if callback:
                 callback(rec)
         if main and valid_ds is not None and (step % cfg.train.valid_every == 0 or step == cfg.train.steps):
-            last_valid = validate(_unwrap(model), _unwrap(critic), valid_ds, device, seed=cfg.train.seed)
+            last_valid = validate(_unwrap(model), _unwrap(critic), valid_ds, device, seed=cfg.train.seed,
+                                  critic_group_size=cfg.loss.critic_group_size)
             rec = {"step": step, "split": "valid", **{k: round(v, 6) for k, v in last_valid.items()}}
             _append_log(log_path, rec)
             if callback:
