@@ -40,7 +40,8 @@ def test_loss_decreases_on_mini_corpus(mini_data, tmp_path):
         assert last < 0.95 * first, (key, first, last)
     valid = [json.loads(ln) for ln in (tmp_path / "exp" / "train_log.jsonl").read_text().splitlines()
              if '"valid"' in ln]
-    assert valid and {"rec", "spk_auc_speaker", "critic_auc_phonetic"} <= set(valid[-1])
+    assert valid and {"rec", "spk_auc_speaker", "critic_auc_phonetic", "spk_probe_content"} <= set(valid[-1])
+    assert 0.0 <= valid[-1]["spk_probe_content"] <= 1.0
     assert (tmp_path / "exp" / "model.pt").exists() and (tmp_path / "exp" / "feats.yaml").exists()
 
 

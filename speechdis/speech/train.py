@@ -28,6 +28,7 @@ from speechdis.data.segments import (
     load_segments,
 )
 from speechdis.errors import ConfigError, ModelError
+from speechdis.eval.probes import linear_probe
 from speechdis.fileio import atomic_open
 from speechdis.speech.losses import masked_mse, sample_group_pairs, sample_pairs
 from speechdis.speech.models import ModelConfig, SpeakerPairClassifier, build_model
@@ -163,7 +164,8 @@ def _unwrap(m: torch.nn.Module | None) -> torch.nn.Module | None:
 def validate(model: torch.nn.Module, critic: torch.nn.Module | None, dataset: WordSegmentDataset,
              device: torch.device, batch_size: int = 128, seed: int = 0, critic_group_size: int = 1
              ) -> dict[str, float]:
-    """Reconstruction loss on held-out speakers; for the disentangled model also how well same/different
+    """Reconstruction loss and the speaker-probe accuracy of the content vector (phonetic vector or
+    baseline embedding) on held-out speakers; for the disentangled model also how well same/different
     speaker pairs are told apart by D_s on phonetic vectors (want → 0.5) and by speaker-vector distance
     (want → 1.0), as ROC AUC over balanced pairs (accuracy too for a BCE classifier). D_s sees pairs of
     group means when it was trained on them (``critic_group_size`` > 1)."""
@@ -186,9 +188,17 @@ def validate(model: torch.nn.Module, critic: torch.nn.Module | None, dataset: Wo
         speakers.append(batch["speaker"].cpu())
     model.train()
     res = {"rec": rec_sum / max(frames, 1)}
+    spk = torch.cat(speakers)
+    # Speaker identity linearly decodable from the content vector (lower is better disentangled): the
+    # same probe as the evaluation's, on held-out speakers, so settings can be chosen without test data.
+    try:
+        probe = linear_probe(torch.cat(vecs.get("phonetic", vecs.get("embedding", []))).numpy(),
+                             spk.tolist(), seed=seed)
+        res["spk_probe_content"], res["spk_probe_chance"] = probe.accuracy, probe.chance
+    except ValueError:  # too few speakers or segments for a split
+        pass
     if "phonetic" not in vecs:
         return res
-    spk = torch.cat(speakers)
     g = torch.Generator().manual_seed(seed)
     try:
         i, j, same = sample_pairs(spk, 4000, 0.5, generator=g)
