@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -389,7 +390,36 @@ def run_probes(data: EvalData, models: Sequence[ModelVectors], *, test_size: flo
             target, _, role = key.partition("_from_")
             rows.append({"model": m.name, "target": target, "from": src[role], "accuracy": r.accuracy,
                          "chance": r.chance, "n_classes": r.n_classes, "n_test": r.n_test})
-    return {"probes": rows, "details": per_model}
+    out: dict = {"probes": rows}
+    seeds = seed_summary(rows)
+    if seeds:
+        out["seed_summary"] = seeds
+    out["details"] = per_model
+    return out
+
+
+_SEED_NAME = re.compile(r"^(?P<base>.+)_seed(?P<seed>\d+)$")
+
+
+def seed_summary(rows: Sequence[dict]) -> list[dict]:
+    """Mean, standard deviation (n−1) and range of probe accuracy over models named ``BASE_seedN``.
+
+    Training seeds move probe accuracies by several points on small test sets, so conclusions should rest
+    on several seeds. Only groups with at least two seeds are summarised.
+    """
+    groups: dict[tuple[str, str, str], list[float]] = {}
+    for r in rows:
+        m = _SEED_NAME.match(r["model"])
+        if m:
+            groups.setdefault((m["base"], r["target"], r["from"]), []).append(float(r["accuracy"]))
+    out = []
+    for (base, target, src), acc in groups.items():
+        if len(acc) < 2:
+            continue
+        a = np.asarray(acc)
+        out.append({"model": base, "target": target, "from": src, "seeds": len(a), "mean": float(a.mean()),
+                    "std": float(a.std(ddof=1)), "min": float(a.min()), "max": float(a.max())})
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- plots

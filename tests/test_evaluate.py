@@ -21,6 +21,7 @@ from speechdis.evaluation import (
     run_probes,
     run_speaker,
     run_std,
+    seed_summary,
 )
 
 
@@ -91,6 +92,17 @@ def test_dtw_budget_counts_pairs_and_compares_on_the_same_queries(data):
     assert dtw["n_queries"] == 3  # only complete query rows are scored
     assert std["segment_qbe"]["oracle"]["MAP_dtw_queries"] == pytest.approx(1.0)
     assert std["same_different"]["DTW"]["n_pairs"] == 3 * (len(data) - 1) - 3
+
+
+def test_seed_summary_groups_models_by_seed_suffix():
+    rows = [{"model": f"dis_seed{k}", "target": "speaker", "from": "phonetic", "accuracy": a}
+            for k, a in enumerate([0.2, 0.4, 0.3])]
+    rows += [{"model": "dis_seed0", "target": "word", "from": "phonetic", "accuracy": 0.5},
+             {"model": "base", "target": "speaker", "from": "embedding", "accuracy": 0.9}]
+    (s,) = seed_summary(rows)  # one seed of the word probe and the unsuffixed model are not summarised
+    assert (s["model"], s["target"], s["from"], s["seeds"]) == ("dis", "speaker", "phonetic", 3)
+    assert s["mean"] == pytest.approx(0.3) and s["std"] == pytest.approx(0.1)
+    assert (s["min"], s["max"]) == (0.2, 0.4)
 
 
 def test_model_specs():

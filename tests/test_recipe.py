@@ -47,7 +47,8 @@ def test_recipe_runs_every_stage_and_writes_every_report(tmp_path):
     base = ["bash", str(RUN), "--corpus", str(corpus), "--train-subset", "tiny", "--test-subset", "tiny",
             "--exp", str(exp), "--train-config-baseline", str(confs["baseline"]),
             "--train-config-disentangled", str(confs["disentangled"]), "--nj", "1", "--device", "cpu"]
-    cmd = base + ["--steps", "3", "--dtw-budget", "2", "--eval-opts", "--trials 300 --tsne-points 60"]
+    cmd = base + ["--steps", "3", "--dtw-budget", "2", "--eval-opts", "--trials 300 --tsne-points 60",
+                  "--feat-config", str(REPO / "recipes" / "librispeech" / "conf" / "mfcc.yaml")]
     proc = subprocess.run(cmd, cwd=tmp_path, env=_recipe_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
@@ -88,6 +89,25 @@ def test_recipe_runs_every_stage_and_writes_every_report(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming baseline" in again.stdout
     assert json.loads((exp / "baseline" / "train_log.jsonl").read_text().splitlines()[-1])["step"] == 4
+
+    # Stage 7 (asked for explicitly): both models per seed, probes with a mean over seeds.
+    seeds = subprocess.run(base + ["--steps", "3", "--stage", "7", "--stop-stage", "7", "--seeds", "0 1"],
+                           cwd=tmp_path, env=_recipe_env(), capture_output=True, text=True, timeout=300)
+    assert seeds.returncode == 0, seeds.stdout[-3000:] + seeds.stderr[-3000:]
+    probes = json.loads((exp / "seeds" / "eval_tiny" / "probes.json").read_text())
+    assert {r["model"] for r in probes["probes"]} == {"baseline_seed0", "baseline_seed1", "disentangled_seed0",
+                                                      "disentangled_seed1"}
+    summary = {(r["model"], r["target"], r["from"]): r for r in probes["seed_summary"]}
+    assert summary[("disentangled", "speaker", "phonetic")]["seeds"] == 2
+    # different seeds give different models
+    w0, w1 = (torch_load(exp / "seeds" / f"disentangled_seed{k}" / "model.pt") for k in (0, 1))
+    assert any((w0[k] != w1[k]).any() for k in w0)
+
+
+def torch_load(path: Path) -> dict:
+    import torch
+
+    return torch.load(path, weights_only=True)["model"]
 
 
 def test_recipe_options_are_checked(tmp_path):

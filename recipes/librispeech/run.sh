@@ -13,6 +13,8 @@
 #   4  extract            speechdis extract (test-set vectors: npz + Kaldi ark/scp)
 #   5  evaluate           speechdis evaluate all (STD with DTW, speaker verification, probes, plots)
 #   6  report             speechdis evaluate report (prints the final table)
+#   7  seed study         (only when asked, e.g. --stage 7 --stop-stage 7) both models trained with each of
+#                         --seeds, probed on the test set: per-seed accuracies and mean ± std over seeds
 #
 # Relative paths are relative to the directory you run this from. Data dirs go to --data-root
 # (default: <exp>/../data), features to <data dir>/data, models and reports to --exp.
@@ -39,8 +41,10 @@ device=auto
 dtw_budget=300           # seconds of frame-level DTW search in stage 5 (0: no limit)
 max_queries_per_word=""  # cap queries per word in stage 5 (empty: every segment of a repeated word)
 eval_opts=""             # more options for `speechdis evaluate all`, e.g. "--windows --trials 2000"
+seeds="0 1 2"            # stage 7: training seeds
 _po_vars="stage stop_stage nj corpus alignments train_subset test_subset exp data_root feat_config
-  train_config_baseline train_config_disentangled steps train_jobs device dtw_budget max_queries_per_word eval_opts"
+  train_config_baseline train_config_disentangled steps train_jobs device dtw_budget max_queries_per_word eval_opts
+  seeds"
 # shellcheck source=local/parse_options.sh
 . "$recipe/local/parse_options.sh"
 if [ $# -gt 0 ]; then
@@ -70,9 +74,11 @@ run_stage() {  # run_stage N: true when stage N is selected
 banner() {
   echo "=== stage $1: $2 ($(date +%H:%M:%S))"
 }
-train_model() {  # train_model NAME CONFIG
+train_model() {  # train_model NAME CONFIG [KEY=VALUE...]: trains into $exp/NAME
   local name="$1" config="$2" out="$exp/$1"
+  shift 2
   local args=(--config "$config" --data "$train_dir" --out "$out")
+  for kv in "$@"; do args+=(--set "$kv"); done
   [ -z "$steps" ] || args+=(--set "train.steps=$steps")
   if [ -f "$out/checkpoints/latest.pt" ]; then
     args+=(--resume)
@@ -153,6 +159,44 @@ fi
 if run_stage 6; then
   banner 6 "report"
   speechdis evaluate report "$eval_dir"
+fi
+
+if run_stage 7; then
+  banner 7 "seed study (seeds: $seeds)"
+  # Every (model, seed) run is one single-threaded job; at most --train-jobs run at once.
+  jobs_list=()
+  for seed in $seeds; do
+    jobs_list+=("baseline $train_config_baseline $seed" "disentangled $train_config_disentangled $seed")
+  done
+  pids=()
+  names=()
+  failed=""
+  specs=()
+  for job in "${jobs_list[@]}"; do
+    read -r name config seed <<< "$job"
+    specs+=(--model "${name}_seed$seed=$exp/seeds/${name}_seed$seed")
+    if [ -f "$exp/seeds/${name}_seed$seed/model.pt" ]; then
+      echo "seeds/${name}_seed$seed: trained already"
+      continue
+    fi
+    train_model "seeds/${name}_seed$seed" "$config" "train.seed=$seed" &
+    pids+=($!)
+    names+=("${name}_seed$seed")
+    if [ "${#pids[@]}" -ge "$train_jobs" ]; then
+      wait "${pids[0]}" || failed="$failed ${names[0]}"
+      pids=("${pids[@]:1}")
+      names=("${names[@]:1}")
+    fi
+  done
+  for k in "${!pids[@]}"; do
+    wait "${pids[$k]}" || failed="$failed ${names[$k]}"
+  done
+  if [ -n "$failed" ]; then
+    echo "$0: seed-study training failed:$failed (see $log_dir/train_seeds/)" >&2
+    exit 1
+  fi
+  $train_cmd "$log_dir/evaluate_seeds.log" speechdis evaluate probes --data "$test_dir" "${specs[@]}" \
+    --out "$exp/seeds/eval_$test_subset" --device "$device"
 fi
 
 echo "=== done: stages $stage-$stop_stage in $(( $(date +%s) - t_start ))s"

@@ -9,6 +9,8 @@ _po_help() {
   done
 }
 _po_args=()
+# shellcheck disable=SC2086 # word splitting on purpose: the list may span lines
+_po_list=" $(echo $_po_vars) "
 while [ $# -gt 0 ]; do
   case "$1" in
     --help|-h) _po_help; exit 0 ;;
@@ -21,11 +23,11 @@ while [ $# -gt 0 ]; do
   esac
   _po_var="${_po_name#--}"
   _po_var="${_po_var//-/_}"
-  case " $_po_vars " in
+  case "$_po_list" in
     *" $_po_var "*) ;;
     *) echo "$0: unknown option $_po_name (try --help)" >&2; exit 1 ;;
   esac
   printf -v "$_po_var" '%s' "$_po_value"
 done
 set -- ${_po_args[@]+"${_po_args[@]}"}
-unset _po_name _po_value _po_var _po_args
+unset _po_name _po_value _po_var _po_args _po_list
