@@ -63,6 +63,17 @@ def test_resume_reproduces_next_step_losses(mini_data, tmp_path, mode, group):
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), (a["step"], key)
 
 
+@pytest.mark.parametrize("mode", ["grl", "bce"])
+def test_every_mode_trains_the_critic(mini_data, tmp_path, mode):
+    cfg = _cfg(train__steps=2, loss__adv_mode=mode, loss__n_critic=1)
+    latest = tmp_path / "a" / "checkpoints" / "latest.pt"
+    train(cfg, mini_data["train"], tmp_path / "a", stop_after=1)
+    before = torch.load(latest, weights_only=True)["critic"]
+    train(cfg, mini_data["train"], tmp_path / "a", resume=True)
+    after = torch.load(latest, weights_only=True)["critic"]
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
 def test_checkpoint_round_trip_and_weights_only(mini_data, tmp_path):
     cfg = _cfg(train__steps=2, loss__adv_mode="bce", loss__n_critic=1)
     train(cfg, mini_data["train"], tmp_path / "exp")

@@ -309,8 +309,11 @@ def train(
         if critic is not None:
             critic = ddp(critic)
             obj.critic = critic
+    # The generator step freezes the critic it is given; in GRL mode the critic learns in that same joint
+    # step, so it must not be handed over (it would never train). DDP expects the same parameters to get
+    # gradients in every step, so nothing is frozen under DDP.
     trainer = AlternatingTrainer(
-        gen_opt, critic_opt, critic=critic if world == 1 else None,
+        gen_opt, critic_opt, critic=critic if (world == 1 and use_critic_opt) else None,
         n_critic=cfg.loss.n_critic if use_critic_opt else 0,
         clip_grad=o.clip_grad or None, clip_mode=o.clip_mode, amp=cfg.train.amp, device=device)
     batches_per_step = trainer.n_critic + 1
