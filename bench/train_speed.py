@@ -4,6 +4,7 @@ Synthetic segments (random 39-dim frames, lengths 20–70) so the figure measure
 Counts every segment the step consumes (the disentangled model's critic steps draw their own batches).
 
     python bench/train_speed.py [--config recipes/mini/conf/train_disentangled.yaml] [--steps 30] [--device auto]
+        [--adv-modes wgan,bce,grl]
 """
 from __future__ import annotations
 
@@ -62,16 +63,20 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--adv-modes", default="wgan,bce,grl", help="adversary modes of the disentangled model to time")
     args = ap.parse_args()
     device = resolve_device(args.device)
+    runs = [("baseline", ["model.kind=baseline"])]
+    runs += [(f"disentangled ({m})", ["model.kind=disentangled", f"loss.adv_mode={m}"])
+             for m in args.adv_modes.split(",") if m]
     rows = []
-    for kind in ("baseline", "disentangled"):
-        cfg = load_config(TrainConfig, args.config, args.set + [f"model.kind={kind}"])
-        rows.append((kind, cfg.batch_size, *measure(cfg, args.steps, device)))
+    for name, sets in runs:
+        cfg = load_config(TrainConfig, args.config, args.set + sets)
+        rows.append((name, cfg.batch_size, *measure(cfg, args.steps, device)))
     print(f"device: {device} ({torch.get_num_threads()} threads)  config: {args.config}")
     print("| model | batch | segments/step | steps/s | segments/s | step time vs baseline |\n|---|---|---|---|---|---|")
-    for kind, bs, sps, per_step in rows:
-        print(f"| {kind} | {bs} | {per_step} | {sps:.2f} | {sps * per_step:.0f} | {rows[0][2] / sps:.2f} |")
+    for name, bs, sps, per_step in rows:
+        print(f"| {name} | {bs} | {per_step} | {sps:.2f} | {sps * per_step:.0f} | {rows[0][2] / sps:.2f} |")
 
 
 if __name__ == "__main__":
