@@ -122,18 +122,6 @@ def test_model_shapes_and_padding_invariance():
     assert torch.allclose(dis.embed(x, lengths)["phonetic"], dis.embed(x2, lengths)["phonetic"], atol=1e-6)
 
 
-def test_phonetic_layer_norm_fixes_scale():
-    torch.manual_seed(0)
-    dis = DisentangledAutoencoder(ModelConfig(phonetic_norm="layer", **SMALL))
-    with torch.no_grad():
-        dis.phonetic_encoder.proj.weight.mul_(100.0)  # rescaling the encoder cannot rescale v_p
-    v = dis.embed(torch.randn(3, 9, 5), torch.tensor([9, 5, 7]))["phonetic"]
-    assert torch.allclose(v.mean(-1), torch.zeros(3), atol=1e-5)
-    assert torch.allclose(v.var(-1, unbiased=False), torch.ones(3), atol=1e-3)
-    with pytest.raises(ValueError, match="phonetic_norm"):
-        DisentangledAutoencoder(ModelConfig(phonetic_norm="batch", **SMALL))
-
-
 def test_decoder_uses_partner_speaker_vector():
     torch.manual_seed(0)
     dis = DisentangledAutoencoder(ModelConfig(**SMALL))

@@ -27,10 +27,6 @@ class ModelConfig:
     decoder_layers: int = 2
     dropout: float = 0.0
     input_noise: float = 0.0  # std of Gaussian noise on the encoder input (denoising variant)
-    # "layer": phonetic vectors normalised to zero mean / unit variance over their dimensions. The adversary
-    # then cannot be escaped by rescaling v_p (which made gradient reversal diverge) and distances are
-    # comparable across segments. "none" keeps the raw projection.
-    phonetic_norm: str = "none"
     critic_hidden: tuple[int, ...] = (256, 256)
 
 
@@ -136,10 +132,6 @@ class DisentangledAutoencoder(nn.Module):
         self.noise = _Noisy(cfg.input_noise)
         args = (cfg.hidden, cfg.layers, cfg.bidirectional, cfg.rnn, cfg.dropout)
         self.phonetic_encoder = RNNEncoder(cfg.feat_dim, cfg.phonetic_dim, *args)
-        if cfg.phonetic_norm not in ("none", "layer"):
-            raise ValueError(f"model.phonetic_norm must be 'none' or 'layer', not {cfg.phonetic_norm!r}")
-        self.phonetic_norm = (nn.LayerNorm(cfg.phonetic_dim, elementwise_affine=False)
-                              if cfg.phonetic_norm == "layer" else nn.Identity())
         self.speaker_encoder = RNNEncoder(cfg.feat_dim, cfg.speaker_dim, *args)
         self.decoder = RNNDecoder(cfg.phonetic_dim + cfg.speaker_dim, cfg.feat_dim, cfg.decoder_hidden,
                                   cfg.decoder_layers, cfg.rnn, cfg.dropout)
@@ -147,8 +139,7 @@ class DisentangledAutoencoder(nn.Module):
     def embed(self, x: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
         """Returns ``{"phonetic": (B, phonetic_dim), "speaker": (B, speaker_dim)}``."""
         x = self.noise(x)
-        return {"phonetic": self.phonetic_norm(self.phonetic_encoder(x, lengths)),
-                "speaker": self.speaker_encoder(x, lengths)}
+        return {"phonetic": self.phonetic_encoder(x, lengths), "speaker": self.speaker_encoder(x, lengths)}
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor, partner: torch.Tensor | None = None
                 ) -> dict[str, torch.Tensor]:
