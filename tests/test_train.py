@@ -104,6 +104,9 @@ def test_malformed_config_names_the_key(tmp_path):
     bad.write_text("loss:\n  adv_mode: adversarial\n")
     with pytest.raises(ConfigError, match=r"loss\.adv_mode"):
         load_config(TrainConfig, bad)
+    bad.write_text("loss:\n  critic_group_size: 3\ndata:\n  segments_per_speaker: 4\n")
+    with pytest.raises(ConfigError, match=r"loss\.critic_group_size 3 needs data\.segments_per_speaker ≥ 6"):
+        load_config(TrainConfig, bad)
 
 
 def test_feature_dim_mismatch_is_reported(mini_data, tmp_path):

@@ -69,12 +69,8 @@ def sample_group_pairs(speakers: torch.Tensor, n_pairs: int, group_size: int, sa
                          f"≥ {group_size} (raise data.segments_per_speaker or lower loss.critic_group_size)")
     n_same = max(1, int(round(n_pairs * same_fraction)))
     n_diff = max(1, n_pairs - n_same)
-
-    def pick(pool: list[torch.Tensor], k: int) -> torch.Tensor:
-        return torch.randint(len(pool), (k,), generator=generator)
-
     rows_i, rows_j = [], []
-    for s in pick(splittable, n_same).tolist():
+    for s in torch.randint(len(splittable), (n_same,), generator=generator).tolist():
         perm = splittable[s][torch.randperm(len(splittable[s]), generator=generator)]
         rows_i.append(perm[:group_size])
         rows_j.append(perm[group_size:2 * group_size])

@@ -80,6 +80,12 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: LoopConfig = field(default_factory=LoopConfig)
 
+    def __post_init__(self) -> None:
+        if self.loss.critic_group_size > 1 and 2 * self.loss.critic_group_size > self.data.segments_per_speaker:
+            raise ValueError(f"loss.critic_group_size {self.loss.critic_group_size} needs "
+                             f"data.segments_per_speaker ≥ {2 * self.loss.critic_group_size} "
+                             f"(two disjoint groups of one speaker), not {self.data.segments_per_speaker}")
+
     @property
     def batch_size(self) -> int:
         return self.data.speakers_per_batch * self.data.segments_per_speaker
