@@ -14,11 +14,10 @@ import time
 import numpy as np
 import torch
 
-from speechdis.adversarial import AlternatingTrainer
 from speechdis.config import load_config
 from speechdis.data.segments import FrameSegment, PairBatchSampler, WordSegmentDataset, collate_segments
 from speechdis.speech.objective import SpeechObjective
-from speechdis.speech.train import TrainConfig, build_modules, resolve_device
+from speechdis.speech.train import TrainConfig, build_modules, build_trainer, resolve_device
 
 
 def measure(cfg: TrainConfig, steps: int, device: torch.device) -> tuple[float, int]:
@@ -32,16 +31,11 @@ def measure(cfg: TrainConfig, steps: int, device: torch.device) -> tuple[float, 
     ds = WordSegmentDataset(segs, feats, cfg.data.crop_frames, preload=True)
     model, critic = build_modules(cfg)
     model.to(device)
-    adversarial = critic is not None and cfg.loss.adv_mode in ("wgan", "bce")
     if critic is not None:
         critic.to(device)
     obj = SpeechObjective(model, critic, cfg.loss, cfg.model.kind == "disentangled", steps)
-    params = list(model.parameters()) + (list(critic.parameters()) if critic is not None and not adversarial else [])
-    trainer = AlternatingTrainer(
-        torch.optim.Adam(params, lr=1e-3),
-        torch.optim.Adam(critic.parameters(), lr=1e-3) if adversarial else None,
-        critic=critic if adversarial else None, n_critic=cfg.loss.n_critic if adversarial else 0,
-        clip_grad=cfg.optim.clip_grad, clip_mode=cfg.optim.clip_mode, amp=cfg.train.amp, device=device)
+    trainer = build_trainer(cfg, model, critic, device)
+    adversarial = trainer.critic_opt is not None
     sampler = PairBatchSampler(ds.speaker_ids, cfg.data.speakers_per_batch, cfg.data.segments_per_speaker)
     batches = ({k: v.to(device) for k, v in collate_segments([ds[i] for i in b]).items()} for b in iter(sampler))
     fns = (obj.critic_loss if adversarial else None, obj.generator_loss)

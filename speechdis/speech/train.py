@@ -128,6 +128,28 @@ def build_modules(cfg: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module | 
     return model, critic
 
 
+def build_trainer(cfg: TrainConfig, model: torch.nn.Module, critic: torch.nn.Module | None,
+                  device: torch.device, freeze_critic: bool = True) -> AlternatingTrainer:
+    """Optimisers and the alternating trainer for ``cfg.loss.adv_mode``.
+
+    wgan/bce: the critic has its own optimiser and ``n_critic`` steps per autoencoder step, and is frozen
+    during the autoencoder step (``freeze_critic``; off under DDP, which expects the same parameters to
+    get gradients in every step). grl: one joint update, the critic sits in the generator optimiser and is
+    never frozen, since that step is the only one in which it learns.
+    """
+    o = cfg.optim
+    alternating = critic is not None and cfg.loss.adv_mode in ("wgan", "bce")
+    gen_params = list(model.parameters())
+    if critic is not None and not alternating:
+        gen_params += list(critic.parameters())
+    gen_opt = torch.optim.Adam(gen_params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+    critic_opt = torch.optim.Adam(critic.parameters(), lr=o.critic_lr, betas=o.betas) if alternating else None
+    return AlternatingTrainer(
+        gen_opt, critic_opt, critic=critic if (alternating and freeze_critic) else None,
+        n_critic=cfg.loss.n_critic if alternating else 0,
+        clip_grad=o.clip_grad or None, clip_mode=o.clip_mode, amp=cfg.train.amp, device=device)
+
+
 def _to(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
@@ -198,8 +220,8 @@ def validate(model: torch.nn.Module, critic: torch.nn.Module | None, dataset: Wo
     # Speaker identity linearly decodable from the content vector (lower is better disentangled): the
     # same probe as the evaluation's, on held-out speakers, so settings can be chosen without test data.
     try:
-        probe = linear_probe(torch.cat(vecs.get("phonetic", vecs.get("embedding", []))).numpy(),
-                             spk.tolist(), seed=seed)
+        content = vecs["phonetic"] if "phonetic" in vecs else vecs["embedding"]
+        probe = linear_probe(torch.cat(content).numpy(), spk.tolist(), seed=seed)
         res["spk_probe_content"], res["spk_probe_chance"] = probe.accuracy, probe.chance
     except ValueError:  # too few speakers or segments for a split
         pass
@@ -286,13 +308,8 @@ def train(
         critic.to(device)
     disentangled = cfg.model.kind == "disentangled"
     obj = SpeechObjective(model, critic, cfg.loss, disentangled, cfg.train.steps)
-    o = cfg.optim
-    gen_params = list(model.parameters())
-    use_critic_opt = critic is not None and cfg.loss.adv_mode in ("wgan", "bce")
-    if critic is not None and not use_critic_opt:  # GRL: one joint update
-        gen_params += list(critic.parameters())
-    gen_opt = torch.optim.Adam(gen_params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=o.critic_lr, betas=o.betas) if use_critic_opt else None
+    trainer = build_trainer(cfg, model, critic, device, freeze_critic=world == 1)
+    use_critic_opt = trainer.critic_opt is not None
 
     step = 0
     if resume:
@@ -302,9 +319,9 @@ def train(
         model.load_state_dict(state["model"])
         if critic is not None:
             critic.load_state_dict(state["critic"])
-        gen_opt.load_state_dict(state["generator_opt"])
-        if critic_opt is not None:
-            critic_opt.load_state_dict(state["critic_opt"])
+        trainer.generator_opt.load_state_dict(state["generator_opt"])
+        if use_critic_opt:
+            trainer.critic_opt.load_state_dict(state["critic_opt"])
         step = int(state["step"])
 
     if world > 1:
@@ -315,13 +332,6 @@ def train(
         if critic is not None:
             critic = ddp(critic)
             obj.critic = critic
-    # The generator step freezes the critic it is given; in GRL mode the critic learns in that same joint
-    # step, so it must not be handed over (it would never train). DDP expects the same parameters to get
-    # gradients in every step, so nothing is frozen under DDP.
-    trainer = AlternatingTrainer(
-        gen_opt, critic_opt, critic=critic if (world == 1 and use_critic_opt) else None,
-        n_critic=cfg.loss.n_critic if use_critic_opt else 0,
-        clip_grad=o.clip_grad or None, clip_mode=o.clip_mode, amp=cfg.train.amp, device=device)
     batches_per_step = trainer.n_critic + 1
 
     sampler = PairBatchSampler(train_ds.speaker_ids, cfg.data.speakers_per_batch, cfg.data.segments_per_speaker,
