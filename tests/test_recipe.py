@@ -13,6 +13,8 @@ import yaml
 from conftest import MINI_CORPUS, REPO
 from test_extract_support import tiny_config_dict
 
+from speechdis.speech.train import load_checkpoint
+
 RUN = REPO / "recipes" / "librispeech" / "run.sh"
 
 
@@ -100,14 +102,8 @@ def test_recipe_runs_every_stage_and_writes_every_report(tmp_path):
     summary = {(r["model"], r["target"], r["from"]): r for r in probes["seed_summary"]}
     assert summary[("disentangled", "speaker", "phonetic")]["seeds"] == 2
     # different seeds give different models
-    w0, w1 = (torch_load(exp / "seeds" / f"disentangled_seed{k}" / "model.pt") for k in (0, 1))
+    w0, w1 = (load_checkpoint(exp / "seeds" / f"disentangled_seed{k}" / "model.pt")["model"] for k in (0, 1))
     assert any((w0[k] != w1[k]).any() for k in w0)
-
-
-def torch_load(path: Path) -> dict:
-    import torch
-
-    return torch.load(path, weights_only=True)["model"]
 
 
 def test_recipe_options_are_checked(tmp_path):
