@@ -86,6 +86,28 @@ train_model() {  # train_model NAME CONFIG [KEY=VALUE...]: trains into $exp/NAME
   fi
   $train_cmd "$log_dir/train_$name.log" speechdis train "${args[@]}"
 }
+run_train_jobs() {  # run_train_jobs "NAME|CONFIG|KEY=VALUE ..." ...: train_model each, at most --train-jobs at once
+  local pids=() names=() failed="" job name config sets k
+  for job in "$@"; do
+    IFS='|' read -r name config sets <<< "$job"
+    # shellcheck disable=SC2086 # sets is a list of KEY=VALUE words on purpose
+    train_model "$name" "$config" $sets &
+    pids+=($!)
+    names+=("$name")
+    if [ "${#pids[@]}" -ge "$train_jobs" ]; then
+      wait "${pids[0]}" || failed="$failed ${names[0]}"
+      pids=("${pids[@]:1}")
+      names=("${names[@]:1}")
+    fi
+  done
+  for k in "${!pids[@]}"; do
+    wait "${pids[$k]}" || failed="$failed ${names[$k]}"
+  done
+  if [ -n "$failed" ]; then
+    echo "$0: training failed:$failed (see the train_* logs under $log_dir)" >&2
+    exit 1
+  fi
+}
 t_start=$(date +%s)
 
 if run_stage 0; then
@@ -115,25 +137,15 @@ if run_stage 2 && run_stage 3 && [ "$train_jobs" -ge 2 ]; then
   # Both models at once: each job is single-threaded, so two cores train two models.
   banner 2 "train the baseline autoencoder (in parallel with stage 3)"
   banner 3 "train the disentangled autoencoder (in parallel with stage 2)"
-  train_model baseline "$train_config_baseline" &
-  pid_baseline=$!
-  train_model disentangled "$train_config_disentangled" &
-  pid_disentangled=$!
-  failed=""
-  wait "$pid_baseline" || failed="$failed baseline"
-  wait "$pid_disentangled" || failed="$failed disentangled"
-  if [ -n "$failed" ]; then
-    echo "$0: training failed:$failed (see $log_dir/train_*.log)" >&2
-    exit 1
-  fi
+  run_train_jobs "baseline|$train_config_baseline|" "disentangled|$train_config_disentangled|"
 else
   if run_stage 2; then
     banner 2 "train the baseline autoencoder"
-    train_model baseline "$train_config_baseline"
+    run_train_jobs "baseline|$train_config_baseline|"
   fi
   if run_stage 3; then
     banner 3 "train the disentangled autoencoder"
-    train_model disentangled "$train_config_disentangled"
+    run_train_jobs "disentangled|$train_config_disentangled|"
   fi
 fi
 
@@ -165,36 +177,19 @@ if run_stage 7; then
   banner 7 "seed study (seeds: $seeds)"
   # Every (model, seed) run is one single-threaded job; at most --train-jobs run at once.
   jobs_list=()
-  for seed in $seeds; do
-    jobs_list+=("baseline $train_config_baseline $seed" "disentangled $train_config_disentangled $seed")
-  done
-  pids=()
-  names=()
-  failed=""
   specs=()
-  for job in "${jobs_list[@]}"; do
-    read -r name config seed <<< "$job"
-    specs+=(--model "${name}_seed$seed=$exp/seeds/${name}_seed$seed")
-    if [ -f "$exp/seeds/${name}_seed$seed/model.pt" ]; then
-      echo "seeds/${name}_seed$seed: trained already"
-      continue
-    fi
-    train_model "seeds/${name}_seed$seed" "$config" "train.seed=$seed" &
-    pids+=($!)
-    names+=("${name}_seed$seed")
-    if [ "${#pids[@]}" -ge "$train_jobs" ]; then
-      wait "${pids[0]}" || failed="$failed ${names[0]}"
-      pids=("${pids[@]:1}")
-      names=("${names[@]:1}")
-    fi
+  for seed in $seeds; do
+    for pair in "baseline|$train_config_baseline" "disentangled|$train_config_disentangled"; do
+      name="seeds/${pair%%|*}_seed$seed"
+      specs+=(--model "${name#seeds/}=$exp/$name")
+      if [ -f "$exp/$name/model.pt" ]; then
+        echo "$name: trained already"
+      else
+        jobs_list+=("$name|${pair#*|}|train.seed=$seed")
+      fi
+    done
   done
-  for k in "${!pids[@]}"; do
-    wait "${pids[$k]}" || failed="$failed ${names[$k]}"
-  done
-  if [ -n "$failed" ]; then
-    echo "$0: seed-study training failed:$failed (see $log_dir/train_seeds/)" >&2
-    exit 1
-  fi
+  run_train_jobs ${jobs_list[@]+"${jobs_list[@]}"}
   $train_cmd "$log_dir/evaluate_seeds.log" speechdis evaluate probes --data "$test_dir" "${specs[@]}" \
     --out "$exp/seeds/eval_$test_subset" --device "$device"
 fi
