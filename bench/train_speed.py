@@ -17,7 +17,8 @@ import torch
 from speechdis.config import load_config
 from speechdis.data.segments import FrameSegment, PairBatchSampler, WordSegmentDataset, collate_segments
 from speechdis.speech.objective import SpeechObjective
-from speechdis.speech.train import TrainConfig, build_modules, build_trainer, resolve_device
+from speechdis.training.config import TrainConfig, resolve_device
+from speechdis.training.loop import build_modules, build_trainer
 
 
 def measure(cfg: TrainConfig, steps: int, device: torch.device) -> tuple[float, int]:

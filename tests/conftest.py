@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
-MINI_CORPUS = REPO / "data" / "mini_librispeech"
+MINI_CORPUS = REPO / "data" / "synthetic_librispeech"
 
 
 def make_wave(seconds: float, sr: int = 16000, freq: float = 440.0, channels: int = 1, seed: int = 0) -> np.ndarray:
@@ -111,7 +111,7 @@ def tiny_data_dir(tmp_path: Path, tiny_corpus: TinyCorpus) -> Path:
 
 
 def mini_corpus_ready(subset: str) -> bool:
-    """True when the committed mini corpus has this subset with audio for every transcript line."""
+    """True when the committed synthetic corpus has this subset with audio for every transcript line."""
     root = MINI_CORPUS / subset
     trans = list(root.glob("*/*/*.trans.txt"))
     if not trans:
@@ -125,9 +125,9 @@ def mini_corpus_ready(subset: str) -> bool:
 
 @pytest.fixture(scope="session")
 def mini_data(tmp_path_factory) -> dict[str, Path]:
-    """The mini corpus' train and test subsets prepared with 39-dim MFCC (per-utterance CMVN), once per session."""
+    """The synthetic corpus' train and test subsets prepared with 39-dim MFCC (per-utterance CMVN), once per session."""
     from speechdis.audio.features import load_feature_config
-    from speechdis.data.feats import make_features
+    from speechdis.data.featjobs import make_features
     from speechdis.data.librispeech import prepare_librispeech
 
     root = tmp_path_factory.mktemp("mini")

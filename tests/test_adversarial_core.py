@@ -107,8 +107,12 @@ def test_alternating_trainer_wgan_gp_learns_to_separate():
         return loss, {"g": loss.item()}
 
     it = batches()
-    for _ in range(300):
+    start_dist = torch.dist(gen.detach(), target).item()
+    tail = []  # GAN iterates orbit the target: judge the average of the last 100, not one point
+    for k in range(400):
         logs = trainer.step(it, critic_fn, gen_fn)
+        if k >= 300:
+            tail.append(gen.detach().clone())
     assert {"d", "g"} <= set(logs)
-    assert torch.dist(gen.detach(), target) < 0.5
+    assert torch.dist(torch.stack(tail).mean(0), target) < 0.25 * start_dist
     assert all(p.requires_grad for p in critic.parameters())  # unfrozen after the generator step

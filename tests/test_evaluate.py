@@ -11,7 +11,7 @@ from test_extract_support import tiny_setup
 
 from speechdis.cli import main as cli_main
 from speechdis.errors import ConfigError
-from speechdis.evaluation import (
+from speechdis.eval.runner import (
     FINAL_COLUMNS,
     ModelVectors,
     StdOptions,

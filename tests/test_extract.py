@@ -12,7 +12,7 @@ from test_extract_support import tiny_setup
 
 import speechdis
 from speechdis.cli import main as cli_main
-from speechdis.data.kaldi import DataDir
+from speechdis.data.datadir import DataDir
 from speechdis.errors import AudioError, ModelError
 
 
@@ -40,8 +40,8 @@ def _utt_with_segments(data_dir):
 
 def test_file_waveform_and_data_dir_give_the_same_vectors(setup, dis):
     from speechdis.audio.io import load_audio
-    from speechdis.data.feats import FeatsReader
-    from speechdis.embeddings import extract
+    from speechdis.data.featjobs import FeatsReader
+    from speechdis.inference.extract import extract
 
     assert dis.kind == "disentangled" and dis.keys == ["phonetic", "speaker"]
     assert dis.feature_config.dim == 39 and dis.crop_frames == 40
@@ -77,7 +77,7 @@ def test_file_waveform_and_data_dir_give_the_same_vectors(setup, dis):
 
 
 def test_batching_does_not_change_vectors(setup, dis):
-    from speechdis.data.feats import FeatsReader
+    from speechdis.data.featjobs import FeatsReader
 
     reader = FeatsReader(setup.data)
     feats = [reader[u][:n] for u, n in zip(reader.utts[:7], (12, 50, 7, 33, 40, 90, 5))]
@@ -101,7 +101,7 @@ def test_baseline_gives_one_vector(setup, base):
 def test_npz_and_ark_hold_the_same_ids_and_vectors(setup, tmp_path, capsys):
     import kaldiio
 
-    from speechdis.embeddings import load_embeddings
+    from speechdis.inference.extract import load_embeddings
 
     out = tmp_path / "emb" / "test"
     rc = cli_main(["extract", "--model", str(setup.disentangled), str(setup.data), "--out", str(out),
@@ -120,7 +120,7 @@ def test_npz_and_ark_hold_the_same_ids_and_vectors(setup, tmp_path, capsys):
 
 
 def test_directories_windows_ctm_and_word_segments(setup, base, tmp_path):
-    from speechdis.embeddings import extract
+    from speechdis.inference.extract import extract
 
     utt, path, segs = _utt_with_segments(setup.data)
     audio = tmp_path / "audio" / "sub"
@@ -151,7 +151,7 @@ def test_directories_windows_ctm_and_word_segments(setup, base, tmp_path):
 
 
 def test_bad_audio_is_skipped_with_reasons(base, tmp_path):
-    from speechdis.embeddings import describe_skipped, extract
+    from speechdis.inference.extract import describe_skipped, extract
 
     d = tmp_path / "in"
     write_wave(d / "good.wav", 0.5)
@@ -194,9 +194,9 @@ def test_model_dirs_without_model_pt(setup, tmp_path, capsys):
 
 def test_data_dirs_without_matching_features_are_computed_from_audio(setup, dis, tmp_path):
     from speechdis.audio.features import load_feature_config
-    from speechdis.data.feats import make_features
-    from speechdis.embeddings import extract
-    from speechdis.evaluation import embed_models, load_eval_data
+    from speechdis.data.featjobs import make_features
+    from speechdis.inference.extract import extract
+    from speechdis.eval.runner import embed_models, load_eval_data
 
     d = DataDir.load(setup.data).subset(speakers=["1017"])
     d.feats_scp, d.cmvn_scp, d.utt2num_frames = {}, {}, {}

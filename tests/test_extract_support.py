@@ -49,10 +49,11 @@ def tiny_setup(tmp_path_factory) -> TinySetup:
 
     from speechdis.audio.features import load_feature_config
     from speechdis.config import from_dict
-    from speechdis.data.feats import make_features
-    from speechdis.data.kaldi import DataDir
+    from speechdis.data.featjobs import make_features
+    from speechdis.data.datadir import DataDir
     from speechdis.data.librispeech import prepare_librispeech
-    from speechdis.speech.train import TrainConfig, train
+    from speechdis.training.config import TrainConfig
+    from speechdis.training.loop import train
 
     root = tmp_path_factory.mktemp("tiny_eval")
     full = root / "test_full"

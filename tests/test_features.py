@@ -26,8 +26,10 @@ from speechdis.audio.features import (
 )
 from speechdis.cli import main as cli_main
 from speechdis.config import from_dict, load_config
-from speechdis.data.feats import FeatsReader, make_features
-from speechdis.data.kaldi import DataDir, read_feats_scp, read_utt2num_frames, validate_data_dir
+from speechdis.data.featjobs import FeatsReader, make_features
+from speechdis.data.datadir import DataDir
+from speechdis.data.tables import read_feats_scp, read_utt2num_frames
+from speechdis.data.validate import validate_data_dir
 from speechdis.errors import AudioError, ConfigError
 
 CFG = FeatureConfig()
@@ -290,7 +292,7 @@ def test_all_bad_audio_is_fatal_and_retried(tmp_path):
 def test_features_with_segments_and_pipe(tmp_path):
     rec = write_wave(tmp_path / "rec.wav", 1.0)
     data = tmp_path / "seg"
-    from speechdis.data.kaldi import Segment
+    from speechdis.data.tables import Segment
 
     DataDir(utt2spk={"r-a": "r", "r-b": "r"}, wav_scp={"rec1": f"cat {rec} |"},
             segments={"r-a": Segment("rec1", 0.0, 0.5), "r-b": Segment("rec1", 0.5, -1)}).save(data)
@@ -322,11 +324,11 @@ def test_features_cli(tiny_data_dir, tmp_path, capsys):
 
 def test_mini_corpus_features(tmp_path):
     from conftest import MINI_CORPUS, mini_corpus_ready
-    from speechdis.data.kaldi import subset_data_dir
+    from speechdis.data.datadir import subset_data_dir
     from speechdis.data.librispeech import prepare_librispeech
 
     if not mini_corpus_ready("test-clean-mini"):
-        pytest.skip("mini corpus not present")
+        pytest.skip("synthetic corpus not present")
     prepare_librispeech(MINI_CORPUS, "test-clean-mini", tmp_path / "full")
     full = DataDir.load(tmp_path / "full")
     sub = subset_data_dir(full, tmp_path / "sub", speakers=full.speakers[:2])

@@ -6,19 +6,9 @@ from pathlib import Path
 import pytest
 
 from speechdis.cli import main as cli_main
-from speechdis.data.kaldi import (
-    DataDir,
-    Segment,
-    WordSegment,
-    check_data_dir,
-    fix_data_dir,
-    read_spk2utt,
-    read_utt2spk,
-    split_by_speaker,
-    subset_data_dir,
-    train_test_split_speakers,
-    validate_data_dir,
-)
+from speechdis.data.datadir import DataDir, fix_data_dir, split_by_speaker, subset_data_dir, train_test_split_speakers
+from speechdis.data.tables import Segment, WordSegment, read_spk2utt, read_utt2spk
+from speechdis.data.validate import check_data_dir, validate_data_dir
 from speechdis.errors import DataDirError
 
 

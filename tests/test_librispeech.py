@@ -1,11 +1,12 @@
-"""LibriSpeech preparation: tiny synthetic fixture (every reported problem) and the mini corpus."""
+"""LibriSpeech preparation: tiny synthetic fixture (every reported problem) and the synthetic corpus."""
 from __future__ import annotations
 
 import pytest
 
 from conftest import MINI_CORPUS, mini_corpus_ready, write_wave
 from speechdis.cli import main as cli_main
-from speechdis.data.kaldi import DataDir, validate_data_dir
+from speechdis.data.datadir import DataDir
+from speechdis.data.validate import validate_data_dir
 from speechdis.data.librispeech import prepare_librispeech
 from speechdis.errors import DataDirError
 from test_alignments import ctm_lines, textgrid_long
@@ -101,7 +102,7 @@ def test_prepare_cli(tiny_corpus, tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------------------
-# The committed mini corpus: counts must match what we count from its files independently.
+# The committed synthetic corpus: counts must match what we count from its files independently.
 
 def _count_corpus(subset: str) -> dict:
     root = MINI_CORPUS / subset

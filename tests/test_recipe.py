@@ -1,4 +1,4 @@
-"""The Kaldi-style recipe end to end on a tiny corpus (3 speakers of the mini corpus, tiny models, 3 steps)."""
+"""The Kaldi-style recipe end to end on a tiny corpus (3 speakers of the synthetic corpus, tiny models, 3 steps)."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ import yaml
 from conftest import MINI_CORPUS, REPO
 from test_extract_support import tiny_config_dict
 
-from speechdis.speech.train import load_checkpoint
+from speechdis.training.checkpoint import load_checkpoint
 
 RUN = REPO / "recipes" / "librispeech" / "run.sh"
 
@@ -137,7 +137,7 @@ def test_fsdd_preparation_on_synthetic_recordings(tmp_path):
         from prepare_fsdd import prepare_fsdd
     finally:
         sys.path.pop(0)
-    from speechdis.data.kaldi import DataDir
+    from speechdis.data.datadir import DataDir
 
     rec = tmp_path / "fsdd" / "recordings"
     rec.mkdir(parents=True)

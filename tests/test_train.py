@@ -1,4 +1,4 @@
-"""Training on the mini corpus: loss goes down, resume is exact, checkpoints round-trip, configs fail loudly."""
+"""Training on the synthetic corpus: loss goes down, resume is exact, checkpoints round-trip, configs fail loudly."""
 import json
 
 import pytest
@@ -6,7 +6,9 @@ import torch
 
 from speechdis.config import from_dict, load_config
 from speechdis.errors import ConfigError, ModelError
-from speechdis.speech.train import TrainConfig, load_trained, train
+from speechdis.training.checkpoint import load_trained
+from speechdis.training.config import TrainConfig
+from speechdis.training.loop import train
 
 TINY = {
     "model": {"hidden": 24, "layers": 1, "phonetic_dim": 12, "speaker_dim": 12, "embed_dim": 12,

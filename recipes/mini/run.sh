@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The main job: the LibriSpeech recipe (recipes/librispeech/run.sh) on the embedded mini corpus
-# (data/mini_librispeech), with the mini training configs. Runs in minutes on a CPU and prints the final
+# The main job: the LibriSpeech recipe (recipes/librispeech/run.sh) on the embedded synthetic corpus
+# (data/synthetic_librispeech), with the mini training configs. Runs in minutes on a CPU and prints the final
 # table; data dirs go to recipes/mini/data, models and reports to recipes/mini/exp.
 # Extra options go through to the recipe, e.g. `bash recipes/mini/run.sh --stage 5`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 exec bash recipes/librispeech/run.sh \
-  --corpus data/mini_librispeech \
+  --corpus data/synthetic_librispeech \
   --train-subset train-clean-mini \
   --test-subset test-clean-mini \
   --exp recipes/mini/exp \

@@ -98,7 +98,7 @@ def _say(msg: str) -> None:
 
 def _std_options(args: argparse.Namespace):
     from speechdis.errors import ConfigError
-    from speechdis.evaluation import StdOptions
+    from speechdis.eval.runner import StdOptions
 
     if args.min_occurrences < 2:
         raise ConfigError("--min-occurrences must be >= 2 (a query needs another occurrence to find)")
@@ -118,7 +118,7 @@ def _windows(args: argparse.Namespace) -> tuple[float, float] | None:
 
 
 def _prepare(args: argparse.Namespace, windows=None):
-    from speechdis.evaluation import embed_models, load_eval_data, parse_model_specs
+    from speechdis.eval.runner import embed_models, load_eval_data, parse_model_specs
 
     specs = parse_model_specs(args.models)
     out = _out(args)
@@ -141,7 +141,7 @@ def _print_report(out: Path, name: str) -> None:
 # ------------------------------------------------------------------------------------------- commands
 def _std(args: argparse.Namespace) -> int:
     from speechdis.eval.report import write_report
-    from speechdis.evaluation import run_std
+    from speechdis.eval.runner import run_std
 
     opt = _std_options(args)
     out, data, models = _prepare(args, _windows(args))
@@ -152,7 +152,7 @@ def _std(args: argparse.Namespace) -> int:
 
 def _speaker(args: argparse.Namespace) -> int:
     from speechdis.eval.report import write_report
-    from speechdis.evaluation import run_speaker
+    from speechdis.eval.runner import run_speaker
 
     out, data, models = _prepare(args)
     write_report(run_speaker(data, models, out, n_trials=args.trials, p_target=args.p_target, seed=args.seed),
@@ -163,7 +163,7 @@ def _speaker(args: argparse.Namespace) -> int:
 
 def _probes(args: argparse.Namespace) -> int:
     from speechdis.eval.report import write_report
-    from speechdis.evaluation import run_probes
+    from speechdis.eval.runner import run_probes
 
     out, data, models = _prepare(args)
     write_report(run_probes(data, models, test_size=args.test_size, seed=args.seed), out, "probes")
@@ -172,7 +172,7 @@ def _probes(args: argparse.Namespace) -> int:
 
 
 def _plots(args: argparse.Namespace) -> int:
-    from speechdis.evaluation import run_plots
+    from speechdis.eval.runner import run_plots
 
     out, data, models = _prepare(args)
     files = run_plots(data, models, out, max_points=args.tsne_points, max_classes=args.tsne_classes,
@@ -184,7 +184,7 @@ def _plots(args: argparse.Namespace) -> int:
 
 
 def _all(args: argparse.Namespace) -> int:
-    from speechdis.evaluation import parse_model_specs, run_all
+    from speechdis.eval.runner import parse_model_specs, run_all
 
     opt = _std_options(args)
     specs = parse_model_specs(args.models)
@@ -201,7 +201,7 @@ def _report(args: argparse.Namespace) -> int:
 
     from speechdis.errors import SpeechdisError
     from speechdis.eval.report import format_table
-    from speechdis.evaluation import FINAL_COLUMNS
+    from speechdis.eval.runner import FINAL_COLUMNS
 
     out = Path(args.out)
     path = out / "summary.json"

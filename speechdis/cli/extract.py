@@ -37,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from speechdis.api import load_model
-    from speechdis.embeddings import describe_skipped, extract, output_paths
+    from speechdis.inference.model import load_model
+    from speechdis.inference.extract import describe_skipped, extract, output_paths
     from speechdis.errors import ConfigError
 
     if (args.window is None) != (args.hop is None):

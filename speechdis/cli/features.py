@@ -25,8 +25,8 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from speechdis.audio.features import load_feature_config
-    from speechdis.data.feats import make_features
-    from speechdis.data.kaldi import read_utt2spk
+    from speechdis.data.featjobs import make_features
+    from speechdis.data.tables import read_utt2spk
 
     cfg = load_feature_config(args.config, args.overrides)
     total = None

@@ -59,7 +59,7 @@ def _librispeech(args: argparse.Namespace) -> int:
 
 
 def _split_speakers(args: argparse.Namespace) -> int:
-    from speechdis.data.kaldi import train_test_split_speakers
+    from speechdis.data.datadir import train_test_split_speakers
 
     train, test = train_test_split_speakers(args.data_dir, args.test_fraction, args.seed,
                                             out_train=args.out_train, out_test=args.out_test)
@@ -69,7 +69,7 @@ def _split_speakers(args: argparse.Namespace) -> int:
 
 
 def _split(args: argparse.Namespace) -> int:
-    from speechdis.data.kaldi import split_by_speaker
+    from speechdis.data.datadir import split_by_speaker
 
     parts = split_by_speaker(args.data_dir, args.nj)
     for j, part in enumerate(parts, 1):
@@ -78,7 +78,7 @@ def _split(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from speechdis.data.kaldi import validate_data_dir
+    from speechdis.data.validate import validate_data_dir
 
     warnings = validate_data_dir(args.data_dir)
     for w in warnings:
@@ -88,7 +88,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _fix(args: argparse.Namespace) -> int:
-    from speechdis.data.kaldi import fix_data_dir
+    from speechdis.data.datadir import fix_data_dir
 
     removed = fix_data_dir(args.data_dir)
     print(f"{args.data_dir}: removed {len(removed)} utterance(s)"

@@ -23,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from speechdis.config import load_config
-    from speechdis.speech.train import TrainConfig, train
+    from speechdis.training.config import TrainConfig
+    from speechdis.training.loop import train
 
     cfg = load_config(TrainConfig, args.config, args.set)
     main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 reports

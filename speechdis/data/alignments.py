@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal, Mapping
 
-from speechdis.data.kaldi import WordSegment
+from speechdis.data.tables import WordSegment
 from speechdis.errors import DataDirError
 
 __all__ = [

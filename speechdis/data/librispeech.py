@@ -1,4 +1,4 @@
-"""LibriSpeech (and the mini corpus, same layout) -> Kaldi data dir with word segments.
+"""LibriSpeech (and the synthetic corpus, same layout) -> Kaldi data dir with word segments.
 
 Input layout: ``<corpus>/<subset>/<spk>/<chapter>/<spk>-<chapter>-<utt>.flac`` plus one
 ``<spk>-<chapter>.trans.txt`` per chapter (``UTT WORD WORD ...``). Output: ``wav.scp`` (absolute
@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from speechdis.data.alignments import AlignmentFormat, alignments_to_word_segments, load_alignments
-from speechdis.data.kaldi import DataDir, WordSegment, validate_data_dir
+from speechdis.data.datadir import DataDir
+from speechdis.data.tables import WordSegment
+from speechdis.data.validate import validate_data_dir
 from speechdis.errors import AudioError, DataDirError
 
 __all__ = ["PrepareReport", "prepare_librispeech", "read_speakers_txt"]

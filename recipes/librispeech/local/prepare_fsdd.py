@@ -49,7 +49,8 @@ def prepare_fsdd(fsdd: Path, out: Path, trim: bool = True, trim_db: float = 35.0
     """Write the data dir; returns counts."""
     import soundfile as sf
 
-    from speechdis.data.kaldi import DataDir, WordSegment
+    from speechdis.data.datadir import DataDir
+    from speechdis.data.tables import WordSegment
     from speechdis.errors import DataDirError
 
     rec_dir = fsdd / "recordings"

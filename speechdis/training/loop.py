@@ -1,8 +1,9 @@
-"""Training of the speech autoencoders (baseline and disentangled): config, loop, checkpoints, resume, DDP.
+"""The training loop of the speech autoencoders (baseline and disentangled): set-up, steps, validation,
+logging, checkpoint rotation, resume, DDP.
 
 Everything the loop reports goes through ``callback(record)`` and the JSON-lines log ``train_log.jsonl``;
-nothing is printed here. Checkpoints hold only tensors and plain Python values, so they load with
-``torch.load(weights_only=True)``.
+nothing is printed here. The config tree is :mod:`speechdis.training.config`, checkpoint I/O
+:mod:`speechdis.training.checkpoint`.
 """
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable
 
 import numpy as np
 import torch
 
 from speechdis.adversarial import AlternatingTrainer
 from speechdis.audio.features import FeatureConfig, save_feature_config
-from speechdis.config import from_dict, save_config, to_dict
+from speechdis.config import save_config
 from speechdis.data.segments import (
     PairBatchSampler,
     SegmentFilterReport,
@@ -31,64 +32,12 @@ from speechdis.errors import ConfigError, ModelError
 from speechdis.eval.probes import linear_probe
 from speechdis.fileio import atomic_open
 from speechdis.speech.losses import masked_mse, sample_group_pairs, sample_pairs
-from speechdis.speech.models import ModelConfig, SpeakerPairClassifier, build_model
-from speechdis.speech.objective import LossConfig, SpeechObjective
+from speechdis.speech.models import SpeakerPairClassifier, build_model
+from speechdis.speech.objective import SpeechObjective
+from speechdis.training.checkpoint import load_checkpoint, save_model, set_rng_state, write_checkpoint
+from speechdis.training.config import TrainConfig, resolve_device
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class OptimConfig:
-    lr: float = 1e-3
-    critic_lr: float = 1e-3
-    betas: tuple[float, float] = (0.5, 0.9)
-    weight_decay: float = 0.0
-    clip_grad: float = 5.0  # 0 disables
-    clip_mode: Literal["value", "norm"] = "value"  # reference code clips each gradient to ±5
-
-
-@dataclass
-class DataConfig:
-    speakers_per_batch: int = 8
-    segments_per_speaker: int = 8
-    crop_frames: int = 70
-    min_frames: int = 5
-    max_frames: int | None = None
-    valid_speakers: int = 2  # held out from the training data when no validation dir is given
-    max_valid_segments: int = 1000
-    preload: bool = False
-    num_workers: int = 0
-
-
-@dataclass
-class LoopConfig:
-    steps: int = 2000
-    log_every: int = 20
-    valid_every: int = 250
-    ckpt_every: int = 250
-    keep_checkpoints: int = 2
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: bool = False  # bf16 autocast on CUDA
-
-
-@dataclass
-class TrainConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    train: LoopConfig = field(default_factory=LoopConfig)
-
-    def __post_init__(self) -> None:
-        if self.loss.critic_group_size > 1 and 2 * self.loss.critic_group_size > self.data.segments_per_speaker:
-            raise ValueError(f"loss.critic_group_size {self.loss.critic_group_size} needs "
-                             f"data.segments_per_speaker ≥ {2 * self.loss.critic_group_size} "
-                             f"(two disjoint groups of one speaker), not {self.data.segments_per_speaker}")
-
-    @property
-    def batch_size(self) -> int:
-        return self.data.speakers_per_batch * self.data.segments_per_speaker
 
 
 @dataclass
@@ -107,14 +56,6 @@ def _distributed() -> tuple[int, int, int]:
     if world <= 1:
         return 0, 1, 0
     return int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0"))
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"train.device is {name!r} but CUDA is not available")
-    return torch.device(name)
 
 
 def _critic_needed(cfg: TrainConfig) -> bool:
@@ -152,35 +93,6 @@ def build_trainer(cfg: TrainConfig, model: torch.nn.Module, critic: torch.nn.Mod
 
 def _to(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-
-# ------------------------------------------------------------------------------------------ checkpoints
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_checkpoint(path: Path, payload: dict) -> None:
-    """Atomic: a crash mid-write leaves the previous checkpoint intact."""
-    with atomic_open(path, "wb") as f:
-        torch.save(payload, f)
-
-
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise ModelError(f"checkpoint {path} does not exist") from None
-    except Exception as e:  # corrupt or foreign file
-        raise ModelError(f"checkpoint {path} cannot be loaded: {e}") from e
 
 
 def _unwrap(m: torch.nn.Module | None) -> torch.nn.Module | None:
@@ -342,7 +254,7 @@ def train(
         generator=torch.Generator().manual_seed(cfg.train.seed))
     batches = (_to(b, device) for b in loader)
     if resume:
-        _set_rng_state(state["rng"])  # after the loader started: its start must not shift the stream
+        set_rng_state(state["rng"])  # after the loader started: its start must not shift the stream
 
     log_path = out / "train_log.jsonl"
     if main:
@@ -372,49 +284,13 @@ def train(
             if callback:
                 callback(rec)
         if main and (step % cfg.train.ckpt_every == 0 or step == end):
-            _write_checkpoint(ckpt_dir, step, cfg, _unwrap(model), _unwrap(critic), trainer,
+            write_checkpoint(ckpt_dir, step, cfg, _unwrap(model), _unwrap(critic), trainer,
                               cfg.train.keep_checkpoints)
     if main and step >= cfg.train.steps:
         save_model(out / "model.pt", cfg, _unwrap(model), step)
     if world > 1:
         torch.distributed.barrier()
     return TrainResult(out, step, logs, last_valid, seg_report)
-
-
-def _write_checkpoint(ckpt_dir: Path, step: int, cfg: TrainConfig, model, critic, trainer, keep: int) -> None:
-    payload = {
-        "step": step,
-        "config": to_dict(cfg),
-        "model": model.state_dict(),
-        "critic": critic.state_dict() if critic is not None else None,
-        **trainer.state_dict(),
-        "rng": _rng_state(),
-    }
-    path = ckpt_dir / f"ckpt-{step:08d}.pt"
-    save_checkpoint(path, payload)
-    save_checkpoint(ckpt_dir / "latest.pt", payload)
-    old = sorted(ckpt_dir.glob("ckpt-*.pt"))
-    for p in old[: max(len(old) - keep, 0)]:
-        p.unlink()
-
-
-def save_model(path: Path, cfg: TrainConfig, model: torch.nn.Module, step: int) -> None:
-    """The deployable artefact: config + autoencoder weights (no optimiser or critic state)."""
-    save_checkpoint(path, {"config": to_dict(cfg), "model": model.state_dict(), "step": step})
-
-
-def load_trained(path: str | os.PathLike, map_location: str | torch.device = "cpu"
-                 ) -> tuple[TrainConfig, torch.nn.Module, int]:
-    """Loads ``model.pt`` (or a training checkpoint) → (config, model in eval mode, step)."""
-    state = load_checkpoint(Path(path), map_location)
-    try:
-        cfg = from_dict(TrainConfig, state["config"])
-    except KeyError:
-        raise ModelError(f"{path} is not a speechdis model (no config inside)") from None
-    model = build_model(cfg.model)
-    model.load_state_dict(state["model"])
-    model.to(map_location).eval()
-    return cfg, model, int(state.get("step", 0))
 
 
 def reader_config(reader) -> FeatureConfig:
@@ -438,6 +314,4 @@ def _truncate_log(path: Path, step: int) -> None:
         f.write("".join(k + "\n" for k in keep))
 
 
-
-__all__ = ["TrainConfig", "OptimConfig", "DataConfig", "LoopConfig", "TrainResult", "train", "validate",
-           "load_trained", "save_model", "build_modules", "resolve_device"]
+__all__ = ["TrainResult", "train", "validate", "build_modules", "build_trainer", "resolve_device", "reader_config"]

@@ -29,8 +29,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from speechdis.api import Embedder, load_model, vector_roles
-from speechdis.data.kaldi import DataDir, WordSegment
+from speechdis.inference.model import Embedder, load_model, vector_roles
+from speechdis.data.datadir import DataDir
+from speechdis.data.tables import WordSegment
 from speechdis.errors import ConfigError, DataDirError, SpeechdisError
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def _model_segments(embedder: Embedder, data: EvalData) -> tuple[list[np.ndarray
     """The evaluation segments as this model's features (recomputed when its config differs)."""
     if embedder.feature_config.resolved() == data.feature_config.resolved():
         return data.feats, []
-    from speechdis.embeddings import data_dir_utterances
+    from speechdis.inference.extract import data_dir_utterances
 
     utts, notes = data_dir_utterances(embedder, data.data_dir)
     loaders = {u.utt: u.load for u in utts}
@@ -184,7 +185,7 @@ def _model_segments(embedder: Embedder, data: EvalData) -> tuple[list[np.ndarray
 def _window_segments(embedder: Embedder, data: EvalData, window: float, hop: float
                      ) -> tuple[list[np.ndarray], list[str]]:
     """Sliding windows over every searched utterance, as this model's features."""
-    from speechdis.embeddings import data_dir_utterances, window_spans
+    from speechdis.inference.extract import data_dir_utterances, window_spans
 
     cfg = embedder.feature_config
     utts, _ = data_dir_utterances(embedder, data.data_dir)

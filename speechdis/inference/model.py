@@ -78,7 +78,7 @@ def vector_roles(keys: Sequence[str]) -> dict[str, str]:
 
 
 def _utt_rng(utt: str | None) -> np.random.Generator:
-    # Same seeding as speechdis.data.feats, so dithered features match the data-dir ones.
+    # Same seeding as speechdis.data.featjobs, so dithered features match the data-dir ones.
     seed = int(hashlib.sha1(utt.encode()).hexdigest()[:8], 16) if utt else 0
     return np.random.default_rng(seed)
 
@@ -240,7 +240,8 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
     slower in our measurements; None keeps torch's setting). Raises :class:`ModelError` when the
     directory holds no usable model.
     """
-    from speechdis.speech.train import load_trained, resolve_device
+    from speechdis.training.checkpoint import load_trained
+    from speechdis.training.config import resolve_device
 
     path, warns = find_model_file(exp_dir)
     for w in warns:

@@ -3,7 +3,7 @@
 Inputs are audio files, directories (searched recursively for wav/flac/ogg) or Kaldi data dirs (a
 directory holding ``wav.scp`` or ``feats.scp``). A data dir's ``feats.scp`` is used when its features
 were made with the model's feature config; otherwise features are computed from ``wav.scp`` exactly
-as :mod:`speechdis.api` does for raw audio.
+as :mod:`speechdis.inference.model` does for raw audio.
 
 Segmentation (one of): the whole utterance; a ``word_segments`` table (``--word-segments``, or the
 data dir's own); a CTM (``--ctm``, silences and unknown-word tokens dropped); sliding windows
@@ -27,8 +27,9 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from speechdis.api import Embedder
-from speechdis.data.kaldi import DataDir, WordSegment, read_word_segments, write_feats_scp
+from speechdis.inference.model import Embedder
+from speechdis.data.datadir import DataDir
+from speechdis.data.tables import WordSegment, read_word_segments, write_feats_scp
 from speechdis.errors import AudioError, DataDirError, SpeechdisError
 from speechdis.fileio import atomic_open
 
@@ -112,7 +113,7 @@ class EmbeddingSet:
 
     def save_ark(self, prefix: str | os.PathLike) -> list[Path]:
         """Write ``<prefix>.<kind>.ark`` + ``.scp`` for each vector kind (scp paths absolute)."""
-        from speechdis.data.feats import _write_ark  # the data layer's atomic ark writer
+        from speechdis.data.featjobs import _write_ark  # the data layer's atomic ark writer
 
         if len(set(self.ids)) != len(self.ids):
             dup = next(i for i, c in Counter(self.ids).items() if c > 1)
@@ -237,7 +238,7 @@ def collect_utterances(embedder: Embedder, inputs: Sequence[str | os.PathLike]
 def data_dir_utterances(embedder: Embedder, d: Path) -> tuple[list[Utterance], list[str]]:
     """Utterances of a data dir (with their word segments), read from feats.scp when it matches the
     model's features, else computed from wav.scp; and notes on which."""
-    from speechdis.data.feats import FeatsReader
+    from speechdis.data.featjobs import FeatsReader
 
     data = DataDir.load(d) if (d / "utt2spk").exists() else None
     notes: list[str] = []

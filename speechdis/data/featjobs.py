@@ -49,8 +49,8 @@ from speechdis.audio.features import (
 )
 from speechdis.audio.io import WavEntryLoader
 from speechdis.config import to_dict
-from speechdis.data.kaldi import (
-    DataDir,
+from speechdis.data.datadir import DataDir
+from speechdis.data.tables import (
     read_feats_scp,
     read_utt2num_frames,
     read_utt2spk,
