@@ -57,6 +57,7 @@ class TrainConfig:
     train: LoopConfig = field(default_factory=LoopConfig)
 
     def __post_init__(self) -> None:
+        _check_values(self)
         if self.loss.critic_group_size > 1 and 2 * self.loss.critic_group_size > self.data.segments_per_speaker:
             raise ValueError(f"loss.critic_group_size {self.loss.critic_group_size} needs "
                              f"data.segments_per_speaker ≥ {2 * self.loss.critic_group_size} "
@@ -65,6 +66,48 @@ class TrainConfig:
     @property
     def batch_size(self) -> int:
         return self.data.speakers_per_batch * self.data.segments_per_speaker
+
+
+MODEL_KINDS = ("disentangled", "baseline")
+RNN_KINDS = ("gru", "lstm")
+
+
+def _check_values(cfg: "TrainConfig") -> None:
+    """Values that type-check but would crash or silently misbehave later (one-line ValueError)."""
+    m, o, d, t = cfg.model, cfg.optim, cfg.data, cfg.train
+    if m.kind not in MODEL_KINDS:
+        raise ValueError(f"model.kind is {m.kind!r}; allowed: {', '.join(MODEL_KINDS)}")
+    if m.rnn not in RNN_KINDS:
+        raise ValueError(f"model.rnn is {m.rnn!r}; allowed: {', '.join(RNN_KINDS)}")
+    at_least = [
+        ("model.feat_dim", m.feat_dim, 1), ("model.hidden", m.hidden, 1), ("model.layers", m.layers, 1),
+        ("model.phonetic_dim", m.phonetic_dim, 1), ("model.speaker_dim", m.speaker_dim, 1),
+        ("model.embed_dim", m.embed_dim, 1), ("model.decoder_hidden", m.decoder_hidden, 1),
+        ("model.decoder_layers", m.decoder_layers, 1),
+        ("data.speakers_per_batch", d.speakers_per_batch, 1), ("data.segments_per_speaker", d.segments_per_speaker, 1),
+        ("data.crop_frames", d.crop_frames, 1), ("data.min_frames", d.min_frames, 1),
+        ("data.valid_speakers", d.valid_speakers, 0), ("data.max_valid_segments", d.max_valid_segments, 1),
+        ("data.num_workers", d.num_workers, 0),
+        ("train.steps", t.steps, 1), ("train.log_every", t.log_every, 1), ("train.valid_every", t.valid_every, 1),
+        ("train.ckpt_every", t.ckpt_every, 1), ("train.keep_checkpoints", t.keep_checkpoints, 1),
+    ]
+    at_least += [(f"model.critic_hidden[{i}]", h, 1) for i, h in enumerate(m.critic_hidden)]
+    for key, value, low in at_least:
+        if value < low:
+            raise ValueError(f"{key} must be ≥ {low}, got {value}")
+    if d.max_frames is not None and d.max_frames < d.min_frames:
+        raise ValueError(f"data.max_frames ({d.max_frames}) must be ≥ data.min_frames ({d.min_frames}) or null")
+    for key, value in (("optim.lr", o.lr), ("optim.critic_lr", o.critic_lr)):
+        if not value > 0:
+            raise ValueError(f"{key} must be > 0, got {value}")
+    for key, value in (("optim.weight_decay", o.weight_decay), ("optim.clip_grad", o.clip_grad),
+                       ("model.input_noise", m.input_noise)):
+        if not value >= 0:
+            raise ValueError(f"{key} must be ≥ 0, got {value}")
+    if not 0.0 <= m.dropout < 1.0:
+        raise ValueError(f"model.dropout must be in [0, 1), got {m.dropout}")
+    if not all(0.0 <= b < 1.0 for b in o.betas):
+        raise ValueError(f"optim.betas must each be in [0, 1), got {list(o.betas)}")
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
