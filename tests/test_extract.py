@@ -192,6 +192,33 @@ def test_model_dirs_without_model_pt(setup, tmp_path, capsys):
     assert rc == 1 and "speechdis extract: error:" in err and "no trained model" in err
 
 
+def test_a_model_dir_holding_only_model_pt_embeds_identically(setup, dis, tmp_path):
+    """model.pt describes itself (features, kind, versions): nothing else from the experiment is needed."""
+    import torch
+
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(setup.disentangled / "model.pt", alone / "model.pt")
+    m = speechdis.load_model(alone, device="cpu")
+    assert m.feature_config == dis.feature_config and not m.warnings and m.provenance["torch"] == torch.__version__
+    _, wav, segs = _utt_with_segments(setup.data)
+    spans = [(s.start, s.end) for s in segs]
+    a, b = dis.embed_file(wav, segments=spans), m.embed_file(wav, segments=spans)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    # A model file of format 1 (no features inside) loads only with feats.yaml beside it.
+    from speechdis.training.checkpoint import load_checkpoint, save_checkpoint
+
+    old = {k: v for k, v in load_checkpoint(alone / "model.pt").items() if k in ("config", "model", "step")}
+    save_checkpoint(alone / "model.pt", old)
+    with pytest.raises(ModelError, match="without its feature config.*feats.yaml"):
+        speechdis.load_model(alone, device="cpu")
+    shutil.copy(setup.disentangled / "feats.yaml", alone / "feats.yaml")
+    m = speechdis.load_model(alone, device="cpu")
+    assert "older model file" in m.warnings[0]
+    np.testing.assert_array_equal(m.embed_file(wav, segments=spans)["phonetic"], a["phonetic"])
+
+
 def test_data_dirs_without_matching_features_are_computed_from_audio(setup, dis, tmp_path):
     from speechdis.audio.features import load_feature_config
     from speechdis.data.featjobs import make_features

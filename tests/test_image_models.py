@@ -246,6 +246,12 @@ def test_same_seed_same_model(tmp_path):
     b = train_model("dann", tmp_path / "b", steps=3, seed=5, overrides={"width": "8"})
     keys = ("dann_target_accuracy", "source_only_target_accuracy", "final_losses")
     assert [a[k] for k in keys] == [b[k] for k in keys]
-    sa = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["modules"]["dann"]
-    sb = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["modules"]["dann"]
+    sa = torch.load(tmp_path / "a" / "model.pt", weights_only=True)["modules"]["dann"]
+    sb = torch.load(tmp_path / "b" / "model.pt", weights_only=True)["modules"]["dann"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    # One loader for every model file: speechdis.load_model gives the image model back, self-described.
+    import speechdis
+
+    m = speechdis.load_model(tmp_path / "a", device="cpu")
+    assert m.name == "dann" and m.config.width == 8 and m.seed == 5 and m.provenance["torch"] == torch.__version__
+    assert all(torch.equal(m.modules["dann"].state_dict()[k], sa[k]) for k in sa)

@@ -81,10 +81,16 @@ def test_checkpoint_round_trip_and_weights_only(mini_data, tmp_path):
     train(cfg, mini_data["train"], tmp_path / "exp")
     state = torch.load(tmp_path / "exp" / "checkpoints" / "latest.pt", weights_only=True)
     assert state["step"] == 2 and state["critic"] is not None
-    cfg2, model, step = load_trained(tmp_path / "exp" / "model.pt")
-    assert step == 2 and cfg2 == cfg
+    trained = load_trained(tmp_path / "exp" / "model.pt")
+    assert trained.step == 2 and trained.config == cfg
+    # The file describes itself: kind, the feature front end, versions.
+    assert trained.state["family"] == "speech" and trained.state["kind"] == "disentangled"
+    assert trained.features is not None and trained.features.dim == cfg.model.feat_dim
+    assert trained.provenance["torch"] == torch.__version__ and "speechdis" in trained.provenance
     x, lengths = torch.randn(3, 20, 39), torch.tensor([20, 15, 9])
-    _, again, _ = load_trained(tmp_path / "exp" / "checkpoints" / "latest.pt")
+    again = load_trained(tmp_path / "exp" / "checkpoints" / "latest.pt")
+    assert again.features == trained.features
+    model, again = trained.model, again.model
     a, b = model.embed(x, lengths), again.embed(x, lengths)
     assert torch.allclose(a["phonetic"], b["phonetic"]) and torch.allclose(a["speaker"], b["speaker"])
 

@@ -17,17 +17,13 @@ nj=2
 models="infogan vaegan bigan triplegan dann crossdomain twostage edit"
 exp="$here/exp"
 
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --steps) steps="$2"; shift 2 ;;
-    --seed) seed="$2"; shift 2 ;;
-    --nj) nj="$2"; shift 2 ;;
-    --models) models="$2"; shift 2 ;;
-    --exp) exp="$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "$0: unknown option $1" >&2; exit 2 ;;
-  esac
-done
+_po_vars="steps seed nj models exp"
+# shellcheck source=../librispeech/local/parse_options.sh
+. "$root/recipes/librispeech/local/parse_options.sh"
+if [ $# -gt 0 ]; then
+  echo "$0: unexpected argument(s): $*" >&2
+  exit 2
+fi
 case "$nj" in ''|*[!0-9]*|0) echo "$0: --nj must be a positive integer" >&2; exit 2 ;; esac
 
 # shellcheck disable=SC1091

@@ -1,7 +1,6 @@
 """Plumbing shared by the image models: seeding, batch streams, the step driver, configs, checkpoints."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -90,72 +89,39 @@ def run_steps(
     return {k: float(np.mean(v)) for k, v in tail.items()}
 
 
-# ------------------------------------------------------------------------------------------------ configs
-
-
-def apply_overrides(config: Any, overrides: Mapping[str, Any] | None) -> Any:
-    """A copy of dataclass ``config`` with fields replaced; string values are parsed by the field's type."""
-    if not overrides:
-        return config
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    changes: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if key not in fields:
-            raise ConfigError(f"unknown option {key!r} for {type(config).__name__}; known: {sorted(fields)}")
-        current = getattr(config, key)
-        if isinstance(value, str) and not isinstance(current, str):
-            value = _parse(key, value, current)
-        changes[key] = value
-    return dataclasses.replace(config, **changes)
-
-
-def _parse(key: str, text: str, current: Any) -> Any:
-    try:
-        if isinstance(current, bool):
-            if text.lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(text)
-        if isinstance(current, int):
-            return int(text)
-        if isinstance(current, float):
-            return float(text)
-        if isinstance(current, tuple):
-            return tuple(type(current[0])(t) if current else t for t in text.split(","))
-    except ValueError:
-        raise ConfigError(f"option {key}: cannot parse {text!r} as {type(current).__name__}") from None
-    return text
-
-
 # ------------------------------------------------------------------------------------------- checkpoints
 
 
-def save_checkpoint(out_dir: str | os.PathLike, model: str, config: Any, modules: Mapping[str, nn.Module],
-                    seed: int, extra: Mapping[str, Any] | None = None) -> Path:
-    """Write ``model.pt`` (atomically): model name, config, seed and each module's state dict."""
+def save_image_model(out_dir: str | os.PathLike, model: str, config: Any, modules: Mapping[str, nn.Module],
+                     seed: int, extra: Mapping[str, Any] | None = None) -> Path:
+    """Write ``model.pt`` (atomically, with the package's self-describing header): the model name as ``kind``,
+    config, seed and each module's state dict."""
+    from speechdis.config import to_dict
+    from speechdis.training.checkpoint import model_header, save_checkpoint
+
     path = Path(out_dir) / CHECKPOINT
-    state = {
-        "model": model,
-        "config": dataclasses.asdict(config),
-        "seed": seed,
-        "modules": {k: m.state_dict() for k, m in modules.items()},
-        "extra": dict(extra or {}),
-    }
-    with atomic_open(path, "wb") as f:
-        torch.save(state, f)
+    save_checkpoint(path, {**model_header("image", model, to_dict(config)), "seed": seed,
+                           "modules": {k: m.state_dict() for k, m in modules.items()}, "extra": dict(extra or {})})
     return path
 
 
-def load_checkpoint(model_dir: str | os.PathLike) -> dict:
-    """Read ``model.pt`` from a model directory written by ``speechdis image train``."""
-    path = Path(model_dir) / CHECKPOINT
+def read_image_model(model_dir: str | os.PathLike) -> dict:
+    """The contents of an image model's ``model.pt`` (a model directory or the file), loaded weights-only."""
+    from speechdis.training.checkpoint import load_checkpoint, model_family
+
+    path = Path(model_dir)
+    path = path / CHECKPOINT if path.is_dir() else path
     if not path.is_file():
         raise ModelError(f"{path}: no checkpoint (train a model into this directory first)")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # corrupt or foreign file: report it as the user's problem, not a crash
-        raise ModelError(f"{path}: cannot read checkpoint ({e})") from e
+    state = load_checkpoint(path)
+    if not isinstance(state, dict) or model_family(state) != "image":
+        raise ModelError(f"{path} is not an image model of speechdis")
+    return state
+
+
+def image_model_name(state: Mapping) -> str:
+    """The model name of a loaded image ``model.pt`` (``kind``; ``model`` in files of format 1)."""
+    return str(state["kind"] if "kind" in state else state["model"])
 
 
 def load_modules(state: Mapping, modules: Mapping[str, nn.Module]) -> None:

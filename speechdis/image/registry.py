@@ -19,13 +19,14 @@ from typing import Any, Callable, Mapping
 
 from torch import nn
 
+from speechdis.config import apply_overrides, from_dict, to_dict
 from speechdis.errors import ConfigError, ModelError
 from speechdis.image.common import (
     METRICS,
-    apply_overrides,
-    load_checkpoint,
+    image_model_name,
     load_modules,
-    save_checkpoint,
+    read_image_model,
+    save_image_model,
     seed_everything,
     write_metrics,
 )
@@ -71,9 +72,16 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def make_config(name: str, steps: int | None = None, overrides: Mapping[str, Any] | None = None) -> Any:
-    """The model's default config with ``steps`` and ``overrides`` (field=value; strings are parsed)."""
+    """The model's default config with ``steps`` and ``overrides`` (field=value; string values are parsed as
+    YAML, as ``--set`` values are everywhere in the package, and type-checked by :mod:`speechdis.config`)."""
     spec = get_spec(name)
-    cfg = apply_overrides(spec.config_cls(), overrides)
+    items = [f"{k}={v}" for k, v in (overrides or {}).items() if isinstance(v, str)]
+    data = apply_overrides(to_dict(spec.config_cls()), items)
+    data.update({k: v for k, v in (overrides or {}).items() if not isinstance(v, str)})
+    try:
+        cfg = from_dict(spec.config_cls, data)
+    except ConfigError as e:
+        raise ConfigError(f"{name}: {e}") from None
     if steps is not None:
         if steps <= 0:
             raise ConfigError(f"--steps must be positive, got {steps}")
@@ -96,7 +104,7 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
     seed_everything(seed)  # weight initialisation: the same seed gives the same model
     modules = spec.build(cfg)
     if init_dir is not None:
-        state = load_checkpoint(init_dir)
+        state = read_image_model(init_dir)
         try:
             load_modules(state, modules)
         except (RuntimeError, ModelError) as e:  # shape mismatch etc.: a wrong --init directory
@@ -107,7 +115,7 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
     train_time = time.time() - start
     for m in modules.values():
         m.eval()
-    save_checkpoint(out, name, cfg, modules, seed)
+    save_image_model(out, name, cfg, modules, seed)
     start = time.time()
     metrics = spec.evaluate(cfg, modules, seed, out)
     metrics = {"model": name, "seed": seed, "steps": cfg.steps if trained else 0, "train_seconds": train_time,
@@ -119,23 +127,49 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
     return metrics
 
 
+@dataclass
+class ImageModel:
+    """A trained image model read back from its ``model.pt`` (see :func:`load_image_model`)."""
+
+    name: str
+    config: Any
+    modules: Modules  # in eval mode
+    seed: int
+    path: Path
+    provenance: dict
+
+    @property
+    def spec(self) -> ModelSpec:
+        return get_spec(self.name)
+
+
+def load_image_model(path: str | os.PathLike, state: Mapping | None = None) -> ImageModel:
+    """An image model from its directory or ``model.pt`` (``state``: the file's contents when already read)."""
+    state = read_image_model(path) if state is None else state
+    spec = get_spec(image_model_name(state))
+    try:
+        cfg = from_dict(spec.config_cls, state["config"])
+    except ConfigError as e:
+        raise ModelError(f"{path}: stored config does not fit {spec.name} ({e})") from e
+    modules = spec.build(cfg)
+    try:
+        load_modules(state, modules)
+    except RuntimeError as e:
+        raise ModelError(f"{path}: weights do not fit the stored config ({str(e).splitlines()[0]})") from e
+    p = Path(path)
+    return ImageModel(spec.name, cfg, modules, int(state["seed"]), p if p.is_file() else p / "model.pt",
+                      dict(state.get("provenance") or {}))
+
+
 def evaluate_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Re-evaluate a trained model directory (pictures + metrics.json into ``out_dir``, default the same)."""
-    state = load_checkpoint(model_dir)
-    spec = get_spec(state["model"])
-    fields = {f.name: f for f in dataclasses.fields(spec.config_cls)}
-    default = spec.config_cls()
-    # JSON-ish round trip turns tuples into lists; restore the dataclass's own types.
-    values = {k: (tuple(v) if isinstance(getattr(default, k), tuple) else v)
-              for k, v in state["config"].items() if k in fields}
-    cfg = spec.config_cls(**values)
-    modules = spec.build(cfg)
-    load_modules(state, modules)
+    m = load_image_model(model_dir)
+    spec, cfg, modules = m.spec, m.config, m.modules
     out = Path(out_dir) if out_dir is not None else Path(model_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    metrics = spec.evaluate(cfg, modules, int(state["seed"]), out)
-    metrics = {"model": spec.name, "seed": state["seed"], "steps": cfg.steps,
+    metrics = spec.evaluate(cfg, modules, m.seed, out)
+    metrics = {"model": spec.name, "seed": m.seed, "steps": cfg.steps,
                "eval_seconds": time.time() - start, **metrics}
     previous = Path(model_dir) / METRICS
     if previous.is_file():  # keep what only training knew (time, losses, init) when rewriting the file

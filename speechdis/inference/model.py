@@ -10,8 +10,8 @@ Every ``embed_*`` method returns ``{name: (N, dim) float32 array}`` with one row
 ``phonetic`` and ``speaker`` for the disentangled model, ``embedding`` for the baseline autoencoder
 (:attr:`Embedder.keys`).
 
-Features are computed exactly as for training: the experiment's ``feats.yaml`` (the config of the
-features the model was trained on), over the **whole** file or wave, then CMVN over the whole
+Features are computed exactly as for training: with the feature config stored inside ``model.pt`` (the
+features the model was trained on; ``model.pt`` alone is enough), over the **whole** file or wave, then CMVN over the whole
 utterance, and only then are segments cut (frames whose centres lie in ``[start, end)``, as the data-dir
 reader does) and cropped to the first ``data.crop_frames`` frames (as in training). Models trained with
 per-utterance CMVN therefore see identical inputs. A model trained with ``cmvn: speaker`` gets
@@ -94,6 +94,7 @@ class Embedder:
     path: Path
     step: int = 0
     warnings: list[str] = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)  # versions and git revision that made the model file
     batch_size: int = 256
     threads: int | None = 1  # torch CPU threads while embedding (see load_model); None: leave as is
 
@@ -230,17 +231,21 @@ class Embedder:
 
 
 def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int = 256,
-               threads: int | None = 1) -> Embedder:
-    """Load a trained model from an experiment dir (``speechdis train --out EXP_DIR``).
+               threads: int | None = 1):
+    """Load a trained model from an experiment dir (``speechdis train --out EXP_DIR``) or a model file.
 
-    Uses ``EXP_DIR/model.pt`` (falling back to ``checkpoints/latest.pt`` with a logged warning) and
-    ``EXP_DIR/feats.yaml`` for the features. ``device``: ``auto`` (CUDA when available), ``cpu``,
-    ``cuda``, ``cuda:N``. ``threads``: torch CPU threads while embedding (default 1: these small RNN
-    batches gain little from more, and on shared cores competing OpenMP threads made embedding ~40x
-    slower in our measurements; None keeps torch's setting). Raises :class:`ModelError` when the
-    directory holds no usable model.
+    Speech models come back as an :class:`Embedder`; image models (``speechdis image train``) as a
+    :class:`speechdis.image.registry.ImageModel` - one loader for every model file of the package.
+
+    Uses ``EXP_DIR/model.pt`` (falling back to ``checkpoints/latest.pt`` with a logged warning); the file holds
+    the feature config, so nothing else is read. A model file written before features were stored inside
+    (format 1) needs the experiment's ``feats.yaml`` beside it, else :class:`ModelError`. ``device``: ``auto``
+    (CUDA when available), ``cpu``, ``cuda``, ``cuda:N``. ``threads``: torch CPU threads while embedding
+    (default 1: these small RNN batches gain little from more, and on shared cores competing OpenMP threads
+    made embedding ~40x slower in our measurements; None keeps torch's setting). Raises :class:`ModelError`
+    when there is no usable model.
     """
-    from speechdis.training.checkpoint import load_trained
+    from speechdis.training.checkpoint import load_checkpoint, load_trained, model_family
     from speechdis.training.config import resolve_device
 
     path, warns = find_model_file(exp_dir)
@@ -250,18 +255,25 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
         dev = resolve_device(device)
     except Exception as e:  # ConfigError for unavailable CUDA: a model-loading problem here
         raise ModelError(f"device {device!r}: {e}") from e
-    cfg, model, step = load_trained(path, dev)
-    exp = path.parent if path.parent.name != "checkpoints" else path.parent.parent
-    feats_yaml = exp / "feats.yaml"
-    if feats_yaml.is_file():
+    state = load_checkpoint(path, dev)
+    if model_family(state) == "image":
+        from speechdis.image.registry import load_image_model
+
+        return load_image_model(path, state)
+    trained = load_trained(path, dev, state=state)
+    cfg, fcfg = trained.config, trained.features
+    if fcfg is None:  # format 1: the front end lived beside the file
+        exp = path.parent if path.parent.name != "checkpoints" else path.parent.parent
+        feats_yaml = exp / "feats.yaml"
+        if not feats_yaml.is_file():
+            raise ModelError(f"{path} was saved without its feature config (by an older speechdis, or trained on features made outside it) and there is no "
+                             f"feats.yaml beside it; copy the experiment's feats.yaml to {feats_yaml}")
         fcfg = load_feature_config(feats_yaml)
-    else:
-        fcfg = FeatureConfig()
-        warns.append(f"{exp}: no feats.yaml; assuming the default feature config "
-                     f"({fcfg.kind}, dim {fcfg.dim}, cmvn {fcfg.cmvn})")
+        warns.append(f"{path}: an older model file without its feature config; using {feats_yaml}")
         log.warning(warns[-1])
     if fcfg.dim != cfg.model.feat_dim:
-        raise ModelError(f"{exp}: the model takes {cfg.model.feat_dim}-dim features but feats.yaml "
+        raise ModelError(f"{path}: the model takes {cfg.model.feat_dim}-dim features but its feature config "
                          f"describes {fcfg.dim}-dim {fcfg.kind}")
-    return Embedder(model=model, train_config=cfg, feature_config=fcfg, device=dev, path=path, step=step,
-                    warnings=warns, batch_size=batch_size, threads=threads)
+    return Embedder(model=trained.model, train_config=cfg, feature_config=fcfg, device=dev, path=path,
+                    step=trained.step, warnings=warns, batch_size=batch_size, threads=threads,
+                    provenance=trained.provenance)

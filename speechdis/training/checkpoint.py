@@ -1,23 +1,80 @@
-"""Checkpoint I/O: training checkpoints (resume), the deployable ``model.pt``, random-number state.
+"""Checkpoint I/O for every model (speech and image): training checkpoints (resume), the deployable
+``model.pt``, random-number state.
 
 Checkpoints hold only tensors and plain Python values, so they load with ``torch.load(weights_only=True)``;
 every write is atomic (a crash mid-write leaves the previous file intact).
+
+A model file describes itself (:func:`model_header`): ``format``/``format_version``, ``family`` (``speech``
+or ``image``), ``kind`` (``baseline``/``disentangled``, or the image model's name), the config, and
+``provenance`` (speechdis, torch and Python versions, the git revision of the source tree when it is a
+checkout). Speech models also carry ``features``, the resolved feature config they were trained on, so
+``model.pt`` alone is enough to embed audio exactly as in training.
 """
 from __future__ import annotations
 
+import functools
 import os
+import platform
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+from speechdis.audio.features import FeatureConfig
 from speechdis.config import from_dict, to_dict
 from speechdis.errors import ModelError
 from speechdis.fileio import atomic_open
-from speechdis.speech.models import build_model
-from speechdis.training.config import TrainConfig
 
-__all__ = ["save_checkpoint", "load_checkpoint", "write_checkpoint", "save_model", "load_trained", "rng_state",
-           "set_rng_state"]
+if TYPE_CHECKING:  # the speech classes are imported where used, so image models load without them
+    from speechdis.training.config import TrainConfig
+
+__all__ = ["save_checkpoint", "load_checkpoint", "write_checkpoint", "save_model", "load_trained", "TrainedModel",
+           "model_header", "model_family", "provenance", "rng_state", "set_rng_state"]
+
+FORMAT = "speechdis-model"
+FORMAT_VERSION = 2  # 1: no header, no features (feats.yaml beside the file)
+
+
+@functools.lru_cache(maxsize=1)
+def _git_revision() -> str | None:
+    """The source tree's commit (``+dirty`` with local changes) when the package runs from a git checkout."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return rev + ("+dirty" if dirty else "") if rev else None
+
+
+def provenance() -> dict[str, Any]:
+    """What made a file: package, torch and Python versions and (when known) the git revision."""
+    from speechdis import __version__
+
+    return {"speechdis": str(__version__), "torch": str(torch.__version__), "python": platform.python_version(),
+            "git": _git_revision()}
+
+
+def model_header(family: str, kind: str, config: dict, features: FeatureConfig | None = None) -> dict[str, Any]:
+    """The self-description every saved model carries (see the module doc)."""
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "family": family, "kind": kind, "config": config,
+            "features": to_dict(features.resolved()) if features is not None else None,
+            "provenance": provenance()}
+
+
+def model_family(state: dict) -> str:
+    """``speech`` or ``image`` for a loaded model file (also for files written before the header existed)."""
+    if "family" in state:
+        return str(state["family"])
+    if isinstance(state.get("model"), str) and "modules" in state:  # image model.pt of format 1
+        return "image"
+    return "speech"
 
 
 def rng_state() -> dict:
@@ -48,11 +105,17 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise ModelError(f"checkpoint {path} cannot be loaded: {e}") from e
 
 
-def write_checkpoint(ckpt_dir: Path, step: int, cfg: TrainConfig, model, critic, trainer, keep: int) -> None:
-    """A resumable training checkpoint (``ckpt-<step>.pt`` and ``latest.pt``), keeping the newest ``keep``."""
+def write_checkpoint(ckpt_dir: Path, step: int, cfg: TrainConfig, features: FeatureConfig | None, model, critic, trainer,
+                     keep: int, extra: dict | None = None) -> dict:
+    """A resumable training checkpoint (``ckpt-<step>.pt`` and ``latest.pt``), keeping the newest ``keep``.
+
+    It is a model file too (same header as ``model.pt``), so an interrupted run can be embedded with.
+    ``extra`` (plain values, e.g. the best validation score so far) is stored beside. Returns the payload.
+    """
     payload = {
+        **model_header("speech", cfg.model.kind, to_dict(cfg), features),
+        **(extra or {}),
         "step": step,
-        "config": to_dict(cfg),
         "model": model.state_dict(),
         "critic": critic.state_dict() if critic is not None else None,
         **trainer.state_dict(),
@@ -64,22 +127,51 @@ def write_checkpoint(ckpt_dir: Path, step: int, cfg: TrainConfig, model, critic,
     old = sorted(ckpt_dir.glob("ckpt-*.pt"))
     for p in old[: max(len(old) - keep, 0)]:
         p.unlink()
+    return payload
 
 
-def save_model(path: Path, cfg: TrainConfig, model: torch.nn.Module, step: int) -> None:
-    """The deployable artefact: config + autoencoder weights (no optimiser or critic state)."""
-    save_checkpoint(path, {"config": to_dict(cfg), "model": model.state_dict(), "step": step})
+def save_model(path: Path, cfg: TrainConfig, features: FeatureConfig | None, model: torch.nn.Module, step: int,
+               extra: dict | None = None) -> None:
+    """The deployable artefact: header (config, features, provenance) + autoencoder weights (no optimiser or
+    critic state)."""
+    save_checkpoint(path, {**model_header("speech", cfg.model.kind, to_dict(cfg), features), **(extra or {}),
+                           "model": model.state_dict(), "step": step})
 
 
-def load_trained(path: str | os.PathLike, map_location: str | torch.device = "cpu"
-                 ) -> tuple[TrainConfig, torch.nn.Module, int]:
-    """Loads ``model.pt`` (or a training checkpoint) → (config, model in eval mode, step)."""
-    state = load_checkpoint(Path(path), map_location)
-    try:
-        cfg = from_dict(TrainConfig, state["config"])
-    except KeyError:
-        raise ModelError(f"{path} is not a speechdis model (no config inside)") from None
+@dataclass
+class TrainedModel:
+    """A speech model file read back: config, model (eval mode), step, feature config (None in files of format 1,
+    which kept it in ``feats.yaml`` beside), provenance (empty for format 1) and the raw state."""
+
+    config: "TrainConfig"
+    model: torch.nn.Module
+    step: int
+    features: FeatureConfig | None
+    provenance: dict
+    state: dict
+
+
+def load_trained(path: str | os.PathLike, map_location: str | torch.device = "cpu", state: dict | None = None
+                 ) -> TrainedModel:
+    """Loads a speech ``model.pt`` (or a training checkpoint) → :class:`TrainedModel` (``state``: the file's
+    contents when already read)."""
+    from speechdis.speech.models import build_model
+    from speechdis.training.config import TrainConfig
+
+    if state is None:
+        state = load_checkpoint(Path(path), map_location)
+    if not isinstance(state, dict) or "config" not in state or "model" not in state:
+        raise ModelError(f"{path} is not a speechdis model (no config inside)")
+    if model_family(state) != "speech":
+        raise ModelError(f"{path} holds an image model ({state.get('kind', state.get('model'))}), not a speech model")
+    cfg = from_dict(TrainConfig, state["config"])
     model = build_model(cfg.model)
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise ModelError(f"{path}: the weights do not fit the stored config ({str(e).splitlines()[0]})") from e
     model.to(map_location).eval()
-    return cfg, model, int(state.get("step", 0))
+    feats = state.get("features")
+    return TrainedModel(cfg, model, int(state.get("step", 0)),
+                        from_dict(FeatureConfig, feats) if feats is not None else None,
+                        dict(state.get("provenance") or {}), state)

@@ -257,10 +257,14 @@ def train(
         set_rng_state(state["rng"])  # after the loader started: its start must not shift the stream
 
     log_path = out / "train_log.jsonl"
+    feats_cfg = reader_config(reader)  # stored inside every checkpoint and model.pt: extraction needs it
     if main:
         save_config(cfg, out / "config.yaml", header="resolved training config (speechdis train)")
-        # Extraction must compute features exactly as training saw them.
-        save_feature_config(reader_config(reader), out / "feats.yaml")
+        if feats_cfg is not None:
+            save_feature_config(feats_cfg, out / "feats.yaml")  # a readable copy; model.pt is what counts
+        else:
+            log.warning("%s has no conf/feats.yaml (features made outside speechdis): the model will not know its "
+                        "front end; put the matching feats.yaml beside model.pt to embed raw audio with it", data_dir)
         _truncate_log(log_path, step)
     t0, seen, last_valid = time.time(), 0, {}
     logs: dict[str, float] = {}
@@ -284,19 +288,18 @@ def train(
             if callback:
                 callback(rec)
         if main and (step % cfg.train.ckpt_every == 0 or step == end):
-            write_checkpoint(ckpt_dir, step, cfg, _unwrap(model), _unwrap(critic), trainer,
-                              cfg.train.keep_checkpoints)
+            write_checkpoint(ckpt_dir, step, cfg, feats_cfg, _unwrap(model), _unwrap(critic), trainer,
+                             cfg.train.keep_checkpoints)
     if main and step >= cfg.train.steps:
-        save_model(out / "model.pt", cfg, _unwrap(model), step)
+        save_model(out / "model.pt", cfg, feats_cfg, _unwrap(model), step)
     if world > 1:
         torch.distributed.barrier()
     return TrainResult(out, step, logs, last_valid, seg_report)
 
 
-def reader_config(reader) -> FeatureConfig:
-    """The feature config a (possibly multi-dir) reader's features were made with."""
-    cfg = getattr(reader, "config", None)
-    return cfg if cfg is not None else FeatureConfig()
+def reader_config(reader) -> FeatureConfig | None:
+    """The feature config a (possibly multi-dir) reader's features were made with (None: unknown)."""
+    return getattr(reader, "config", None)
 
 
 def _append_log(path: Path, record: dict) -> None:
