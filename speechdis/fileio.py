@@ -35,3 +35,23 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def remove_stale_tmp(directory: str | os.PathLike, *names: str) -> list[Path]:
+    """Delete temporary files that :func:`atomic_open` left in ``directory`` when its process was killed.
+
+    ``names`` are the final file names (glob patterns allowed, e.g. ``ckpt-*.pt``) whose leftovers to
+    remove; call before rewriting those files (rerun, resume). Returns the removed files.
+    """
+    directory = Path(directory)
+    removed: list[Path] = []
+    if not directory.is_dir():
+        return removed
+    for name in names:
+        for tmp in directory.glob(f".{name}.*.tmp"):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except FileNotFoundError:  # removed concurrently
+                pass
+    return removed

@@ -30,6 +30,10 @@ import json
 import multiprocessing
 import os
 import queue as queue_mod
+import re
+import signal
+import sys
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +51,7 @@ from speechdis.audio.features import (
     save_feature_config,
     segment_frames,
 )
-from speechdis.audio.io import WavEntryLoader
+from speechdis.audio.io import WavEntryLoader, is_pipe_entry
 from speechdis.config import to_dict
 from speechdis.data.datadir import DataDir
 from speechdis.data.tables import (
@@ -59,7 +63,7 @@ from speechdis.data.tables import (
     write_utt2num_frames,
 )
 from speechdis.errors import AudioError, ConfigError, DataDirError, SpeechdisError
-from speechdis.fileio import atomic_open
+from speechdis.fileio import atomic_open, remove_stale_tmp
 
 __all__ = ["FeatsReport", "make_features", "FeatsReader", "FEATS_CONFIG", "SKIPPED_FILE"]
 
@@ -137,9 +141,30 @@ def _job_result(job: _Job) -> dict | None:
         # decoder) is more likely fixed than permanent.
         if rec["num_done"] == 0 and job.items:
             return None
+        # Skips must not outlive their cause: a job is redone when the audio of a skipped utterance
+        # changed since (restored, replaced), or cannot be checked (a pipe command).
+        sources = rec.get("skip_sources", {})
+        entries = {utt: entry for utt, entry, _, _ in job.items}
+        for utt in rec["skipped"]:
+            now = _source_fingerprint(entries.get(utt, ""))
+            if utt not in sources or now == "pipe" or now != sources[utt]:
+                return None
         return rec
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _source_fingerprint(entry: str) -> list | str | None:
+    """What identifies the current state of a wav.scp entry's audio: (size, mtime) of a file, None when
+    it does not exist, "pipe" for a command (whose inputs are unknown: never considered unchanged)."""
+    entry = entry.strip()
+    if is_pipe_entry(entry):
+        return "pipe"
+    try:
+        st = os.stat(entry)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
 
 
 def _write_ark(path: str, mats: Iterator[tuple[str, np.ndarray]], final_path: str) -> dict[str, str]:
@@ -159,9 +184,39 @@ def _write_ark(path: str, mats: Iterator[tuple[str, np.ndarray]], final_path: st
 _PROGRESS_QUEUE = None
 
 
-def _init_worker(q) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when its parent does (killed, crashed): an orphan would keep
+    writing files and then block forever on a pipe nobody reads."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+                if os.getppid() != parent_pid:  # the parent died before prctl took effect
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):  # pragma: no cover - no usable libc
+            pass
+
+    def watch() -> None:  # pragma: no cover - fallback where prctl is unavailable
+        import time
+
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _init_worker(q, parent_pid: int) -> None:
     global _PROGRESS_QUEUE
     _PROGRESS_QUEUE = q
+    _die_with_parent(parent_pid)
+    # Ctrl-C reaches the whole process group; the parent reports it and stops the workers, which
+    # would otherwise each print a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # nj workers each running a multi-threaded BLAS would oversubscribe the cores.
     try:
         from threadpoolctl import threadpool_limits
@@ -214,6 +269,7 @@ def _run_job(job: _Job, tick: Callable[[int], None] | None = None) -> dict:
         "num_done": len(scp),
         "utt2num_frames": frames,
         "skipped": skipped,
+        "skip_sources": {u: _source_fingerprint(e) for u, e, _, _ in job.items if u in skipped},
     }
     with atomic_open(job.done, "w", encoding="utf-8") as f:
         json.dump(rec, f)
@@ -265,6 +321,17 @@ def make_features(
     name = data_dir.name
     utts = d.utts
     items = [(u, *d.audio_source(u)) for u in utts]
+    # Utterances (or recordings without segments) that utt2spk lacks get no features; say so.
+    listed = d.segments if d.segments else d.wav_scp
+    unlisted = {u: "listed in " + ("segments" if d.segments else "wav.scp") + " but not in utt2spk (no speaker)"
+                for u in sorted(set(listed) - set(d.utt2spk))}
+    # Leftovers of killed writes (arks, stats, tables) from an earlier run.
+    job_tmp = re.compile(rf"^\.raw_[A-Za-z0-9]+_{re.escape(name)}\.\d+\.(ark|scp|stats\.ark|done)\..+\.tmp$")
+    for p in feat_dir.glob(".raw_*.tmp"):
+        if job_tmp.match(p.name):
+            p.unlink(missing_ok=True)
+    remove_stale_tmp(data_dir, "feats.scp", "utt2num_frames", "cmvn.ark", "cmvn.scp", SKIPPED_FILE)
+    remove_stale_tmp(data_dir / "conf", Path(FEATS_CONFIG).name)
     nj_eff = max(1, min(nj, len(items)))
     cfg_dict = to_dict(cfg)
     jobs = []
@@ -272,7 +339,8 @@ def make_features(
         base = feat_dir / f"raw_{cfg.kind}_{name}.{j}"
         jobs.append(_Job(j, f"{base}.ark", f"{base}.scp", f"{base}.stats.ark", f"{base}.done", cfg_dict, chunk))
 
-    report = FeatsReport(data_dir=data_dir, feat_dir=feat_dir, config=cfg, nj=nj_eff, utts=len(items))
+    report = FeatsReport(data_dir=data_dir, feat_dir=feat_dir, config=cfg, nj=nj_eff,
+                         utts=len(items) + len(unlisted))
     results: dict[int, dict] = {}
     pending = []
     for job in jobs:
@@ -285,6 +353,10 @@ def make_features(
         else:
             pending.append(job)
 
+    if pending:
+        # Jobs about to run overwrite arks that the current feats.scp may point into: drop the index (and
+        # the config it pairs with) first, so an interrupted rerun leaves no features rather than a mix.
+        _invalidate_index(data_dir)
     if len(pending) == 1 or (pending and nj_eff == 1):
         for job in pending:
             results[job.index] = _run_job(job, progress)
@@ -292,8 +364,14 @@ def make_features(
         mel_filterbank(cfg)  # import librosa and build the filters once; forked workers inherit them
         _run_parallel(pending, results, progress)
     report.jobs_run = [j.index for j in pending]
+    report.skipped.update(unlisted)
     _combine(d, data_dir, jobs, results, cfg, report)
     return report
+
+
+def _invalidate_index(data_dir: Path) -> None:
+    for rel in ("feats.scp", "utt2num_frames", "cmvn.scp", "cmvn.ark", FEATS_CONFIG):
+        (data_dir / rel).unlink(missing_ok=True)
 
 
 def _run_parallel(pending: list[_Job], results: dict[int, dict], progress: Callable[[int], None] | None) -> None:
@@ -304,8 +382,9 @@ def _run_parallel(pending: list[_Job], results: dict[int, dict], progress: Calla
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     q = ctx.Queue()
     errors: list[str] = []
-    with ProcessPoolExecutor(max_workers=len(pending), mp_context=ctx, initializer=_init_worker,
-                             initargs=(q,)) as ex:
+    ex = ProcessPoolExecutor(max_workers=len(pending), mp_context=ctx, initializer=_init_worker,
+                             initargs=(q, os.getpid()))
+    try:
         futures = {ex.submit(_run_job_in_worker, job): job for job in pending}
         remaining = set(futures)
 
@@ -335,6 +414,15 @@ def _run_parallel(pending: list[_Job], results: dict[int, dict], progress: Calla
                 except Exception as e:  # noqa: BLE001 - reported below with the job number
                     errors.append(f"job {job.index} ({job.ark}): {type(e).__name__}: {e}")
         drain(block=True)
+    except BaseException:
+        # Interrupted (Ctrl-C) or failed in the parent: stop the workers now rather than waiting for
+        # their jobs; finished jobs keep their .done markers and resume on the next run.
+        for proc in list((getattr(ex, "_processes", None) or {}).values()):
+            proc.kill()
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        ex.shutdown(wait=True)
     q.close()
     if errors:
         raise DataDirError("feature extraction failed (finished jobs are kept; rerun to resume):\n  "
