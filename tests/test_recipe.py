@@ -125,35 +125,3 @@ def test_recipe_options_are_checked(tmp_path):
                                     "recipes/librispeech/local/parse_options.sh"])
 def test_recipe_scripts_parse(script):
     assert subprocess.run(["bash", "-n", str(REPO / script)]).returncode == 0
-
-
-def test_fsdd_preparation_on_synthetic_recordings(tmp_path):
-    """The FSDD preparation, on made-up recordings (the real FSDD is never needed by tests)."""
-    import numpy as np
-    import soundfile as sf
-
-    sys.path.insert(0, str(REPO / "recipes" / "librispeech" / "local"))
-    try:
-        from prepare_fsdd import prepare_fsdd
-    finally:
-        sys.path.pop(0)
-    from speechdis.data.datadir import DataDir
-
-    rec = tmp_path / "fsdd" / "recordings"
-    rec.mkdir(parents=True)
-    sr = 8000
-    for digit, spk, idx in ((0, "alice", 0), (7, "bob", 12)):
-        wave = np.zeros(sr, dtype=np.float32)  # 1 s: silence, 0.3 s of tone from 0.4 s, silence
-        t = np.arange(int(0.3 * sr)) / sr
-        wave[int(0.4 * sr):int(0.7 * sr)] = 0.5 * np.sin(2 * np.pi * 300 * t)
-        sf.write(str(rec / f"{digit}_{spk}_{idx}.wav"), wave, sr)
-    (rec / "README.wav").write_bytes(b"")  # not digit_speaker_index: skipped
-    r = prepare_fsdd(tmp_path / "fsdd", tmp_path / "data")
-    d = DataDir.load(tmp_path / "data")
-    assert r["utterances"] == 2 and d.utt2spk == {"alice-0-00": "alice", "bob-7-12": "bob"}
-    assert d.text["bob-7-12"] == "SEVEN"
-    seg = {w.utt: w for w in d.word_segments}["alice-0-00"]
-    assert seg.word == "ZERO" and 0.3 < seg.start < 0.4 and 0.7 < seg.end < 0.8
-    whole = prepare_fsdd(tmp_path / "fsdd", tmp_path / "data2", trim=False)
-    assert whole["trimmed"] is False
-    assert {(w.start, w.end) for w in DataDir.load(tmp_path / "data2").word_segments} == {(0.0, 1.0)}

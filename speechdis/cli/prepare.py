@@ -1,6 +1,8 @@
 """`speechdis prepare <corpus|tool>`: build and manipulate Kaldi data dirs.
 
 Sub-commands: ``librispeech`` (a LibriSpeech-layout subset + word alignments -> data dir),
+``speechcommands`` (Speech Commands -> speaker-disjoint train/dev/test data dirs + noise list),
+``fsdd`` (Free Spoken Digit Dataset -> data dir),
 ``split-speakers`` (speaker-disjoint train/test split), ``split`` (Kaldi split_data.sh --per-spk),
 ``validate`` and ``fix-data-dir``.
 """
@@ -13,8 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``prepare`` command and its sub-commands."""
     p = subparsers.add_parser("prepare", help="prepare Kaldi data dirs (librispeech, splits, validation)",
                               description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="prepare_command", required=True, metavar="{librispeech,split-speakers,split,"
-                                                                            "validate,fix-data-dir}")
+    sub = p.add_subparsers(dest="prepare_command", required=True, metavar="{librispeech,speechcommands,fsdd,"
+                                                                            "split-speakers,split,validate,"
+                                                                            "fix-data-dir}")
 
     ls = sub.add_parser("librispeech", help="LibriSpeech-layout corpus subset -> data dir with word_segments")
     ls.add_argument("--corpus", required=True, help="corpus root holding <subset>/<spk>/<chapter>/")
@@ -26,6 +29,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ls.add_argument("--no-alignments", action="store_true", help="do not look for alignments")
     ls.add_argument("out_dir", help="output data dir")
     ls.set_defaults(func=_librispeech)
+
+    sc = sub.add_parser("speechcommands", help="Speech Commands (release or test-set layout) -> "
+                                               "OUT/{train,dev,test} + OUT/noise")
+    sc.add_argument("corpus", metavar="CORPUS", help="folder holding <word>/<speaker>_nohash_<n>.wav")
+    sc.add_argument("out", metavar="OUT", help="output folder")
+    sc.add_argument("--dev-percent", type=float, default=15.0,
+                    help="speakers for dev when splitting by speaker hash (default 15)")
+    sc.add_argument("--test-percent", type=float, default=15.0,
+                    help="speakers for test when splitting by speaker hash (default 15)")
+    sc.add_argument("--no-lists", action="store_true",
+                    help="ignore validation_list.txt/testing_list.txt; always split by speaker hash")
+    _trim_options(sc)
+    sc.set_defaults(func=_speechcommands)
+
+    fs = sub.add_parser("fsdd", help="Free Spoken Digit Dataset (recordings/) -> one data dir")
+    fs.add_argument("corpus", metavar="CORPUS", help="FSDD root holding recordings/")
+    fs.add_argument("out", metavar="OUT", help="output data dir")
+    _trim_options(fs)
+    fs.set_defaults(func=_fsdd)
 
     sp = sub.add_parser("split-speakers", help="speaker-disjoint train/test split of a data dir")
     sp.add_argument("data_dir")
@@ -47,6 +69,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fx = sub.add_parser("fix-data-dir", help="keep only utterances present in every table (backup in .backup/)")
     fx.add_argument("data_dir")
     fx.set_defaults(func=_fix)
+
+
+def _trim_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trim-db", type=float, default=35.0,
+                   help="word segment: frames within this many dB of the loudest one (default 35)")
+    p.add_argument("--pad", type=float, default=0.03, help="seconds added on both sides of the segment (default 0.03)")
+    p.add_argument("--no-trim", action="store_true", help="word segment = the whole clip")
+
+
+def _speechcommands(args: argparse.Namespace) -> int:
+    from speechdis.data.corpora import prepare_speechcommands
+
+    report = prepare_speechcommands(args.corpus, args.out, dev_percent=args.dev_percent,
+                                    test_percent=args.test_percent, trim=not args.no_trim, trim_db=args.trim_db,
+                                    pad=args.pad, use_lists=not args.no_lists)
+    print(report.summary())
+    return 0
+
+
+def _fsdd(args: argparse.Namespace) -> int:
+    from speechdis.data.corpora import prepare_fsdd
+
+    report = prepare_fsdd(args.corpus, args.out, trim=not args.no_trim, trim_db=args.trim_db, pad=args.pad)
+    print(report.summary())
+    return 0
 
 
 def _librispeech(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@
 #
 #   bash recipes/librispeech/local/run_fsdd.sh --exp recipes/mini/exp      # after bash recipes/mini/run.sh
 #
-# Steps: local/prepare_fsdd.py (one utterance + one energy-trimmed word segment per recording) →
+# Steps: speechdis prepare fsdd (one utterance + one energy-trimmed word segment per recording) →
 # speechdis features with the models' own feature config (feats.yaml; resampled to 16 kHz) →
 # speechdis evaluate all (DTW, baseline, disentangled) → the final table.
 set -euo pipefail
@@ -33,7 +33,7 @@ done
 trim_opt=()
 [ "$trim" = true ] || trim_opt=(--no-trim)
 
-python "$recipe/local/prepare_fsdd.py" "$fsdd" "$data" ${trim_opt[@]+"${trim_opt[@]}"}
+speechdis prepare fsdd "$fsdd" "$data" ${trim_opt[@]+"${trim_opt[@]}"}
 speechdis features "$data" --nj "$nj" --config "$exp/disentangled/feats.yaml" --no-progress
 speechdis evaluate all --data "$data" --model "baseline=$exp/baseline" --model "disentangled=$exp/disentangled" \
   --out "$exp/eval_fsdd" --dtw-budget "$dtw_budget" --max-queries-per-word "$max_queries_per_word"
