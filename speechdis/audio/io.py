@@ -21,6 +21,7 @@ __all__ = [
     "load_audio",
     "load_wav_entry",
     "audio_info",
+    "check_wav_complete",
     "is_pipe_entry",
     "resample",
     "WavEntryLoader",
@@ -87,11 +88,50 @@ def _finish(data: np.ndarray, sr: int, sample_rate: int | None, min_duration: fl
     return wave
 
 
+# Data sizes that writers to a pipe put in a wav header when the length is unknown (libsndfile then reads to EOF).
+_UNKNOWN_WAV_SIZES = (0, 0xFFFFFFFF)
+_UNKNOWN_WAV_SIZE_MIN = 0x7FFF0000
+
+
+def check_wav_complete(path: str | os.PathLike) -> None:
+    """Raise AudioError when a RIFF/WAVE file holds fewer data bytes than its header declares.
+
+    libsndfile silently reads what is there, so a truncated copy would otherwise pass as a shorter
+    recording. Other formats (and headers written with an unknown length) are not checked here.
+    """
+    name = str(path)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return
+            pos = 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return
+                cid, csize = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if cid == b"data":
+                    if csize in _UNKNOWN_WAV_SIZES or csize >= _UNKNOWN_WAV_SIZE_MIN:
+                        return
+                    have = size - (pos + 8)
+                    if have < csize:
+                        raise AudioError(f"{name}: truncated wav file: the header declares {csize} bytes of "
+                                         f"audio data, the file holds {have} ({100 * have / csize:.0f}%)")
+                    return
+                pos += 8 + csize + (csize & 1)
+    except OSError:
+        return  # unreadable: soundfile reports it with its own message
+
+
 def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
     """(sample_rate, num_frames, channels) of an audio file, read from its header only."""
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: no such audio file")
+    check_wav_complete(path)
     try:
         info = sf.info(str(path))
     except _READ_ERRORS as e:
@@ -123,6 +163,7 @@ def load_audio(
         raise AudioError(f"{name}: no such audio file")
     if path.is_dir():
         raise AudioError(f"{name}: is a directory, not an audio file")
+    check_wav_complete(path)
     try:
         with sf.SoundFile(name) as f:
             sr = f.samplerate
