@@ -128,7 +128,8 @@ def test_std_cli_with_windows_and_a_dtw_budget(setup, tmp_path, capsys):
     assert seg["DTW"]["pairs_computed"] == 2000 and not seg["DTW"]["complete"]
     assert 0 <= seg["dis"]["MAP"] <= 1 and "MAP_dtw_queries" in seg["dis"] and seg["dis"]["embed_seconds"] > 0
     assert 0 <= std["utterance_qbe"]["dis"]["MAP"] <= 1
-    assert set(std["same_different"]) == {"DTW", "dis"}
+    assert set(std["same_different"]) == {"DTW", "mfcc-stats", "dis"}  # both trivial baselines, by default
+    assert set(std["segment_qbe_cross_speaker"]) == {"DTW", "mfcc-stats", "dis"} and "| mfcc-stats" in printed
 
 
 def test_evaluate_subcommands_and_errors(setup, tmp_path, capsys):
@@ -136,13 +137,119 @@ def test_evaluate_subcommands_and_errors(setup, tmp_path, capsys):
     assert cli_main(["evaluate", "speaker", "--data", str(setup.data), "--model", f"d={setup.disentangled}",
                      "--out", str(out), "--trials", "300", "--p-target", "0.05"]) == 0
     spk = json.loads((out / "speaker.json").read_text())
-    assert set(spk["verification"]) == {"d/speaker", "d/phonetic"} and spk["trials"]["p_target"] == 0.05
+    assert set(spk["verification"]) == {"mfcc-stats/embedding", "d/speaker", "d/phonetic"}
+    assert spk["trials"]["p_target"] == 0.05
     assert cli_main(["evaluate", "probes", "--data", str(setup.data), "--model", f"b={setup.baseline}",
-                     "--out", str(out)]) == 0
+                     "--out", str(out), "--no-mfcc-stats"]) == 0
     probes = json.loads((out / "probes.json").read_text())["probes"]
-    assert {(r["target"], r["from"]) for r in probes} == {("speaker", "embedding"), ("word", "embedding")}
+    assert {(r["model"], r["target"], r["from"]) for r in probes} == {("b", "speaker", "embedding"),
+                                                                    ("b", "word", "embedding")}
     capsys.readouterr()
     assert cli_main(["evaluate", "std", "--data", str(setup.data), "--model", f"b={tmp_path / 'none'}",
                      "--out", str(out)]) == 1
     assert "no such directory" in capsys.readouterr().err
     assert cli_main(["evaluate", "report", str(tmp_path / "nothing")]) == 1
+
+
+# ---------------------------------------------------------------------------------- baselines, embedders
+def test_mfcc_stats_known_vectors():
+    from speechdis.eval.systems import mfcc_stats_vectors, segment_stats, standardise
+
+    feats = [np.array([[0.0], [2.0]]), np.array([[1.0], [1.0], [1.0]]), np.array([[4.0], [6.0]])]
+    np.testing.assert_allclose(segment_stats(feats), [[1, 1], [1, 0], [5, 1]])
+    want = np.array([[(1 - 7 / 3) / np.sqrt(32 / 9), (1 - 2 / 3) / np.sqrt(2 / 9)],
+                     [(1 - 7 / 3) / np.sqrt(32 / 9), (0 - 2 / 3) / np.sqrt(2 / 9)],
+                     [(5 - 7 / 3) / np.sqrt(32 / 9), (1 - 2 / 3) / np.sqrt(2 / 9)]])
+    np.testing.assert_allclose(mfcc_stats_vectors(feats), want, rtol=1e-6)
+    np.testing.assert_allclose(standardise(np.array([[1.0, 3.0], [2.0, 3.0]])), [[-1, 0], [1, 0]])  # constant: 0
+
+
+def test_mfcc_stats_system_uses_features_without_cmvn(setup, data):
+    from speechdis.data.featjobs import FeatsReader
+    from speechdis.data.segments import data_dir_segments
+    from speechdis.eval.runner import embed_models
+
+    reader = FeatsReader(setup.data)
+    assert reader.cmvn != "none"  # the data dir's features are normalised; the baseline must not be
+    segs, _, _ = data_dir_segments(setup.data, min_frames=5)
+    raw = [reader.raw(s.utt)[s.start_frame:s.end_frame] for s in segs]
+    (mv,) = embed_models([], data, mfcc_stats=True)
+    assert mv.name == mv.kind == "mfcc-stats" and mv.roles == {"phonetic": "embedding", "speaker": "embedding"}
+    x = np.concatenate([np.stack([r.mean(0) for r in raw]), np.stack([r.std(0) for r in raw])], axis=1)
+    np.testing.assert_allclose(mv.vectors["embedding"], (x - x.mean(0)) / x.std(0), rtol=1e-4, atol=1e-4)
+    assert not np.allclose(x, np.concatenate([np.stack([f.mean(0) for f in data.feats]),
+                                              np.stack([f.std(0) for f in data.feats])], axis=1))
+
+
+def _hand_data() -> "EvalData":
+    """Four one-segment utterances: words A A A B, speakers s1 s1 s2 s2 (see the cross-speaker test)."""
+    from speechdis.audio.features import FeatureConfig
+    from speechdis.eval.runner import EvalData
+
+    vecs = np.array([[1.0, 0.0], [1.0, 0.05], [0.0, 1.0], [1.0, 0.5]])
+    return EvalData(data_dir=Path("."), seg_ids=["a", "b", "c", "d"], utts=["u0", "u1", "u2", "u3"],
+                    words=["A", "A", "A", "B"], speakers=["s1", "s1", "s2", "s2"], spans=[(0.0, 0.1)] * 4,
+                    feats=[np.repeat(v[None, :], 5, axis=0) for v in vecs], feature_config=FeatureConfig(),
+                    utt_words={"u0": {"A"}, "u1": {"A"}, "u2": {"A"}, "u3": {"B"}})
+
+
+def test_cross_speaker_qbe_restricts_the_archive_to_other_speakers():
+    data = _hand_data()
+    vecs = np.stack([f[0] for f in data.feats])
+    m = ModelVectors("m", "python", "-", None, {"embedding": vecs}, 0.0,
+                     {"phonetic": "embedding", "speaker": "embedding"})
+    std = run_std(data, [m], StdOptions(dtw=True, dtw_budget=None))
+    # Queries a, b, c (word A). Plain: a and b find their same-speaker twin first, then B, then c
+    # (AP 5/6 each); c ranks d (B) above b and a (AP 7/12): MAP 3/4. Other speakers only: a and b rank
+    # d then c (AP 1/2); c sees only a and b, both relevant (AP 1): MAP 2/3.
+    for system in ("m", "DTW"):
+        assert std["segment_qbe"][system]["MAP"] == pytest.approx(0.75)
+        assert std["segment_qbe_cross_speaker"][system]["MAP"] == pytest.approx(2 / 3)
+        assert std["segment_qbe_cross_speaker"][system]["n_queries"] == 3
+    table = final_table(std, None, None, [m])
+    assert [(r["system"], r["x-spk MAP"]) for r in table] == [("DTW", pytest.approx(2 / 3)), ("m", pytest.approx(2 / 3))]
+
+
+def test_npz_and_callable_embedders(data, tmp_path, capsys, setup):
+    from speechdis.errors import DataDirError
+    from speechdis.eval.runner import embed_models
+
+    oracle = _oracle(data)
+    order = np.random.default_rng(0).permutation(len(data))  # rows in another order than the data dir's
+    path = tmp_path / "vecs.npz"
+    np.savez(path, ids=np.array(data.seg_ids)[order], phonetic=oracle.vectors["phonetic"][order],
+             speaker=oracle.vectors["speaker"][order])
+    (mv,) = embed_models([("n", path)], data)
+    np.testing.assert_array_equal(mv.vectors["phonetic"], oracle.vectors["phonetic"])
+    assert mv.roles == {"phonetic": "phonetic", "speaker": "speaker"} and mv.exp_dir is None
+    assert run_std(data, [mv])["segment_qbe"]["n"]["MAP"] == pytest.approx(1.0)
+    # Missing segments are named.
+    part = tmp_path / "part.npz"
+    np.savez(part, ids=np.array(data.seg_ids[2:]), embedding=oracle.vectors["phonetic"][2:])
+    with pytest.raises(DataDirError, match=f"2 of the {len(data)} evaluation segments: {data.seg_ids[0]}, "
+                                           f"{data.seg_ids[1]}"):
+        embed_models([("p", part)], data)
+    # A callable on feature matrices, and an object with embed_features.
+    def mean_vec(feats):
+        return {"embedding": np.stack([f.mean(0) for f in feats])}
+
+    class Obj:
+        def embed_features(self, feats):
+            return {"phonetic": np.stack([f.mean(0) for f in feats]), "speaker": np.stack([f.std(0) for f in feats])}
+
+    a, b = embed_models([("f", mean_vec), ("o", Obj())], data)
+    np.testing.assert_allclose(a.vectors["embedding"], np.stack([f.mean(0) for f in data.feats]), rtol=1e-6)
+    assert a.kind == "python" and b.roles == {"phonetic": "phonetic", "speaker": "speaker"}
+    with pytest.raises(ConfigError, match="expected"):
+        embed_models([("bad", lambda feats: {"x": np.zeros((3, 2))})], data)
+    with pytest.raises(ConfigError, match="reserved"):
+        parse_model_specs(["mfcc-stats=x"])
+    # The CLI takes an npz like an experiment, and names what an npz lacks.
+    out = tmp_path / "e"
+    assert cli_main(["evaluate", "speaker", "--data", str(setup.data), "--model", f"n={path}", "--out", str(out),
+                     "--trials", "300"]) == 0
+    spk = json.loads((out / "speaker.json").read_text())["verification"]
+    assert spk["n/speaker"]["EER"] == pytest.approx(0.0) and "mfcc-stats/embedding" in spk
+    capsys.readouterr()
+    assert cli_main(["evaluate", "probes", "--data", str(setup.data), "--model", f"p={part}", "--out", str(out)]) == 1
+    assert data.seg_ids[0] in capsys.readouterr().err

@@ -1,7 +1,10 @@
 """`speechdis evaluate {std,speaker,probes,plots,all,report}`: evaluate trained models on a data dir.
 
-Every sub-command takes --data DATA_DIR (with features and word_segments) and one or more
---model NAME=EXP_DIR, and writes JSON + Markdown reports (and PNGs) to --out.
+Every sub-command takes --data DATA_DIR (with features and word_segments) and --model NAME=PATH
+(repeatable; PATH = an experiment dir, a model.pt, or an .npz of vectors keyed by segment id as
+`speechdis extract` writes), and writes JSON + Markdown reports (and PNGs) to --out. The mfcc-stats
+baseline (mean + std of each segment's raw MFCC frames, standardised) is evaluated beside the models
+unless --no-mfcc-stats; `std` reports cross-speaker QbE (archive = other speakers) beside plain QbE.
 """
 from __future__ import annotations
 
@@ -17,10 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="evaluate_command", required=True,
                            metavar="{std,speaker,probes,plots,all,report}")
 
-    def common(sp: argparse.ArgumentParser, models_required: bool = True) -> None:
+    def common(sp: argparse.ArgumentParser, baselines: bool = True) -> None:
         sp.add_argument("--data", required=True, metavar="DATA_DIR", help="test data dir (features + word_segments)")
-        sp.add_argument("--model", dest="models", action="append", default=[], required=models_required,
-                        metavar="NAME=EXP_DIR", help="a trained model (repeatable); NAME labels its results")
+        sp.add_argument("--model", dest="models", action="append", default=[], required=not baselines,
+                        metavar="NAME=PATH", help="a system (repeatable): experiment dir, model.pt, or .npz of "
+                                                  "vectors keyed by segment id; NAME labels its results")
+        if baselines:
+            sp.add_argument("--no-mfcc-stats", dest="mfcc_stats", action="store_false",
+                            help="leave out the mfcc-stats baseline (MFCC mean+std vectors)")
         sp.add_argument("--out", default=None, metavar="DIR", help="output dir (default: eval_<data dir name>)")
         sp.add_argument("--min-frames", type=int, default=5, help="shortest word segment used (frames, default 5)")
         sp.add_argument("--device", default="auto")
@@ -64,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pr.set_defaults(func=_probes)
 
     pl = sub.add_parser("plots", help="t-SNE maps of the vectors and training-loss curves")
-    common(pl)
+    common(pl, baselines=False)
     pl.add_argument("--tsne-points", type=int, default=1000)
     pl.add_argument("--tsne-classes", type=int, default=10, help="most frequent speakers/words shown")
     pl.set_defaults(func=_plots)
@@ -118,15 +125,19 @@ def _windows(args: argparse.Namespace) -> tuple[float, float] | None:
 
 
 def _prepare(args: argparse.Namespace, windows=None):
+    from speechdis.errors import ConfigError
     from speechdis.eval.runner import embed_models, load_eval_data, parse_model_specs
 
-    specs = parse_model_specs(args.models)
+    mfcc_stats = getattr(args, "mfcc_stats", False)
+    specs = parse_model_specs(args.models, allow_empty=mfcc_stats)
+    if not specs and not mfcc_stats:
+        raise ConfigError("nothing to evaluate: give --model NAME=PATH or keep the mfcc-stats baseline")
     out = _out(args)
     data = load_eval_data(args.data, args.min_frames)
     _say(f"{len(data)} segments, {len(set(data.utts))} utterances, {len(set(data.speakers))} speakers, "
          f"{len(set(data.words))} words")
     models = embed_models(specs, data, device=args.device, batch_size=args.batch_size, windows=windows,
-                          threads=args.threads, progress=_say)
+                          threads=args.threads, mfcc_stats=mfcc_stats, progress=_say)
     for m in models:
         for n in m.notes:
             _say(f"{m.name}: {n}")
@@ -187,12 +198,12 @@ def _all(args: argparse.Namespace) -> int:
     from speechdis.eval.runner import parse_model_specs, run_all
 
     opt = _std_options(args)
-    specs = parse_model_specs(args.models)
+    specs = parse_model_specs(args.models, allow_empty=args.mfcc_stats)
     out = _out(args)
     run_all(args.data, specs, out, std=opt, windows=_windows(args), device=args.device,
             batch_size=args.batch_size, threads=args.threads, min_frames=args.min_frames, n_trials=args.trials, p_target=args.p_target,
             probe_test_size=args.test_size, tsne_points=args.tsne_points, tsne_classes=args.tsne_classes,
-            plots=not args.no_plots, progress=_say)
+            plots=not args.no_plots, mfcc_stats=args.mfcc_stats, progress=_say)
     return _report(argparse.Namespace(out=str(out)))
 
 

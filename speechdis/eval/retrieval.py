@@ -248,6 +248,8 @@ def segment_qbe(
     exclude: Sequence[int] | Sequence[Hashable] | None = None,
     *,
     archive_ids: Sequence[Hashable] | None = None,
+    query_groups: Sequence[Hashable] | None = None,
+    archive_groups: Sequence[Hashable] | None = None,
     k: int = 10,
     block_size: int = _BLOCK,
 ) -> QbeResult:
@@ -255,7 +257,9 @@ def segment_qbe(
 
     Relevant = same word. ``exclude[q]`` names the archive item that *is* query ``q`` so it is left
     out of that query's ranking: an archive index (negative = none), or — when ``archive_ids`` is
-    given — an archive id (None = none; an unknown id raises). Returns per-query AP, P@k, P@R and means.
+    given — an archive id (None = none; an unknown id raises). With ``query_groups`` and
+    ``archive_groups`` (e.g. speakers: cross-speaker QbE) each query ranks only the archive items of
+    other groups than its own. Returns per-query AP, P@k, P@R and means.
     """
     q = cosine_normalise(query_vecs)
     a = cosine_normalise(archive_vecs)
@@ -265,6 +269,13 @@ def segment_qbe(
         raise ValueError(f"query dim {q.shape[1]} != archive dim {a.shape[1]}")
     qw, aw = _label_ids(query_words, archive_words)
     excl = _exclude_indices(exclude, len(q), len(a), archive_ids)
+    if (query_groups is None) != (archive_groups is None):
+        raise ValueError("give both query_groups and archive_groups, or neither")
+    qg = ag = None
+    if query_groups is not None:
+        if len(query_groups) != len(q) or len(archive_groups) != len(a):
+            raise ValueError("vectors and group labels differ in length")
+        qg, ag = _label_ids(query_groups, archive_groups)
 
     t0 = time.perf_counter()
     parts = []
@@ -273,6 +284,9 @@ def segment_qbe(
         sims = q[b0:b1] @ a.T
         rel = qw[b0:b1, None] == aw[None, :]
         valid = _exclusion_mask(sims.shape, excl[b0:b1])
+        if qg is not None:
+            other = qg[b0:b1, None] != ag[None, :]
+            valid = other if valid is None else valid & other
         parts.append(ranking_metrics(sims, rel, k=k, valid=valid))
     return _finish(parts, k, time.perf_counter() - t0, len(q))
 

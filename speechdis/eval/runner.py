@@ -1,11 +1,16 @@
 """Evaluation runs (``speechdis evaluate``): models + a data dir → metrics, reports and plots.
 
-Glue over the pure functions of :mod:`speechdis.eval` (DESIGN.md §4):
+Glue over the pure functions of :mod:`speechdis.eval` (DESIGN.md §4). The systems compared are
+trained speechdis models (experiment dir or ``model.pt``), vectors from an ``.npz`` keyed by segment id,
+Python embedders (a callable on feature matrices, or an object with ``embed_features``), and the two
+trivial baselines: frame DTW and ``mfcc-stats`` (mean + std of each segment's raw MFCC frames, no
+CMVN, each dimension standardised over the evaluated segments; :func:`mfcc_stats_system`).
 
 * :func:`run_std` — spoken term detection: segment-level query-by-example (queries = word segments of
   words with >= N occurrences, archive = every segment, the query itself excluded, cosine over
-  phonetic vectors, relevant = same word), utterance level (best segment or sliding window per
-  utterance), same-different AP, and frame-level DTW on the same segments within a time/pair budget.
+  phonetic vectors, relevant = same word), the same restricted to other speakers than the query's
+  (cross-speaker QbE), utterance level (best segment or sliding window per utterance), same-different
+  AP, and frame-level DTW on the same segments within a time/pair budget.
 * :func:`run_speaker` — verification trials from segment pairs of different utterances: EER, minDCF,
   DET curves, for speaker and phonetic vectors (the baseline's one embedding).
 * :func:`run_probes` — linear probes (speaker/word from phonetic/speaker vectors, chance beside).
@@ -29,7 +34,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from speechdis.inference.model import Embedder, load_model, vector_roles
+from speechdis.inference.model import Embedder, load_model
+from speechdis.eval.systems import (
+    MFCC_STATS,
+    RESERVED_NAMES,
+    call_embedder,
+    load_npz_vectors,
+    roles_for,
+    segment_stats,
+    standardise,
+)
 from speechdis.data.datadir import DataDir
 from speechdis.data.tables import WordSegment
 from speechdis.errors import ConfigError, DataDirError, SpeechdisError
@@ -43,6 +57,8 @@ __all__ = [
     "parse_model_specs",
     "load_eval_data",
     "embed_models",
+    "mfcc_stats_system",
+    "ModelSource",
     "run_std",
     "run_speaker",
     "run_probes",
@@ -75,6 +91,8 @@ class EvalData:
     feature_config: "FeatureConfig"  # noqa: F821
     utt_words: dict[str, set[str]]  # utterances searched at utterance level → words they contain
     n_filtered: dict[str, int] = field(default_factory=dict)
+    # Per segment: mean and std of its frames *without* CMVN, (N, 2·dim) (the mfcc-stats baseline).
+    raw_stats: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.seg_ids)
@@ -96,11 +114,14 @@ def load_eval_data(data_dir: str | os.PathLike, min_frames: int = 5) -> EvalData
     data = DataDir.load(d)
     by_id: dict[str, WordSegment] = {s.seg_id: s for s in data.word_segments}
     feats: list[np.ndarray] = []
-    cur_utt, cur = None, None
+    raw_segs: list[np.ndarray] = []
+    cur_utt, cur, raw = None, None, None
     for s in segs:  # word_segments are sorted by id, so one utterance's segments are consecutive
         if s.utt != cur_utt:
             cur_utt, cur = s.utt, reader[s.utt]
+            raw = cur if reader.cmvn == "none" else reader.raw(s.utt)
         feats.append(np.ascontiguousarray(cur[s.start_frame:s.end_frame]))
+        raw_segs.append(raw[s.start_frame:s.end_frame])
     # Utterance-level relevance: the transcript when there is one (it also names words without a
     # usable segment), else the word segments.
     utts_with_feats = [u for u in data.utts if u in reader]
@@ -115,7 +136,8 @@ def load_eval_data(data_dir: str | os.PathLike, min_frames: int = 5) -> EvalData
         data_dir=d, seg_ids=[s.seg_id for s in segs], utts=[s.utt for s in segs], words=[s.word for s in segs],
         speakers=[s.speaker for s in segs], spans=[(by_id[s.seg_id].start, by_id[s.seg_id].end) for s in segs],
         feats=feats, feature_config=reader.config or FeatureConfig(), utt_words=utt_words,
-        n_filtered={"too_short": report.too_short, "too_long": report.too_long, "no_features": report.no_features})
+        n_filtered={"too_short": report.too_short, "too_long": report.too_long, "no_features": report.no_features},
+        raw_stats=segment_stats(raw_segs))
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -126,7 +148,7 @@ class ModelVectors:
     name: str
     kind: str
     path: str
-    exp_dir: Path
+    exp_dir: Path | None  # where train_log.jsonl is looked for (None: not a trained experiment)
     vectors: dict[str, np.ndarray]
     embed_seconds: float
     roles: dict[str, str]
@@ -145,23 +167,31 @@ class ModelVectors:
         return self.vectors[self.roles["speaker"]]
 
 
-def parse_model_specs(specs: Sequence[str]) -> list[tuple[str, Path]]:
-    """``NAME=EXP_DIR`` strings (``EXP_DIR`` alone: named after the directory) → [(name, path)]."""
+# What a system to evaluate can be: an experiment dir / model.pt / .npz path, a callable
+# f(list of (T, D) feature matrices) -> {name: (N, dim)}, or an object with embed_features (an Embedder).
+ModelSource = "str | os.PathLike | Callable[[list[np.ndarray]], dict[str, np.ndarray]] | object"
+
+
+def parse_model_specs(specs: Sequence[str], allow_empty: bool = False) -> list[tuple[str, Path]]:
+    """``NAME=PATH`` strings (``PATH`` alone: named after it) → [(name, path)].
+
+    ``PATH`` is an experiment dir, a ``model.pt`` or an ``.npz`` of vectors keyed by segment id.
+    """
     out: list[tuple[str, Path]] = []
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep:
-            name, path = Path(spec).name, spec
+            name, path = Path(spec).stem if spec.endswith(".npz") else Path(spec).name, spec
         name = name.strip()
         if not name or not path:
-            raise ConfigError(f"--model {spec!r}: expected NAME=EXP_DIR")
-        if name.lower() == "dtw":
-            raise ConfigError("--model: the name 'DTW' is reserved for the DTW baseline")
+            raise ConfigError(f"--model {spec!r}: expected NAME=PATH")
+        if name.lower() in RESERVED_NAMES:
+            raise ConfigError(f"--model: the name {name!r} is reserved for the {name.upper()} baseline")
         if name in {n for n, _ in out}:
             raise ConfigError(f"--model: the name {name!r} is given twice")
         out.append((name, Path(path)))
-    if not out:
-        raise ConfigError("give at least one --model NAME=EXP_DIR")
+    if not out and not allow_empty:
+        raise ConfigError("give at least one --model NAME=PATH")
     return out
 
 
@@ -200,25 +230,74 @@ def _window_segments(embedder: Embedder, data: EvalData, window: float, hop: flo
     return feats, owners
 
 
-def embed_models(specs: Sequence[tuple[str, Path]], data: EvalData, *, device: str = "auto",
+def mfcc_stats_system(data: EvalData) -> ModelVectors:
+    """The ``mfcc-stats`` baseline on the evaluation segments (raw features, no CMVN; standardised)."""
+    if data.raw_stats is None:
+        raise DataDirError(f"{data.data_dir}: no raw feature statistics (load it with load_eval_data)")
+    t0 = time.perf_counter()
+    vecs = {"embedding": standardise(data.raw_stats).astype(np.float32)}
+    return ModelVectors(MFCC_STATS, MFCC_STATS, "mean+std of the segment's features without CMVN, standardised",
+                        None, vecs, time.perf_counter() - t0, roles_for(["embedding"]))
+
+
+def _is_path(source: object) -> bool:
+    return isinstance(source, (str, os.PathLike))
+
+
+def _embed_source(name: str, source: object, data: EvalData, *, device: str, batch_size: int,
+                  windows: tuple[float, float] | None, threads: int | None, progress: Progress | None
+                  ) -> ModelVectors:
+    if _is_path(source) and Path(source).suffix == ".npz":
+        _say(progress, f"reading {name} vectors from {source}")
+        vecs, kind = load_npz_vectors(source, data.seg_ids)
+        notes = ["sliding windows need a model: utterances scored by word segments"] if windows else []
+        return ModelVectors(name, kind, str(source), None, vecs, float("nan"), roles_for(list(vecs)), notes=notes)
+    if not _is_path(source):
+        if isinstance(source, Embedder):
+            emb = source
+        else:
+            _say(progress, f"embedding {len(data)} segments with {name} (Python embedder)")
+            t0 = time.perf_counter()
+            vecs = call_embedder(source, data.feats)
+            seconds = time.perf_counter() - t0
+            notes = ["sliding windows need a model: utterances scored by word segments"] if windows else []
+            return ModelVectors(name, "python", type(source).__name__, None, vecs, seconds, roles_for(list(vecs)),
+                                notes=notes)
+    else:
+        emb = load_model(source, device=device, batch_size=batch_size, threads=threads)
+    segs, notes = _model_segments(emb, data)
+    _say(progress, f"embedding {len(segs)} segments with {name} ({emb.kind})")
+    t0 = time.perf_counter()
+    vecs = emb.embed_features(segs)
+    seconds = time.perf_counter() - t0
+    path = Path(emb.path)
+    exp_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    mv = ModelVectors(name, emb.kind, str(emb.path), exp_dir, vecs, seconds, roles_for(emb.keys),
+                      notes=emb.warnings + notes)
+    if windows is not None:
+        wfeats, owners = _window_segments(emb, data, *windows)
+        mv.window_vectors = emb.embed_features(wfeats)
+        mv.window_utts = owners
+    return mv
+
+
+def embed_models(specs: Sequence[tuple[str, ModelSource]], data: EvalData, *, device: str = "auto",
                  batch_size: int = 256, windows: tuple[float, float] | None = None,
-                 threads: int | None = 1, progress: Progress | None = None) -> list[ModelVectors]:
-    """Load each model and embed the evaluation segments (timed: features excluded, network included)."""
-    out = []
-    for name, path in specs:
-        emb = load_model(path, device=device, batch_size=batch_size, threads=threads)
-        segs, notes = _model_segments(emb, data)
-        _say(progress, f"embedding {len(segs)} segments with {name} ({emb.kind})")
-        t0 = time.perf_counter()
-        vecs = emb.embed_features(segs)
-        seconds = time.perf_counter() - t0
-        mv = ModelVectors(name, emb.kind, str(emb.path), Path(path) if Path(path).is_dir() else Path(path).parent,
-                          vecs, seconds, vector_roles(emb.keys), notes=emb.warnings + notes)
-        if windows is not None:
-            wfeats, owners = _window_segments(emb, data, *windows)
-            mv.window_vectors = emb.embed_features(wfeats)
-            mv.window_utts = owners
-        out.append(mv)
+                 threads: int | None = 1, mfcc_stats: bool = False,
+                 progress: Progress | None = None) -> list[ModelVectors]:
+    """Vectors of the evaluation segments from each system (timed: features excluded, network included).
+
+    A source is an experiment dir or ``model.pt`` (loaded with :func:`load_model`), an ``.npz`` with
+    ``ids`` and ``(N, dim)`` arrays (what ``speechdis extract`` writes; every evaluation segment must be
+    there), a loaded :class:`Embedder`, or any callable / object with ``embed_features`` taking the data
+    dir's feature matrices. With ``mfcc_stats`` the ``mfcc-stats`` baseline comes first.
+    """
+    out = [mfcc_stats_system(data)] if mfcc_stats else []
+    for name, source in specs:
+        if str(name).lower() in RESERVED_NAMES:
+            raise ConfigError(f"the name {name!r} is reserved for a baseline")
+        out.append(_embed_source(name, source, data, device=device, batch_size=batch_size, windows=windows,
+                                 threads=threads, progress=progress))
     return out
 
 
@@ -253,9 +332,19 @@ def _same_diff_subset(n: int, limit: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
 
+def _qbe_means(m: dict[str, np.ndarray], k: int) -> dict:
+    ok = m["n_relevant"] > 0
+    if not ok.any():
+        return {"MAP": float("nan"), f"P@{k}": float("nan"), "P@R": float("nan"), "n_queries": 0}
+    return {"MAP": float(m["ap"][ok].mean()), f"P@{k}": float(m["p_at_k"][ok].mean()),
+            "P@R": float(m["p_at_r"][ok].mean()), "n_queries": int(ok.sum())}
+
+
 def _dtw_std(data: EvalData, queries: np.ndarray, opt: StdOptions, progress: Progress | None
-             ) -> tuple[dict, dict, np.ndarray]:
-    """Segment-level QbE and same-different AP with frame-level DTW; returns (qbe, same_diff, done queries)."""
+             ) -> tuple[dict, dict, np.ndarray, dict]:
+    """Segment-level QbE and same-different AP with frame-level DTW.
+
+    Returns (qbe, same_diff, done queries, cross-speaker qbe)."""
     from speechdis.eval.dtw import dtw_matrix
     from speechdis.eval.retrieval import average_precision, ranking_metrics
 
@@ -272,11 +361,15 @@ def _dtw_std(data: EvalData, queries: np.ndarray, opt: StdOptions, progress: Pro
            "search_seconds": res.seconds, "pairs_computed": res.n_computed, "pairs_total": res.n_total,
            "complete": res.complete}
     sd = {"AP": float("nan"), "AP_diff_speaker": float("nan"), "n_pairs": 0}
+    cross = _qbe_means({"n_relevant": np.zeros(0, int)}, opt.k)
     if rows.size:
         dist = res.distances[rows]
         rel = words[done][:, None] == words[None, :]
         valid = np.ones(dist.shape, dtype=bool)
         valid[np.arange(len(done)), done] = False
+        spk = np.array(data.speakers, dtype=object)
+        other = spk[done][:, None] != spk[None, :]
+        cross = _qbe_means(ranking_metrics(-dist, rel, k=opt.k, valid=valid & other), opt.k)
         m = ranking_metrics(-dist, rel, k=opt.k, valid=valid)
         ok = m["n_relevant"] > 0
         if ok.any():
@@ -291,13 +384,12 @@ def _dtw_std(data: EvalData, queries: np.ndarray, opt: StdOptions, progress: Pro
         pair = valid & ~(is_done[None, :] & (cols < done[:, None]))
         scores = -dist[pair]
         same = rel[pair]
-        spk = np.array(data.speakers, dtype=object)
-        diff = (spk[done][:, None] != spk[None, :])[pair]
+        diff = other[pair]
         sd = {"AP": average_precision(scores, same) if same.any() else float("nan"),
               "AP_diff_speaker": average_precision(scores[diff], same[diff]) if (same & diff).any() else float("nan"),
               "n_pairs": int(pair.sum()), "n_same": int(same.sum()), "n_pairs_diff_speaker": int(diff.sum()),
               "n_same_diff_speaker": int((same & diff).sum())}
-    return qbe, sd, done
+    return qbe, sd, done, cross
 
 
 def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | None = None,
@@ -310,19 +402,24 @@ def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | No
     qwords = [data.words[i] for i in queries]
     quitts = [data.utts[i] for i in queries]
     seg: dict[str, dict] = {}
+    cross: dict[str, dict] = {}
     utt: dict[str, dict] = {}
     sd: dict[str, dict] = {}
     subset = _same_diff_subset(len(data), opt.max_same_diff, opt.seed)
     results: dict = {"data": {**data.describe(), "queries": int(len(queries)),
                               "query_words": len(set(qwords)), "min_occurrences": opt.min_occurrences}}
     done = None
+    qspks = [data.speakers[i] for i in queries]
     if opt.dtw:
-        seg["DTW"], sd["DTW"], done = _dtw_std(data, queries, opt, progress)
+        seg["DTW"], sd["DTW"], done, cross["DTW"] = _dtw_std(data, queries, opt, progress)
     for m in models:
         _say(progress, f"search with {m.name}")
         r = segment_qbe(m.phonetic[queries], qwords, m.phonetic, data.words, exclude=queries, k=opt.k)
         seg[m.name] = {**{k: v for k, v in r.summary().items() if k != "n_skipped"},
                        "embed_seconds": m.embed_seconds}
+        x = segment_qbe(m.phonetic[queries], qwords, m.phonetic, data.words, exclude=queries, k=opt.k,
+                        query_groups=qspks, archive_groups=data.speakers)
+        cross[m.name] = {k: v for k, v in x.summary().items() if k not in ("n_skipped", "search_seconds")}
         if done is not None and seg["DTW"]["n_queries"] and not seg["DTW"]["complete"]:
             # The same queries DTW finished, for a like-for-like comparison under a budget.
             sub = segment_qbe(m.phonetic[done], [data.words[i] for i in done], m.phonetic, data.words,
@@ -338,6 +435,9 @@ def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | No
                               [data.speakers[i] for i in subset])
         sd[m.name] = s.summary()
     results["segment_qbe"] = seg
+    # The archive of each query restricted to other speakers' segments: same-speaker matches flatter a
+    # system that encodes the voice. Queries without a same-word segment of another speaker are left out.
+    results["segment_qbe_cross_speaker"] = cross
     results["utterance_qbe"] = utt
     results["utterance_scoring"] = "sliding windows" if any(m.window_vectors is not None for m in models) \
         else "best word segment"
@@ -360,8 +460,7 @@ def run_speaker(data: EvalData, models: Sequence[ModelVectors], out_dir: str | o
     out = Path(out_dir)
     table: dict[str, dict] = {}
     for m in models:
-        keys = ["embedding"] if m.kind != "disentangled" else ["speaker", "phonetic"]
-        for key in keys:
+        for key in dict.fromkeys([m.roles["speaker"], m.roles["phonetic"]]):
             scores = cosine_scores(m.vectors[key], pairs)
             e, thr = eer(scores, labels)
             dcf, dthr = min_dcf(scores, labels, p_target=p_target)
@@ -441,8 +540,8 @@ def run_plots(data: EvalData | None, models: Sequence[ModelVectors], out_dir: st
     files: dict[str, list[str]] = {}
     for m in models:
         names = []
-        log_path = m.exp_dir / "train_log.jsonl"
-        if log_path.is_file():
+        log_path = m.exp_dir / "train_log.jsonl" if m.exp_dir is not None else None
+        if log_path is not None and log_path.is_file():
             try:
                 names.append(loss_curves_png(log_path, out / f"loss_{m.name}.png", title=f"{m.name} training").name)
             except SpeechdisError as e:
@@ -464,7 +563,7 @@ def run_plots(data: EvalData | None, models: Sequence[ModelVectors], out_dir: st
 
 
 # ------------------------------------------------------------------------------------------------ all
-FINAL_COLUMNS = ["system", "queries", "MAP", "P@10", "same-diff AP", "EER", "spk probe (phon/emb)", "spk probe (spk)",
+FINAL_COLUMNS = ["system", "queries", "MAP", "P@10", "x-spk MAP", "x-spk P@10", "same-diff AP", "EER", "spk probe (phon/emb)", "spk probe (spk)",
                  "word probe (phon)", "search s", "embed s"]
 
 
@@ -473,11 +572,17 @@ def final_table(std: dict, speaker: dict | None, probes: dict | None, models: Se
     """Rows DTW / each model (and chance for the probes): the headline numbers side by side."""
     rows = []
     seg, sd = std["segment_qbe"], std["same_different"]
+    cross = std.get("segment_qbe_cross_speaker", {})
+
+    def xspk(name: str) -> dict:
+        c = cross.get(name, {})
+        return {"x-spk MAP": c.get("MAP"), "x-spk P@10": c.get(k_key)}
+
     k_key = next((k for k in next(iter(seg.values())) if k.startswith("P@") and k != "P@R"), "P@10")
     if "DTW" in seg:
         d = seg["DTW"]
-        rows.append({"system": "DTW", "queries": d["n_queries"], "MAP": d["MAP"], "P@10": d.get(k_key), "same-diff AP": sd["DTW"]["AP"],
-                     "search s": d["search_seconds"]})
+        rows.append({"system": "DTW", "queries": d["n_queries"], "MAP": d["MAP"], "P@10": d.get(k_key), **xspk("DTW"),
+                     "same-diff AP": sd["DTW"]["AP"], "search s": d["search_seconds"]})
     probe_rows = (probes or {}).get("probes", [])
 
     def probe(model: str, target: str, source: str) -> float | None:
@@ -491,7 +596,7 @@ def final_table(std: dict, speaker: dict | None, probes: dict | None, models: Se
         eer_key = f"{m.name}/{m.roles['speaker']}"
         rows.append({
             "system": m.name, "queries": seg[m.name]["n_queries"], "MAP": seg[m.name]["MAP"], "P@10": seg[m.name].get(k_key),
-            "same-diff AP": sd[m.name]["AP"], "EER": ver.get(eer_key, {}).get("EER"),
+            **xspk(m.name), "same-diff AP": sd[m.name]["AP"], "EER": ver.get(eer_key, {}).get("EER"),
             "spk probe (phon/emb)": probe(m.name, "speaker", m.roles["phonetic"]),
             "spk probe (spk)": probe(m.name, "speaker", m.roles["speaker"]),
             "word probe (phon)": probe(m.name, "word", m.roles["phonetic"]),
@@ -504,20 +609,22 @@ def final_table(std: dict, speaker: dict | None, probes: dict | None, models: Se
     if speaker is not None:
         # EER of the phonetic vectors of disentangled models: the number that should be poor.
         for m in models:
-            if m.kind == "disentangled":
-                e = speaker["verification"].get(f"{m.name}/phonetic", {}).get("EER")
+            if m.roles["phonetic"] != m.roles["speaker"]:
+                e = speaker["verification"].get(f"{m.name}/{m.roles['phonetic']}", {}).get("EER")
                 if e is not None:
                     rows.append({"system": f"{m.name} (phonetic as speaker)", "EER": e})
     # Every row with every column (None = not applicable), so tables line up in JSON and Markdown.
     return [{c: r.get(c) for c in FINAL_COLUMNS} for r in rows]
 
 
-def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, Path]], out_dir: str | os.PathLike, *,
+def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]], out_dir: str | os.PathLike, *,
             std: StdOptions | None = None, windows: tuple[float, float] | None = None, device: str = "auto",
             batch_size: int = 256, threads: int | None = 1, min_frames: int = 5, n_trials: int = 5000, p_target: float = 0.01,
             probe_test_size: float = 0.3, tsne_points: int = 1000, tsne_classes: int = 10, plots: bool = True,
-            progress: Progress | None = None) -> dict:
-    """std + speaker + probes + plots on one set of embeddings; writes every report and ``summary``."""
+            mfcc_stats: bool = True, progress: Progress | None = None) -> dict:
+    """std + speaker + probes + plots on one set of embeddings; writes every report and ``summary``.
+
+    The ``mfcc-stats`` baseline is one of the systems unless ``mfcc_stats=False`` (it gets no plots)."""
     from speechdis.eval.report import write_report
 
     out = Path(out_dir)
@@ -525,7 +632,7 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, Path]], out_
     t0 = time.perf_counter()
     data = load_eval_data(data_dir, min_frames)
     models = embed_models(specs, data, device=device, batch_size=batch_size, windows=windows, threads=threads,
-                          progress=progress)
+                          mfcc_stats=mfcc_stats, progress=progress)
     std_res = run_std(data, models, std, progress)
     write_report(std_res, out, "std")
     _say(progress, "speaker verification")
@@ -534,7 +641,7 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, Path]], out_
     _say(progress, "linear probes")
     probe_res = run_probes(data, models, test_size=probe_test_size, seed=(std or StdOptions()).seed)
     write_report(probe_res, out, "probes")
-    figures = run_plots(data, models, out, max_points=tsne_points, max_classes=tsne_classes,
+    figures = run_plots(data, [m for m in models if m.kind != MFCC_STATS], out, max_points=tsne_points, max_classes=tsne_classes,
                         progress=progress) if plots else {}
     table = final_table(std_res, spk_res, probe_res, models)
     summary = {
