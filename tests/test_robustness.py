@@ -212,3 +212,82 @@ def test_truncated_wav_is_an_audio_error(tmp_path):
     streamed = tmp_path / "streamed.wav"
     streamed.write_bytes(bytes(data))
     assert load_audio(streamed).shape == (48000,)
+
+
+# ----------------------------------------------------------------------------------------------- training
+_TINY_TRAIN = {
+    "model": {"hidden": 16, "layers": 1, "phonetic_dim": 8, "speaker_dim": 8, "embed_dim": 8,
+              "decoder_hidden": 16, "decoder_layers": 1, "critic_hidden": [16]},
+    "loss": {"pairs_per_batch": 8, "n_critic": 1},
+    "data": {"speakers_per_batch": 4, "segments_per_speaker": 4, "crop_frames": 30, "valid_speakers": 2,
+             "preload": True},
+    "train": {"steps": 4, "log_every": 1, "valid_every": 1000, "ckpt_every": 2, "seed": 1, "device": "cpu"},
+}
+
+
+def _tcfg(**over):
+    import copy
+
+    data = copy.deepcopy(_TINY_TRAIN)
+    for key, value in over.items():
+        section, name = key.split("__")
+        data[section][name] = value
+    return from_dict(TrainConfig, data)
+
+
+def test_resume_with_another_setup_is_refused_in_one_line(mini_data, tmp_path):
+    """6: another adv_mode, model size or --data on --resume is refused (one line), unless forced."""
+    import shutil
+
+    from speechdis.errors import ModelError
+    from speechdis.training.loop import train
+
+    exp = tmp_path / "exp"
+    train(_tcfg(), mini_data["train"], exp, stop_after=2)
+    config_before = (exp / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match=r"loss\.adv_mode: 'wgan' → 'grl'.*--force") as e:
+        train(_tcfg(loss__adv_mode="grl"), mini_data["train"], exp, resume=True)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match=r"model\.hidden: 16 → 32"):
+        train(_tcfg(model__hidden=32), mini_data["train"], exp, resume=True)
+    other = tmp_path / "other_train"
+    shutil.copytree(mini_data["train"], other)
+    with pytest.raises(ConfigError, match=r"--data: .*train → .*other_train"):
+        train(_tcfg(), other, exp, resume=True)
+    assert (exp / "config.yaml").read_text() == config_before  # not overwritten by a refused resume
+    # forced with weights that cannot fit: still one line
+    with pytest.raises(ModelError, match="does not fit this config") as e:
+        train(_tcfg(model__hidden=32), mini_data["train"], exp, resume=True, force=True)
+    assert "\n" not in str(e.value)
+    # allowed changes: more steps, another logging cadence
+    res = train(_tcfg(train__steps=5, train__log_every=2), mini_data["train"], exp, resume=True)
+    assert res.steps == 5
+
+
+def test_resume_survives_a_half_written_log_line_and_cleans_tmp_files(mini_data, tmp_path):
+    """10 (checkpoints) and 14 (log): leftovers of a killed run do not break or litter the resume."""
+    from speechdis.training.loop import train
+
+    exp = tmp_path / "exp"
+    train(_tcfg(), mini_data["train"], exp, stop_after=2)
+    with open(exp / "train_log.jsonl", "a") as f:
+        f.write('{"step": 3, "split": "tr')
+    stale = [exp / "checkpoints" / ".ckpt-00000004.pt.ab12cd.tmp", exp / "checkpoints" / ".latest.pt.x9.tmp",
+             exp / ".model.pt.q1.tmp"]
+    for p in stale:
+        p.write_bytes(b"\0" * 1000)
+    res = train(_tcfg(), mini_data["train"], exp, resume=True)
+    assert res.steps == 4 and not any(p.exists() for p in stale)
+    import json
+
+    recs = [json.loads(ln) for ln in (exp / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs if r["split"] == "train"] == [1, 2, 3, 4]
+
+
+def test_train_with_a_missing_data_dir_creates_nothing(tmp_path, capsys):
+    from speechdis.cli import main
+
+    rc = main(["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "exp")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and "missing: no such data dir" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "exp").exists()

@@ -1,4 +1,4 @@
-"""`speechdis train --config CONF --data DATA_DIR --out EXP_DIR [--valid DIR] [--resume] [--set key=value]`."""
+"""`speechdis train --config CONF --data DATA_DIR --out EXP_DIR [--valid DIR] [--resume [--force]] [--set key=value]`."""
 from __future__ import annotations
 
 import argparse
@@ -14,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--valid", help="validation data dir (default: hold out data.valid_speakers speakers)")
     p.add_argument("--out", required=True, help="experiment dir for config, log, checkpoints, model.pt")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--force", action="store_true",
+                   help="with --resume: continue even though the config or data dirs differ from the checkpoint's")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.steps=500 (repeatable)")
     p.set_defaults(func=run)
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
             bar.write("valid @%d: %s" % (rec["step"], "  ".join(
                 f"{k}={v:.4f}" for k, v in rec.items() if k not in ("step", "split"))))
 
-    result = train(cfg, args.data, args.out, valid_dir=args.valid, resume=args.resume, callback=show)
+    result = train(cfg, args.data, args.out, valid_dir=args.valid, resume=args.resume, callback=show,
+                   force=args.force)
     bar.close()
     if not main_rank:
         return 0

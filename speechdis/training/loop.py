@@ -20,7 +20,7 @@ import torch
 
 from speechdis.adversarial import AlternatingTrainer
 from speechdis.audio.features import FeatureConfig, save_feature_config
-from speechdis.config import save_config
+from speechdis.config import from_dict, save_config, to_dict
 from speechdis.data.segments import (
     PairBatchSampler,
     SegmentFilterReport,
@@ -28,9 +28,9 @@ from speechdis.data.segments import (
     collate_segments,
     load_segments,
 )
-from speechdis.errors import ConfigError, ModelError
+from speechdis.errors import ConfigError, DataDirError, ModelError
 from speechdis.eval.probes import linear_probe
-from speechdis.fileio import atomic_open
+from speechdis.fileio import atomic_open, remove_stale_tmp
 from speechdis.speech.losses import masked_mse, sample_group_pairs, sample_pairs
 from speechdis.speech.models import SpeakerPairClassifier, build_model
 from speechdis.speech.objective import SpeechObjective
@@ -177,15 +177,23 @@ def train(
     resume: bool = False,
     callback: Callable[[dict], None] | None = None,
     stop_after: int | None = None,
+    force: bool = False,
 ) -> TrainResult:
     """Trains ``cfg.model.kind`` on the word segments of ``data_dir`` and writes to ``out_dir``:
     ``config.yaml`` (resolved), ``train_log.jsonl``, ``checkpoints/``, ``model.pt`` (final weights).
 
     ``resume`` continues from the latest checkpoint exactly as an uninterrupted run would (same batches,
     same random state). ``stop_after`` ends the run after that many steps without finishing it (tests,
-    time-sliced jobs); the checkpoint written there lets ``resume`` carry on.
+    time-sliced jobs); the checkpoint written there lets ``resume`` carry on. ``resume`` refuses a config or
+    data dir other than the checkpoint's (one line naming the differences) unless ``force``.
     """
     out = Path(out_dir)
+    if not Path(data_dir).is_dir():
+        raise DataDirError(f"--data {data_dir}: no such data dir")
+    if valid_dir is not None and not Path(valid_dir).is_dir():
+        raise DataDirError(f"--valid {valid_dir}: no such data dir")
+    data_ids = {"train_data": str(Path(data_dir).resolve()),
+                "valid_data": str(Path(valid_dir).resolve()) if valid_dir is not None else None}
     rank, world, local_rank = _distributed()
     device = resolve_device(cfg.train.device, local_rank)
     if world > 1 and not torch.distributed.is_initialized():
@@ -199,6 +207,18 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
         if not resume and latest.exists():
             raise ModelError(f"{out} already holds a training run; use --resume to continue it or a new --out")
+        # Temporary files of writes killed in an earlier run (checkpoints are tens of MB).
+        remove_stale_tmp(ckpt_dir, "ckpt-*.pt", "latest.pt")
+        remove_stale_tmp(out, "model.pt", "config.yaml", "feats.yaml", "train_log.jsonl")
+    state = None
+    if resume:
+        if not latest.exists():
+            raise ModelError(f"--resume: no checkpoint in {ckpt_dir}")
+        state = load_checkpoint(latest, device)
+        diffs = resume_differences(cfg, data_ids, state)
+        if diffs and not force:
+            raise ConfigError(f"--resume: {latest} was trained with another setup ({'; '.join(diffs)}); "
+                              f"use the same config and data, a new --out, or --force")
 
     # Data: training speakers, and held-out speakers for validation.
     train_segs, valid_segs, reader, seg_report, feat_dim = load_segments(
@@ -225,16 +245,18 @@ def train(
 
     step = 0
     if resume:
-        if not latest.exists():
-            raise ModelError(f"--resume: no checkpoint in {ckpt_dir}")
-        state = load_checkpoint(latest, device)
-        model.load_state_dict(state["model"])
-        if critic is not None:
-            critic.load_state_dict(state["critic"])
-        trainer.generator_opt.load_state_dict(state["generator_opt"])
-        if use_critic_opt:
-            trainer.critic_opt.load_state_dict(state["critic_opt"])
-        step = int(state["step"])
+        try:
+            model.load_state_dict(state["model"])
+            if critic is not None:
+                critic.load_state_dict(state["critic"])
+            trainer.generator_opt.load_state_dict(state["generator_opt"])
+            if use_critic_opt:
+                trainer.critic_opt.load_state_dict(state["critic_opt"])
+            step = int(state["step"])
+        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"--resume --force: {latest} does not fit this config ({first}); "
+                             f"start a new --out instead") from e
 
     if world > 1:
         ddp = lambda m: torch.nn.parallel.DistributedDataParallel(  # noqa: E731
@@ -289,12 +311,46 @@ def train(
                 callback(rec)
         if main and (step % cfg.train.ckpt_every == 0 or step == end):
             write_checkpoint(ckpt_dir, step, cfg, feats_cfg, _unwrap(model), _unwrap(critic), trainer,
-                             cfg.train.keep_checkpoints)
+                             cfg.train.keep_checkpoints, extra=data_ids)
     if main and step >= cfg.train.steps:
         save_model(out / "model.pt", cfg, feats_cfg, _unwrap(model), step)
     if world > 1:
         torch.distributed.barrier()
     return TrainResult(out, step, logs, last_valid, seg_report)
+
+
+# Settings a resumed run may change: they do not alter what is trained (only how long, how often it reports,
+# where it runs).
+RESUMABLE_CHANGES = frozenset({
+    "train.steps", "train.log_every", "train.valid_every", "train.ckpt_every", "train.keep_checkpoints",
+    "train.device", "data.num_workers", "data.preload", "data.max_valid_segments",
+})
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    flat = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            flat.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            flat[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+    return flat
+
+
+def resume_differences(cfg: TrainConfig, data_ids: dict, state: dict) -> list[str]:
+    """What differs between this run's config / data dirs and those stored in a training checkpoint
+    (``key: stored → now``), ignoring :data:`RESUMABLE_CHANGES`."""
+    try:
+        stored = to_dict(from_dict(TrainConfig, state["config"]))
+    except (KeyError, TypeError, ConfigError) as e:
+        return [f"its config cannot be read ({e})"]
+    old, new = _flatten(stored), _flatten(to_dict(cfg))
+    diffs = [f"{k}: {old.get(k, '(unset)')!r} → {new.get(k, '(unset)')!r}" for k in sorted(set(old) | set(new))
+             if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k)]
+    for key, flag in (("train_data", "--data"), ("valid_data", "--valid")):
+        if key in state and state[key] != data_ids[key]:
+            diffs.append(f"{flag}: {state[key]} → {data_ids[key]}")
+    return diffs
 
 
 def reader_config(reader) -> FeatureConfig | None:
@@ -311,10 +367,17 @@ def _truncate_log(path: Path, step: int) -> None:
     """On resume, drop log lines past the checkpoint so the log reads like one uninterrupted run."""
     if not path.exists():
         return
-    keep = [ln for ln in path.read_text(encoding="utf-8").splitlines()
-            if ln.strip() and json.loads(ln).get("step", 0) <= step]
+    keep = []
+    for ln in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(ln)
+        except ValueError:  # a line half-written when the run was killed
+            continue
+        if isinstance(rec, dict) and rec.get("step", 0) <= step:
+            keep.append(ln)
     with atomic_open(path, "w", encoding="utf-8") as f:
         f.write("".join(k + "\n" for k in keep))
 
 
-__all__ = ["TrainResult", "train", "validate", "build_modules", "build_trainer", "resolve_device", "reader_config"]
+__all__ = ["TrainResult", "train", "validate", "build_modules", "build_trainer", "resolve_device", "reader_config",
+           "resume_differences"]
