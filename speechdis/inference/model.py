@@ -30,8 +30,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from speechdis.audio.features import FeatureConfig, cmvn, compute_features, load_feature_config, segment_frames
-from speechdis.errors import AudioError, ModelError
+from speechdis.audio.features import FeatureConfig, cmvn, compute_features, segment_frames, stored_feature_config
+from speechdis.errors import AudioError, ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,16 @@ def find_model_file(exp_dir: str | os.PathLike) -> tuple[Path, list[str]]:
     raise ModelError(f"{p}: no trained model here (neither model.pt nor checkpoints/latest.pt; "
                      f"contents: {', '.join(contents) if contents else 'empty'}); "
                      f"train one with `speechdis train --config CONF --data DATA_DIR --out {p}`")
+
+
+def _stored_yaml(path: Path) -> FeatureConfig:
+    """A feats.yaml written by training (fields it lacks mean the behaviour of the version that wrote it)."""
+    import yaml
+
+    try:
+        return stored_feature_config(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except (OSError, yaml.YAMLError, ConfigError) as e:
+        raise ModelError(f"{path}: {e}") from e
 
 
 def vector_roles(keys: Sequence[str]) -> dict[str, str]:
@@ -268,7 +278,7 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
         if not feats_yaml.is_file():
             raise ModelError(f"{path} was saved without its feature config (by an older speechdis, or trained on features made outside it) and there is no "
                              f"feats.yaml beside it; copy the experiment's feats.yaml to {feats_yaml}")
-        fcfg = load_feature_config(feats_yaml)
+        fcfg = _stored_yaml(feats_yaml)
         warns.append(f"{path}: an older model file without its feature config; using {feats_yaml}")
         log.warning(warns[-1])
     if fcfg.dim != cfg.model.feat_dim:

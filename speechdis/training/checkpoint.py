@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from speechdis.audio.features import FeatureConfig
+from speechdis.audio.features import FeatureConfig, stored_feature_config
 from speechdis.config import from_dict, to_dict
 from speechdis.errors import ModelError
 from speechdis.fileio import atomic_open
@@ -97,12 +97,30 @@ def save_checkpoint(path: Path, payload: dict) -> None:
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read a model file or training checkpoint (weights only: tensors and plain values, never code).
+    Every failure is a one-line ModelError naming the file and the reason."""
+    import pickle
+    import zipfile
+
+    path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"checkpoint {path} is a folder, not a model file")
+    if path.is_file():
+        if path.stat().st_size == 0:
+            raise ModelError(f"checkpoint {path} is empty (0 bytes; an interrupted copy?)")
+        if not zipfile.is_zipfile(path):
+            raise ModelError(f"checkpoint {path} is not a PyTorch model file (corrupt, truncated or another format)")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise ModelError(f"checkpoint {path} does not exist") from None
+    except pickle.UnpicklingError as e:  # weights_only refused a global: code or foreign objects inside
+        what = str(e).split("GLOBAL ", 1)[1].split(" ", 1)[0] if "GLOBAL " in str(e) else "objects"
+        raise ModelError(f"checkpoint {path} holds {what}, not just tensors and plain values; refusing to load it "
+                         f"(it was not written by speechdis, or was altered)") from e
     except Exception as e:  # corrupt or foreign file
-        raise ModelError(f"checkpoint {path} cannot be loaded: {e}") from e
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"checkpoint {path} cannot be loaded: {first}") from e
 
 
 def write_checkpoint(ckpt_dir: Path, step: int, cfg: TrainConfig, features: FeatureConfig | None, model, critic, trainer,
@@ -173,5 +191,5 @@ def load_trained(path: str | os.PathLike, map_location: str | torch.device = "cp
     model.to(map_location).eval()
     feats = state.get("features")
     return TrainedModel(cfg, model, int(state.get("step", 0)),
-                        from_dict(FeatureConfig, feats) if feats is not None else None,
+                        stored_feature_config(feats) if feats is not None else None,
                         dict(state.get("provenance") or {}), state)
