@@ -291,3 +291,128 @@ def test_train_with_a_missing_data_dir_creates_nothing(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 1 and "missing: no such data dir" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "exp").exists()
+
+
+# ------------------------------------------------------------------------------------------ model files
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("argv", [["image", "evaluate", "{dir}"],
+                                  ["image", "train", "dann", "--out", "{out}", "--steps", "1", "--init", "{dir}"]])
+def test_crafted_image_model_runs_no_code(tmp_path, capsys, argv):
+    """2: a model.pt carrying a pickled callable is refused (weights_only) under image evaluate / train --init."""
+    import torch
+
+    from speechdis.cli import main
+
+    model_dir, marker = tmp_path / "evil", tmp_path / "pwned"
+    model_dir.mkdir()
+    torch.save({"model": "dann", "config": {}, "seed": 0, "modules": {}, "extra": {"x": _Exploit(marker)}},
+               model_dir / "model.pt")
+    rc = main([a.format(dir=model_dir, out=tmp_path / "out") for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and not marker.exists()
+    assert len(err.splitlines()) == 1 and "refusing to load" in err
+
+
+@pytest.mark.parametrize("content,match", [
+    (b"", "is empty"),
+    (b"101", "not a PyTorch model file"),
+    (bytes(range(256)) * 40, "not a PyTorch model file"),
+])
+def test_corrupt_model_file_is_one_clear_line(tmp_path, capsys, content, match):
+    """12: empty, text and random-byte model.pt files give one line naming the problem."""
+    from speechdis.cli import main
+    from speechdis.errors import ModelError
+    from speechdis.training.checkpoint import load_checkpoint
+
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(content)
+    with pytest.raises(ModelError, match=match) as e:
+        load_checkpoint(bad)
+    assert "\n" not in str(e.value) and "weights_only" not in str(e.value)
+    wav = tmp_path / "a.wav"
+    from tests.conftest import write_wave
+
+    write_wave(wav, 0.5)
+    rc = main(["extract", "--model", str(bad), str(wav), "--out", str(tmp_path / "e.npz"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1 and match in err
+
+
+def test_extract_checks_out_before_the_work(tmp_path, capsys, monkeypatch):
+    """11: an unwritable --out fails at once, in one line, before the model is even loaded."""
+    from speechdis.cli import main
+    from speechdis.inference import model as model_mod
+
+    def no_load(*a, **k):
+        raise AssertionError("loaded the model before checking --out")
+
+    monkeypatch.setattr(model_mod, "load_model", no_load)
+    rc = main(["extract", "--model", str(tmp_path), str(tmp_path), "--out", "/dev/null/x.npz", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1 and "--out /dev/null/x.npz" in err
+
+
+# ---------------------------------------------------------------------------------- segments and the audio
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import speechdis
+    from test_extract_support import tiny_setup
+
+    setup = tiny_setup(tmp_path_factory)
+    return setup, speechdis.load_model(setup.baseline, device="cpu")
+
+
+def test_segments_outside_the_audio_are_errors_not_last_frames(tiny_model, tmp_path, capsys):
+    """4 and 14: a span past the end (or not finite) is refused, in the API and in extract."""
+    import math
+
+    from speechdis.cli import main
+    from speechdis.data.datadir import DataDir
+    from speechdis.errors import AudioError
+    from tests.conftest import write_wave
+
+    setup, model = tiny_model
+    f = write_wave(tmp_path / "f.wav", 3.8)
+    assert model.embed_file(f, segments=[(0.5, 1.0)])["embedding"].shape[0] == 1
+    for span in [(10, 11), (3.7, 4.5), (0, math.inf), (-1, 0.5)]:
+        with pytest.raises(AudioError, match="segment"):
+            model.embed_file(f, segments=[span])
+    # extract: a word segment past the end of its utterance is skipped with the reason, even at --min-frames 1
+    d = DataDir.load(setup.data)
+    utt = d.utts[0]
+    ws = tmp_path / "ws"
+    ws.write_text(f"good {utt} 0.10 0.40 A\nbad {utt} 10.0 11.0 B\n")
+    out = tmp_path / "e.npz"
+    rc = main(["extract", "--model", str(setup.baseline), d.wav_scp[utt], "--word-segments", str(ws),
+               "--min-frames", "1", "--out", str(out), "--no-progress"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    from speechdis.inference.extract import load_embeddings
+
+    assert load_embeddings(out).ids == ["good"]
+    assert "not inside the audio" in cap.err
+
+
+def test_validate_flags_word_segments_past_the_utterance_end(tmp_path):
+    """4: `prepare validate` checks word_segments against utt2dur."""
+    from speechdis.data.datadir import DataDir
+    from speechdis.data.validate import validate_data_dir
+    from speechdis.errors import DataDirError
+
+    d = tmp_path / "d"
+    DataDir(utt2spk={"s-1": "s"}, wav_scp={"s-1": "/x/s-1.wav"}).save(d)
+    (d / "utt2dur").write_text("s-1 3.8\n")
+    (d / "word_segments").write_text("s-1_0 s-1 0.5 1.0 A\ns-1_1 s-1 3.70 3.82 B\n")
+    validate_data_dir(d)  # an end a frame or two past the end is alignment rounding
+    (d / "word_segments").write_text("s-1_0 s-1 0.5 1.0 A\ns-1_1 s-1 10 11 B\n")
+    with pytest.raises(DataDirError, match=r"word_segments:2: 's-1_1'.*ends past the end of utterance 's-1' \(3.8s"):
+        validate_data_dir(d)

@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from speechdis.inference.model import load_model
-    from speechdis.inference.extract import describe_skipped, extract, output_paths
+    from speechdis.inference.extract import check_output_dir, describe_skipped, extract, output_paths
     from speechdis.errors import ConfigError
 
     if (args.window is None) != (args.hop is None):
@@ -46,6 +46,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.window is not None and (args.window <= 0 or args.hop <= 0):
         raise ConfigError("--window and --hop must be > 0")
     npz, ark = output_paths(args.out, args.format)
+    check_output_dir(npz if npz is not None else ark)  # before the work, not after it
     model = load_model(args.model, device=args.device, batch_size=args.batch_size, threads=args.threads)
     bar = tqdm(unit="utt", desc="extract", disable=args.no_progress or None, file=sys.stderr)
 

@@ -100,6 +100,10 @@ class _Checker:
                 self.err(name, None, key, f"{what} has no entry (listed in {ref_name} line {lineno})")
 
 
+# Word ends may pass the utterance end by alignment rounding (a frame or two), not more.
+SEGMENT_END_TOLERANCE = 0.03
+
+
 def check_data_dir(path: str | os.PathLike) -> list[Problem]:
     """All problems found in data dir ``path`` (errors and warnings), like Kaldi's validate_data_dir.sh.
 
@@ -187,6 +191,7 @@ def check_data_dir(path: str | os.PathLike) -> list[Problem]:
     if feats is not None:
         c.same_keys("feats.scp", feats, utt2spk, "utt2spk")
 
+    durations: dict[str, float] = {}
     for name, integer in (("utt2num_frames", True), ("utt2dur", False)):
         tab = c.table(name, 2, 2)
         if tab is None:
@@ -196,6 +201,8 @@ def check_data_dir(path: str | os.PathLike) -> list[Problem]:
             v = c.number(name, lineno, u, f[1], "value")
             if v is not None and (v <= 0 or (integer and v != int(v))):
                 c.err(name, lineno, u, f"invalid value '{f[1]}' (want a positive {'integer' if integer else 'number'})")
+            elif v is not None and not integer:
+                durations[u] = v
 
     cmvn = c.table("cmvn.scp", 2)
     if cmvn is not None:
@@ -225,6 +232,10 @@ def check_data_dir(path: str | os.PathLike) -> list[Problem]:
                 c.err("word_segments", lineno, seg, f"start {f[2]} is negative")
             if s is not None and e is not None and not e > s:
                 c.err("word_segments", lineno, seg, f"start {f[2]} is not before end {f[3]}")
+            dur = durations.get(utt)
+            if dur is not None and e is not None and e > dur + SEGMENT_END_TOLERANCE:
+                c.err("word_segments", lineno, seg, f"[{f[2]}, {f[3]}] ends past the end of utterance '{utt}' "
+                                                    f"({dur:g}s in utt2dur)")
     return c.problems
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from speechdis.inference.model import Embedder
 from speechdis.data.datadir import DataDir
 from speechdis.data.tables import WordSegment, read_word_segments, write_feats_scp
-from speechdis.errors import AudioError, DataDirError, SpeechdisError
+from speechdis.errors import AudioError, ConfigError, DataDirError, SpeechdisError
 from speechdis.fileio import atomic_open
 
 __all__ = [
@@ -163,6 +163,21 @@ def output_paths(out: str | os.PathLike, fmt: str) -> tuple[Path | None, Path | 
     npz = stem.with_name(stem.name + ".npz") if fmt in ("npz", "both") else None
     ark = stem if fmt in ("ark", "both") else None
     return npz, ark
+
+
+def check_output_dir(out: str | os.PathLike) -> None:
+    """Raise ConfigError unless files can be written beside ``--out`` (checked before any work; the
+    folder is created when missing)."""
+    out = Path(out)
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot create folder {parent} ({e.strerror or e})") from None
+    if not parent.is_dir():
+        raise ConfigError(f"--out {out}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: folder {parent} is not writable")
 
 
 # ------------------------------------------------------------------------------------------------ inputs

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,10 +171,19 @@ class Embedder:
         if segments is None:
             return [feats]
         out = []
+        cfg = self.feature_config
+        shift = cfg.frame_shift_ms / 1000.0
+        covered = (feats.shape[0] - 1) * shift + cfg.frame_length_ms / 1000.0  # seconds the frames span
         for start, end in segments:
+            if not (math.isfinite(start) and math.isfinite(end)):
+                raise AudioError(f"segment [{start}, {end}]: times must be finite seconds")
+            if start < 0:
+                raise AudioError(f"segment [{start}, {end}]: start is negative")
             if not end > start:
                 raise AudioError(f"segment [{start}, {end}] is empty")
-            b, e = segment_frames(start, end, self.feature_config, feats.shape[0])
+            if start >= covered or end > covered + shift:
+                raise AudioError(f"segment [{start}, {end}] is not inside the audio (0-{covered:.3f}s)")
+            b, e = segment_frames(start, end, cfg, feats.shape[0])
             out.append(feats[b:e])
         return out
 
