@@ -416,3 +416,26 @@ def test_validate_flags_word_segments_past_the_utterance_end(tmp_path):
     (d / "word_segments").write_text("s-1_0 s-1 0.5 1.0 A\ns-1_1 s-1 10 11 B\n")
     with pytest.raises(DataDirError, match=r"word_segments:2: 's-1_1'.*ends past the end of utterance 's-1' \(3.8s"):
         validate_data_dir(d)
+
+
+@pytest.mark.parametrize("edit", ["kind", "dims"])
+def test_model_file_with_unfit_weights_is_one_line(tiny_model, tmp_path, capsys, edit):
+    """12: model.pt whose weights are of the other model kind, or whose config dims were edited."""
+    import torch
+
+    from speechdis.cli import main
+    from tests.conftest import write_wave
+
+    setup, _ = tiny_model
+    state = torch.load(setup.baseline / "model.pt", weights_only=True)
+    if edit == "kind":
+        state["config"]["model"]["kind"] = "disentangled"
+        state["kind"] = "disentangled"
+    else:
+        state["config"]["model"]["hidden"] += 8
+    bad = tmp_path / "model.pt"
+    torch.save(state, bad)
+    wav = write_wave(tmp_path / "a.wav", 0.5)
+    rc = main(["extract", "--model", str(bad), str(wav), "--out", str(tmp_path / "e.npz"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1 and "do not fit" in err, err
