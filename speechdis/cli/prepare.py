@@ -3,6 +3,7 @@
 Sub-commands: ``librispeech`` (a LibriSpeech-layout subset + word alignments -> data dir),
 ``speechcommands`` (Speech Commands -> speaker-disjoint train/dev/test data dirs + noise list),
 ``fsdd`` (Free Spoken Digit Dataset -> data dir),
+``lhotse`` (lhotse manifests with word alignments -> data dir), ``export-lhotse`` (data dir -> lhotse manifests),
 ``split-speakers`` (speaker-disjoint train/test split), ``split`` (Kaldi split_data.sh --per-spk),
 ``validate`` and ``fix-data-dir``.
 """
@@ -16,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("prepare", help="prepare Kaldi data dirs (librispeech, splits, validation)",
                               description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="prepare_command", required=True, metavar="{librispeech,speechcommands,fsdd,"
-                                                                            "split-speakers,split,validate,"
+                                                                            "lhotse,export-lhotse,split-speakers,"
+                                                                            "split,validate,"
                                                                             "fix-data-dir}")
 
     ls = sub.add_parser("librispeech", help="LibriSpeech-layout corpus subset -> data dir with word_segments")
@@ -48,6 +50,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fs.add_argument("out", metavar="OUT", help="output data dir")
     _trim_options(fs)
     fs.set_defaults(func=_fsdd)
+
+    lh = sub.add_parser("lhotse", help="lhotse manifests (recordings + supervisions with word alignments, or "
+                                       "cuts) -> data dir with word_segments (needs speechdis[lhotse])")
+    lh.add_argument("manifests", nargs="+", metavar="MANIFEST",
+                    help="RecordingSet/SupervisionSet/CutSet files, or dirs holding them")
+    lh.add_argument("out", metavar="OUT", help="output data dir")
+    lh.set_defaults(func=_lhotse)
+
+    le = sub.add_parser("export-lhotse", help="data dir (with word_segments) -> lhotse recordings + supervisions "
+                                              "manifests (needs speechdis[lhotse])")
+    le.add_argument("data_dir", metavar="DATA_DIR", help="data dir to export")
+    le.add_argument("out", metavar="OUT", help="output folder for <prefix>{recordings,supervisions}.jsonl.gz")
+    le.add_argument("--prefix", default="", help="file name prefix, e.g. librispeech_")
+    le.set_defaults(func=_export_lhotse)
 
     sp = sub.add_parser("split-speakers", help="speaker-disjoint train/test split of a data dir")
     sp.add_argument("data_dir")
@@ -102,6 +118,21 @@ def _librispeech(args: argparse.Namespace) -> int:
     report = prepare_librispeech(args.corpus, args.subset, args.out_dir, alignments=args.alignments,
                                  alignment_format=args.alignment_format, use_alignments=not args.no_alignments)
     print(report.summary())
+    return 0
+
+
+def _lhotse(args: argparse.Namespace) -> int:
+    from speechdis.data.lhotse_io import import_lhotse
+
+    print(import_lhotse(args.manifests, args.out).summary())
+    return 0
+
+
+def _export_lhotse(args: argparse.Namespace) -> int:
+    from speechdis.data.lhotse_io import export_lhotse
+
+    for path in export_lhotse(args.data_dir, args.out, prefix=args.prefix):
+        print(path)
     return 0
 
 

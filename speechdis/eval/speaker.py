@@ -33,18 +33,12 @@ def error_rates(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
 
     Returns ``(p_miss, p_fa, thresholds)``; entry i accepts scores >= thresholds[i] (thresholds[0] = +inf).
     """
+    from sklearn.metrics import roc_curve
+
     s, y = _check(scores, labels)
-    order = np.argsort(-s, kind="stable")
-    s, y = s[order], y[order]
-    # One operating point per distinct score: the last index of each block of equal scores.
-    ends = np.flatnonzero(np.append(s[1:] != s[:-1], True))
-    tp = np.cumsum(y)[ends]
-    fp = (ends + 1) - tp
-    n_t, n_n = int(y.sum()), int((~y).sum())
-    p_miss = np.concatenate([[1.0], 1.0 - tp / n_t])
-    p_fa = np.concatenate([[0.0], fp / n_n])
-    thr = np.concatenate([[np.inf], s[ends]])
-    return p_miss, p_fa, thr
+    # sklearn's ROC: one point per distinct score, from "accept nothing" (threshold +inf) to "accept all".
+    fpr, tpr, thr = roc_curve(y, s, drop_intermediate=False)
+    return 1.0 - tpr, fpr, thr.astype(np.float64)
 
 
 def eer(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
