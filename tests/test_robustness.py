@@ -1,6 +1,7 @@
 """Reliability cases of issue 10: no silent corruption, no unsafe loading, no orphans, one-line errors."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from speechdis.config import from_dict
@@ -439,3 +440,18 @@ def test_model_file_with_unfit_weights_is_one_line(tiny_model, tmp_path, capsys,
     rc = main(["extract", "--model", str(bad), str(wav), "--out", str(tmp_path / "e.npz"), "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert rc == 1 and len(err.splitlines()) == 1 and "do not fit" in err, err
+
+
+def test_embed_waveform_rejects_bad_rates_and_takes_channel_first_waves(tiny_model):
+    """14: embed_waveform(w, 0) is an AudioError; a (2, N) wave is the same as its (N, 2) transpose."""
+    from speechdis.errors import AudioError
+    from tests.conftest import make_wave
+
+    _, model = tiny_model
+    w = make_wave(0.6, channels=2)  # (N, 2)
+    for rate in (0, -16000, 16000.5):
+        with pytest.raises(AudioError, match="sample_rate must be a positive integer"):
+            model.embed_waveform(w[:, 0], rate)
+    a = model.embed_waveform(w, 16000)["embedding"]
+    b = model.embed_waveform(w.T.copy(), 16000)["embedding"]
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -143,7 +143,12 @@ class Embedder:
         """(T, D) model-ready features of a whole mono wave: resampled, features, utterance CMVN."""
         from speechdis.audio.io import resample
 
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+            raise AudioError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
         wave = np.asarray(wave, dtype=np.float32)
+        if wave.ndim == 2 and wave.shape[0] < wave.shape[1] and wave.shape[0] <= 8:
+            # (channels, N) as torchaudio returns it; fewer than 9 rows of many samples cannot be (N, channels)
+            wave = wave.T
         if wave.ndim == 2:  # (N, channels) as soundfile returns it: average like load_audio does
             wave = wave.mean(axis=1)
         if wave.ndim != 1 or wave.size == 0:
