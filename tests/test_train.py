@@ -63,6 +63,12 @@ def test_resume_reproduces_next_step_losses(mini_data, tmp_path, mode, group):
     for a, b in zip(full[3:], cut[3:]):
         for key in ("loss/total", "loss/rec", "loss/spk", "loss/adv"):
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), (a["step"], key)
+    # The best-on-dev model sits beside the latest checkpoint, and resuming carries the best score on.
+    valid = [json.loads(ln) for ln in (tmp_path / "cut" / "train_log.jsonl").read_text().splitlines()
+             if '"valid"' in ln]
+    best = {r: load_trained(tmp_path / r / "checkpoints" / "best.pt") for r in ("full", "cut")}
+    assert best["cut"].step == best["full"].step == min(valid, key=lambda r: r["rec"])["step"]
+    assert best["cut"].state["valid"]["rec"] == pytest.approx(best["full"].state["valid"]["rec"], rel=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["grl", "bce"])

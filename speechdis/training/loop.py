@@ -1,5 +1,8 @@
-"""The training loop of the speech autoencoders (baseline and disentangled): set-up, steps, validation,
-logging, checkpoint rotation, resume, DDP.
+"""The training loop of the speech autoencoders (baseline and disentangled), in pieces: :func:`init_distributed`,
+:func:`load_data`, :func:`build_run` (a :class:`Run`: modules, objective, trainer, step), :func:`resume_run`
+(``AlternatingTrainer.load_state_dict``), :func:`train_one_step`, :func:`validate`, :func:`save_best`
+(``checkpoints/best.pt`` beside the latest), :func:`save` (rotating checkpoints), :func:`save_final`
+(``model.pt``); :func:`train` puts them together.
 
 Everything the loop reports goes through ``callback(record)`` and the JSON-lines log ``train_log.jsonl``;
 nothing is printed here. The config tree is :mod:`speechdis.training.config`, checkpoint I/O
@@ -167,6 +170,157 @@ def validate(model: torch.nn.Module, critic: torch.nn.Module | None, dataset: Wo
     return res
 
 
+# ----------------------------------------------------------------------------------------------- pieces
+@dataclass
+class Run:
+    """One training run's live state: config, placement, modules, objective, trainer, step, best score."""
+
+    cfg: TrainConfig
+    device: torch.device
+    rank: int
+    world: int
+    model: torch.nn.Module  # DDP-wrapped under torchrun (see wrap_ddp); _unwrap() for the bare module
+    critic: torch.nn.Module | None
+    objective: SpeechObjective
+    trainer: AlternatingTrainer
+    features: FeatureConfig | None  # the front end, stored in every checkpoint and model.pt
+    step: int = 0
+    best: float | None = None  # lowest validation reconstruction loss so far (checkpoints/best.pt)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def batches_per_step(self) -> int:
+        return self.trainer.n_critic + 1
+
+
+def init_distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
+    """(rank, world size, device); joins torchrun's process group when there is one."""
+    rank, world, local_rank = _distributed()
+    device = resolve_device(cfg.train.device, local_rank)
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+    return rank, world, device
+
+
+def load_data(cfg: TrainConfig, data_dir: str | os.PathLike, valid_dir: str | os.PathLike | None = None
+              ) -> tuple[WordSegmentDataset, WordSegmentDataset | None, FeatureConfig | None, SegmentFilterReport]:
+    """Training segments, held-out validation segments (None when there are none), the features' config and
+    the report of skipped segments."""
+    train_segs, valid_segs, reader, seg_report, feat_dim = load_segments(
+        data_dir, valid_dir=valid_dir, valid_speakers=cfg.data.valid_speakers, seed=cfg.train.seed,
+        min_frames=cfg.data.min_frames, max_frames=cfg.data.max_frames)
+    if feat_dim != cfg.model.feat_dim:
+        raise ConfigError(f"model.feat_dim is {cfg.model.feat_dim} but the features in {data_dir} have "
+                          f"{feat_dim} dimensions")
+    train_ds = WordSegmentDataset(train_segs, reader, cfg.data.crop_frames, preload=cfg.data.preload)
+    valid_ds = WordSegmentDataset(valid_segs[: cfg.data.max_valid_segments], reader, cfg.data.crop_frames,
+                                  speaker_index={s: k for k, s in enumerate(sorted({x.speaker for x in valid_segs}))}
+                                  ) if valid_segs else None
+    return train_ds, valid_ds, reader_config(reader), seg_report
+
+
+def build_run(cfg: TrainConfig, train_ds: WordSegmentDataset, features: FeatureConfig | None,
+              device: torch.device, rank: int = 0, world: int = 1) -> Run:
+    """Seeded modules on ``device``, the objective and the trainer, at step 0."""
+    torch.manual_seed(cfg.train.seed)
+    np.random.seed(cfg.train.seed)
+    model, critic = build_modules(cfg)
+    model.to(device)
+    if critic is not None:
+        critic.to(device)
+    obj = SpeechObjective(model, critic, cfg.loss, cfg.model.kind == "disentangled", cfg.train.steps)
+    trainer = build_trainer(cfg, model, critic, device, freeze_critic=world == 1)
+    return Run(cfg, device, rank, world, model, critic, obj, trainer, features)
+
+
+def resume_run(run: Run, state: dict, path: Path) -> None:
+    """Load a training checkpoint's weights, optimiser states (``AlternatingTrainer.load_state_dict``), step
+    and best score into ``run`` (before :func:`wrap_ddp`)."""
+    try:
+        run.model.load_state_dict(state["model"])
+        if run.critic is not None:
+            run.critic.load_state_dict(state["critic"])
+        run.trainer.load_state_dict(state)
+        run.step = int(state["step"])
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"--resume --force: {path} does not fit this config ({first}); "
+                         f"start a new --out instead") from e
+    run.best = state.get("best_valid_rec")
+
+
+def wrap_ddp(run: Run) -> None:
+    """Under torchrun: wrap the model (and critic) in DistributedDataParallel, for the objective too."""
+    if run.world <= 1:
+        return
+    dev = run.device
+
+    def ddp(m: torch.nn.Module) -> torch.nn.Module:
+        return torch.nn.parallel.DistributedDataParallel(m, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+    run.model = run.objective.model = ddp(run.model)
+    if run.critic is not None:
+        run.critic = run.objective.critic = ddp(run.critic)
+
+
+def batch_stream(run: Run, train_ds: WordSegmentDataset):
+    """The endless batch iterator, positioned at ``run.step`` (batch k is a pure function of seed and k)."""
+    cfg = run.cfg
+    sampler = PairBatchSampler(train_ds.speaker_ids, cfg.data.speakers_per_batch, cfg.data.segments_per_speaker,
+                               seed=cfg.train.seed, start=run.step * run.batches_per_step, rank=run.rank)
+    loader = torch.utils.data.DataLoader(
+        train_ds, batch_sampler=sampler, collate_fn=collate_segments, num_workers=cfg.data.num_workers,
+        pin_memory=run.device.type == "cuda", persistent_workers=cfg.data.num_workers > 0,
+        generator=torch.Generator().manual_seed(cfg.train.seed))
+    return (_to(b, run.device) for b in loader)
+
+
+def train_one_step(run: Run, batches) -> dict[str, float]:
+    """``n_critic`` critic updates and one autoencoder update; advances ``run.step``; returns the logs."""
+    run.objective.step = run.step
+    critic_fn = run.objective.critic_loss if run.trainer.critic_opt is not None else None
+    logs = run.trainer.step(batches, critic_fn, run.objective.generator_loss)
+    run.step += 1
+    return logs
+
+
+def validate_run(run: Run, valid_ds: WordSegmentDataset) -> dict[str, float]:
+    """:func:`validate` on the run's bare modules."""
+    return validate(_unwrap(run.model), _unwrap(run.critic), valid_ds, run.device, seed=run.cfg.train.seed,
+                    critic_group_size=run.cfg.loss.critic_group_size)
+
+
+def save_best(run: Run, out: Path, valid: dict[str, float]) -> bool:
+    """Keep ``checkpoints/best.pt`` (a model file, with its validation scores) when the validation
+    reconstruction loss is the lowest so far; returns whether it was."""
+    rec = valid.get("rec")
+    if rec is None or (run.best is not None and rec >= run.best):
+        return False
+    run.best = rec
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    save_model(out / "checkpoints" / "best.pt", run.cfg, run.features, _unwrap(run.model), run.step,
+               extra={"valid": dict(valid)})
+    return True
+
+
+def save(run: Run, out: Path, extra: dict | None = None) -> None:
+    """A resumable checkpoint (``checkpoints/ckpt-<step>.pt`` and ``latest.pt``, the newest
+    ``train.keep_checkpoints`` kept), carrying the best score so far."""
+    write_checkpoint(out / "checkpoints", run.step, run.cfg, run.features, _unwrap(run.model), _unwrap(run.critic),
+                     run.trainer, run.cfg.train.keep_checkpoints,
+                     extra={**(extra or {}), "best_valid_rec": run.best})
+
+
+def save_final(run: Run, out: Path) -> None:
+    """The deployable ``model.pt``."""
+    save_model(out / "model.pt", run.cfg, run.features, _unwrap(run.model), run.step)
+
+
 # ---------------------------------------------------------------------------------------------- train
 def train(
     cfg: TrainConfig,
@@ -180,7 +334,8 @@ def train(
     force: bool = False,
 ) -> TrainResult:
     """Trains ``cfg.model.kind`` on the word segments of ``data_dir`` and writes to ``out_dir``:
-    ``config.yaml`` (resolved), ``train_log.jsonl``, ``checkpoints/``, ``model.pt`` (final weights).
+    ``config.yaml`` (resolved), ``train_log.jsonl``, ``checkpoints/`` (``latest.pt``, the newest ``ckpt-*.pt``,
+    and ``best.pt``: the model with the lowest validation reconstruction loss), ``model.pt`` (final weights).
 
     ``resume`` continues from the latest checkpoint exactly as an uninterrupted run would (same batches,
     same random state). ``stop_after`` ends the run after that many steps without finishing it (tests,
@@ -194,21 +349,15 @@ def train(
         raise DataDirError(f"--valid {valid_dir}: no such data dir")
     data_ids = {"train_data": str(Path(data_dir).resolve()),
                 "valid_data": str(Path(valid_dir).resolve()) if valid_dir is not None else None}
-    rank, world, local_rank = _distributed()
-    device = resolve_device(cfg.train.device, local_rank)
-    if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-    main = rank == 0
+    rank, world, device = init_distributed(cfg)
     ckpt_dir = out / "checkpoints"
     latest = ckpt_dir / "latest.pt"
-    if main:
+    if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         if not resume and latest.exists():
             raise ModelError(f"{out} already holds a training run; use --resume to continue it or a new --out")
         # Temporary files of writes killed in an earlier run (checkpoints are tens of MB).
-        remove_stale_tmp(ckpt_dir, "ckpt-*.pt", "latest.pt")
+        remove_stale_tmp(ckpt_dir, "ckpt-*.pt", "latest.pt", "best.pt")
         remove_stale_tmp(out, "model.pt", "config.yaml", "feats.yaml", "train_log.jsonl")
     state = None
     if resume:
@@ -220,103 +369,53 @@ def train(
             raise ConfigError(f"--resume: {latest} was trained with another setup ({'; '.join(diffs)}); "
                               f"use the same config and data, a new --out, or --force")
 
-    # Data: training speakers, and held-out speakers for validation.
-    train_segs, valid_segs, reader, seg_report, feat_dim = load_segments(
-        data_dir, valid_dir=valid_dir, valid_speakers=cfg.data.valid_speakers, seed=cfg.train.seed,
-        min_frames=cfg.data.min_frames, max_frames=cfg.data.max_frames)
-    if feat_dim != cfg.model.feat_dim:
-        raise ConfigError(f"model.feat_dim is {cfg.model.feat_dim} but the features in {data_dir} have "
-                          f"{feat_dim} dimensions")
-    train_ds = WordSegmentDataset(train_segs, reader, cfg.data.crop_frames, preload=cfg.data.preload)
-    valid_ds = WordSegmentDataset(valid_segs[: cfg.data.max_valid_segments], reader, cfg.data.crop_frames,
-                                  speaker_index={s: k for k, s in enumerate(sorted({x.speaker for x in valid_segs}))}
-                                  ) if valid_segs else None
-
-    torch.manual_seed(cfg.train.seed)
-    np.random.seed(cfg.train.seed)
-    model, critic = build_modules(cfg)
-    model.to(device)
-    if critic is not None:
-        critic.to(device)
-    disentangled = cfg.model.kind == "disentangled"
-    obj = SpeechObjective(model, critic, cfg.loss, disentangled, cfg.train.steps)
-    trainer = build_trainer(cfg, model, critic, device, freeze_critic=world == 1)
-    use_critic_opt = trainer.critic_opt is not None
-
-    step = 0
-    if resume:
-        try:
-            model.load_state_dict(state["model"])
-            if critic is not None:
-                critic.load_state_dict(state["critic"])
-            trainer.generator_opt.load_state_dict(state["generator_opt"])
-            if use_critic_opt:
-                trainer.critic_opt.load_state_dict(state["critic_opt"])
-            step = int(state["step"])
-        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelError(f"--resume --force: {latest} does not fit this config ({first}); "
-                             f"start a new --out instead") from e
-
-    if world > 1:
-        ddp = lambda m: torch.nn.parallel.DistributedDataParallel(  # noqa: E731
-            m, device_ids=[device.index] if device.type == "cuda" else None)
-        model = ddp(model)
-        obj.model = model
-        if critic is not None:
-            critic = ddp(critic)
-            obj.critic = critic
-    batches_per_step = trainer.n_critic + 1
-
-    sampler = PairBatchSampler(train_ds.speaker_ids, cfg.data.speakers_per_batch, cfg.data.segments_per_speaker,
-                               seed=cfg.train.seed, start=step * batches_per_step, rank=rank)
-    loader = torch.utils.data.DataLoader(
-        train_ds, batch_sampler=sampler, collate_fn=collate_segments, num_workers=cfg.data.num_workers,
-        pin_memory=device.type == "cuda", persistent_workers=cfg.data.num_workers > 0,
-        generator=torch.Generator().manual_seed(cfg.train.seed))
-    batches = (_to(b, device) for b in loader)
-    if resume:
+    train_ds, valid_ds, features, seg_report = load_data(cfg, data_dir, valid_dir)
+    run = build_run(cfg, train_ds, features, device, rank, world)
+    if state is not None:
+        resume_run(run, state, latest)
+    wrap_ddp(run)
+    batches = batch_stream(run, train_ds)
+    if state is not None:
         set_rng_state(state["rng"])  # after the loader started: its start must not shift the stream
 
     log_path = out / "train_log.jsonl"
-    feats_cfg = reader_config(reader)  # stored inside every checkpoint and model.pt: extraction needs it
-    if main:
+    if run.main:
         save_config(cfg, out / "config.yaml", header="resolved training config (speechdis train)")
-        if feats_cfg is not None:
-            save_feature_config(feats_cfg, out / "feats.yaml")  # a readable copy; model.pt is what counts
+        if features is not None:
+            save_feature_config(features, out / "feats.yaml")  # a readable copy; model.pt is what counts
         else:
             log.warning("%s has no conf/feats.yaml (features made outside speechdis): the model will not know its "
                         "front end; put the matching feats.yaml beside model.pt to embed raw audio with it", data_dir)
-        _truncate_log(log_path, step)
+        _truncate_log(log_path, run.step)
+
+    def report(rec: dict) -> None:
+        _append_log(log_path, rec)
+        if callback:
+            callback(rec)
+
     t0, seen, last_valid = time.time(), 0, {}
     logs: dict[str, float] = {}
-    end = cfg.train.steps if stop_after is None else min(cfg.train.steps, step + stop_after)
-    while step < end:
-        obj.step = step
-        logs = trainer.step(batches, obj.critic_loss if use_critic_opt else None, obj.generator_loss)
-        step += 1
-        seen += cfg.batch_size * batches_per_step
-        if main and (step % cfg.train.log_every == 0 or step == end):
-            rec = {"step": step, "split": "train", **{k: round(v, 6) for k, v in logs.items()},
-                   "segments_per_s": round(seen / max(time.time() - t0, 1e-9), 2)}
-            _append_log(log_path, rec)
-            if callback:
-                callback(rec)
-        if main and valid_ds is not None and (step % cfg.train.valid_every == 0 or step == cfg.train.steps):
-            last_valid = validate(_unwrap(model), _unwrap(critic), valid_ds, device, seed=cfg.train.seed,
-                                  critic_group_size=cfg.loss.critic_group_size)
-            rec = {"step": step, "split": "valid", **{k: round(v, 6) for k, v in last_valid.items()}}
-            _append_log(log_path, rec)
-            if callback:
-                callback(rec)
-        if main and (step % cfg.train.ckpt_every == 0 or step == end):
-            write_checkpoint(ckpt_dir, step, cfg, feats_cfg, _unwrap(model), _unwrap(critic), trainer,
-                             cfg.train.keep_checkpoints, extra=data_ids)
-    if main and step >= cfg.train.steps:
-        save_model(out / "model.pt", cfg, feats_cfg, _unwrap(model), step)
+    end = cfg.train.steps if stop_after is None else min(cfg.train.steps, run.step + stop_after)
+    while run.step < end:
+        logs = train_one_step(run, batches)
+        step = run.step
+        seen += cfg.batch_size * run.batches_per_step
+        if not run.main:
+            continue
+        if step % cfg.train.log_every == 0 or step == end:
+            report({"step": step, "split": "train", **{k: round(v, 6) for k, v in logs.items()},
+                    "segments_per_s": round(seen / max(time.time() - t0, 1e-9), 2)})
+        if valid_ds is not None and (step % cfg.train.valid_every == 0 or step == cfg.train.steps):
+            last_valid = validate_run(run, valid_ds)
+            save_best(run, out, last_valid)
+            report({"step": step, "split": "valid", **{k: round(v, 6) for k, v in last_valid.items()}})
+        if step % cfg.train.ckpt_every == 0 or step == end:
+            save(run, out, extra=data_ids)
+    if run.main and run.step >= cfg.train.steps:
+        save_final(run, out)
     if world > 1:
         torch.distributed.barrier()
-    return TrainResult(out, step, logs, last_valid, seg_report)
+    return TrainResult(out, run.step, logs, last_valid, seg_report)
 
 
 # Settings a resumed run may change: they do not alter what is trained (only how long, how often it reports,
@@ -379,5 +478,6 @@ def _truncate_log(path: Path, step: int) -> None:
         f.write("".join(k + "\n" for k in keep))
 
 
-__all__ = ["TrainResult", "train", "validate", "build_modules", "build_trainer", "resolve_device", "reader_config",
-           "resume_differences"]
+__all__ = ["TrainResult", "Run", "train", "init_distributed", "load_data", "build_run", "resume_run", "wrap_ddp",
+           "batch_stream", "train_one_step", "validate", "validate_run", "save_best", "save", "save_final",
+           "build_modules", "build_trainer", "resolve_device", "reader_config", "resume_differences"]
