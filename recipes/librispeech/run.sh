@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Phonetic/speaker disentanglement on LibriSpeech, Kaldi-style (DESIGN.md §1, §4).
+# Phonetic/speaker disentanglement on LibriSpeech, Kaldi-style.
 #
 #   bash recipes/librispeech/run.sh --corpus /data/LibriSpeech --alignments /data/librispeech_alignments
 #   bash recipes/librispeech/run.sh --stage 5 --stop-stage 6          # re-evaluate only

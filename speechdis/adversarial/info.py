@@ -7,7 +7,6 @@ predicts no variance) for continuous codes.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -89,7 +88,3 @@ def mutual_info_loss(
         logs["mi_cont"] = nll.item()
     return loss, logs
 
-
-def categorical_entropy(k: int) -> float:
-    """H(c) of a uniform categorical code (nats): the MI bound's ceiling, log k."""
-    return math.log(k)

@@ -150,10 +150,6 @@ class DataDir:
     def num_speakers(self) -> int:
         return len(set(self.utt2spk.values()))
 
-    @property
-    def has_segments(self) -> bool:
-        return bool(self.segments)
-
     def audio_source(self, utt: str) -> tuple[str, float | None, float | None]:
         """(wav.scp entry, start, end) for ``utt``; start/end are None without ``segments``."""
         if self.segments:

@@ -197,11 +197,6 @@ class DtwMatrixResult:
     complete: bool
 
     @property
-    def pairs_per_second(self) -> float:
-        """Throughput of the search."""
-        return self.n_computed / self.seconds if self.seconds > 0 else float("nan")
-
-    @property
     def complete_rows(self) -> np.ndarray:
         """Indices of queries whose whole row was computed."""
         return np.flatnonzero(~np.isnan(self.distances).any(axis=1))

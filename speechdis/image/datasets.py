@@ -202,9 +202,3 @@ def colour_digits(gray: np.ndarray, style: np.ndarray) -> np.ndarray:
     bg = BACKGROUND_COLOURS[style[:, 1]][:, :, None, None]
     return (bg * (1 - g) + fg * g).astype(np.float32)
 
-
-def make_domain_digits(domain: str, seed: int = 0, size: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All 1797 digits rendered in ``domain``; returns (images (N,3,S,S), labels, style)."""
-    gray, labels = load_digits_images(size)
-    images, style = shift_domain(gray, domain, seed)
-    return images, labels, style
