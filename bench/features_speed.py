@@ -59,8 +59,8 @@ def main() -> None:
     wave = (0.1 * np.random.default_rng(0).standard_normal(int(args.seconds * 16000))).astype(np.float32)
     for kind in ("mfcc", "fbank"):
         cfg = FeatureConfig(kind=kind, deltas=0)
-        ours = frames_per_s(lambda: compute_features(wave, cfg), args.repeats)
-        ref = frames_per_s(lambda: kaldi_native(wave, cfg), args.repeats)
+        ours = frames_per_s(lambda c=cfg: compute_features(wave, c), args.repeats)
+        ref = frames_per_s(lambda c=cfg: kaldi_native(wave, c), args.repeats)
         print(f"{kind:6s} speechdis {ours:9,.0f} frames/s   kaldi-native-fbank {ref:9,.0f} frames/s   "
               f"ratio {ours / ref:.2f}")
 

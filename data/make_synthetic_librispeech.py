@@ -298,7 +298,8 @@ def main(argv=None) -> int:
                         "(quantisation noise ~ -77 dBFS) (default: %(default)s)")
     p.add_argument("--speakers", type=int, default=None, help="use only the first N voices of each subset "
                                                                "(for quick tests)")
-    p.add_argument("--force", action="store_true", help="overwrite a non-empty --out even if it was not made by this script")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite a non-empty --out even if it was not made by this script")
     args = p.parse_args(argv)
 
     versions = check_tools()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import _alignment_line, build_tiny_corpus
 from speechdis.data.alignments import (
     AlignedWord,
     alignments_to_word_segments,
@@ -15,6 +14,8 @@ from speechdis.data.alignments import (
     read_textgrid_words,
 )
 from speechdis.errors import DataDirError
+
+from conftest import _alignment_line, build_tiny_corpus
 
 
 def intervals_with_silence(words, duration):

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import make_wave, write_wave
 from speechdis.audio.io import WavEntryLoader, audio_info, is_pipe_entry, load_audio, load_wav_entry
 from speechdis.errors import AudioError
+
+from conftest import make_wave, write_wave
 
 
 @pytest.mark.parametrize("ext,kwargs,atol", [

@@ -69,7 +69,7 @@ def _test_set_corpus(root: Path) -> dict[str, str]:
     """Test-set layout: word folders, _unknown_, _silence_, plus bad names and bad audio."""
     spk = {s: _speaker_in(s) for s in ("train", "dev", "test")}
     spk["train2"] = _speaker_in("train", 1)
-    for k, (split, s) in enumerate(spk.items()):
+    for k, s in enumerate(spk.values()):
         for word in ("yes", "no"):
             for n in range(2):
                 _write(root / word / f"{s}_nohash_{n}.wav", _burst(noise=word == "no", seed=k))

@@ -42,6 +42,21 @@ def test_loss_curves_png(tmp_path):
     assert p.read_bytes()[:8] == PNG and p.stat().st_size > 5000
 
 
+def test_loss_curves_one_panel_per_scale(tmp_path):
+    """segments/s is not drawn on the losses' axis (it would flatten them to a line at 0)."""
+    from speechdis.eval.plots import loss_curve_panels
+
+    log = tmp_path / "train_log.jsonl"
+    log.write_text("\n".join(json.dumps(r) for r in [
+        {"step": 1, "split": "train", "loss/rec": 1.0, "segments_per_s": 900.0},
+        {"step": 2, "split": "train", "loss/rec": 0.8, "segments_per_s": 950.0},
+        {"step": 2, "split": "valid", "rec": 0.9, "spk_auc_speaker": 0.7, "spk_probe_content": 0.4}]) + "\n")
+    panels = {title: sorted(series) for title, series in loss_curve_panels(log)}
+    assert panels == {"train: loss": ["loss/rec"], "train: throughput (per s)": ["segments_per_s"],
+                      "valid: loss": ["rec"], "valid: accuracy / AUC": ["spk_auc_speaker", "spk_probe_content"]}
+    assert loss_curves_png(log, tmp_path / "loss.png").read_bytes()[:8] == PNG
+
+
 def test_loss_log_errors(tmp_path):
     log = tmp_path / "bad.jsonl"
     log.write_text('{"step": 1, "loss/rec": 1}\nnot json\n{"step": 2, "loss/rec": 0.5}\n')

@@ -22,7 +22,8 @@ def test_format_table_exact():
 
 
 def test_format_number():
-    assert [format_number(v) for v in (0.0, 0.25, 3.14159, 1234.56, 1e-5, 7, np.int64(3), True, None, float("nan"))] == [
+    values = (0.0, 0.25, 3.14159, 1234.56, 1e-5, 7, np.int64(3), True, None, float("nan"))
+    assert [format_number(v) for v in values] == [
         "0", "0.2500", "3.142", "1234.6", "1.00e-05", "7", "3", "yes", "-", "nan"]
 
 

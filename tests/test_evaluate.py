@@ -7,8 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_extract_support import tiny_setup
-
 from speechdis.cli import main as cli_main
 from speechdis.errors import ConfigError
 from speechdis.eval.runner import (
@@ -23,6 +21,8 @@ from speechdis.eval.runner import (
     run_std,
     seed_summary,
 )
+
+from test_extract_support import tiny_setup
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +181,7 @@ def test_mfcc_stats_system_uses_features_without_cmvn(setup, data):
                                               np.stack([f.std(0) for f in data.feats])], axis=1))
 
 
-def _hand_data() -> "EvalData":
+def _hand_data() -> "EvalData":  # noqa: F821 - imported inside
     """Four one-segment utterances: words A A A B, speakers s1 s1 s2 s2 (see the cross-speaker test)."""
     from speechdis.audio.features import FeatureConfig
     from speechdis.eval.runner import EvalData
@@ -207,7 +207,8 @@ def test_cross_speaker_qbe_restricts_the_archive_to_other_speakers():
         assert std["segment_qbe_cross_speaker"][system]["MAP"] == pytest.approx(2 / 3)
         assert std["segment_qbe_cross_speaker"][system]["n_queries"] == 3
     table = final_table(std, None, None, [m])
-    assert [(r["system"], r["x-spk MAP"]) for r in table] == [("DTW", pytest.approx(2 / 3)), ("m", pytest.approx(2 / 3))]
+    assert [(r["system"], r["x-spk MAP"]) for r in table] == [("DTW", pytest.approx(2 / 3)),
+                                                             ("m", pytest.approx(2 / 3))]
 
 
 def test_npz_and_callable_embedders(data, tmp_path, capsys, setup):

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import write_wave
-from test_extract_support import tiny_setup
-
 import speechdis
 from speechdis.cli import main as cli_main
 from speechdis.data.datadir import DataDir
 from speechdis.errors import AudioError, ModelError
+
+from conftest import write_wave
+from test_extract_support import tiny_setup
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_directories_windows_ctm_and_word_segments(setup, base, tmp_path):
     assert by_ctm.words == [s.word for s in segs]
     ws = tmp_path / "word_segments"
     ws.write_text("".join(f"{s.seg_id} {utt} {s.start} {s.end} {s.word}\n" for s in segs)
-                  + f"x_0000 not_an_input 0.1 0.3 FOO\n")
+                  + "x_0000 not_an_input 0.1 0.3 FOO\n")
     by_table = extract(base, [audio / f"{utt}.flac", tmp_path / "audio" / "tone.WAV"], word_segments=ws)
     assert by_table.ids == [s.seg_id for s in segs]
     np.testing.assert_allclose(by_table.vectors["embedding"], by_ctm.vectors["embedding"], atol=1e-6)
@@ -222,8 +222,8 @@ def test_a_model_dir_holding_only_model_pt_embeds_identically(setup, dis, tmp_pa
 def test_data_dirs_without_matching_features_are_computed_from_audio(setup, dis, tmp_path):
     from speechdis.audio.features import load_feature_config
     from speechdis.data.featjobs import make_features
-    from speechdis.inference.extract import extract
     from speechdis.eval.runner import embed_models, load_eval_data
+    from speechdis.inference.extract import extract
 
     d = DataDir.load(setup.data).subset(speakers=["1017"])
     d.feats_scp, d.cmvn_scp, d.utt2num_frames = {}, {}, {}

@@ -12,7 +12,6 @@ import pytest
 import soundfile as sf
 import yaml
 
-from conftest import make_wave, write_wave
 from speechdis.audio.features import (
     FeatureConfig,
     add_deltas,
@@ -26,11 +25,13 @@ from speechdis.audio.features import (
 )
 from speechdis.cli import main as cli_main
 from speechdis.config import from_dict, load_config
-from speechdis.data.featjobs import FeatsReader, make_features
 from speechdis.data.datadir import DataDir
+from speechdis.data.featjobs import FeatsReader, make_features
 from speechdis.data.tables import read_feats_scp, read_utt2num_frames
 from speechdis.data.validate import validate_data_dir
 from speechdis.errors import AudioError, ConfigError
+
+from conftest import make_wave, write_wave
 
 CFG = FeatureConfig()
 
@@ -323,9 +324,10 @@ def test_features_cli(tiny_data_dir, tmp_path, capsys):
 
 
 def test_mini_corpus_features(tmp_path):
-    from conftest import MINI_CORPUS, mini_corpus_ready
     from speechdis.data.datadir import subset_data_dir
     from speechdis.data.librispeech import prepare_librispeech
+
+    from conftest import MINI_CORPUS, mini_corpus_ready
 
     if not mini_corpus_ready("test-clean-mini"):
         pytest.skip("synthetic corpus not present")

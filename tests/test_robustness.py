@@ -366,6 +366,7 @@ def test_extract_checks_out_before_the_work(tmp_path, capsys, monkeypatch):
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     import speechdis
+
     from test_extract_support import tiny_setup
 
     setup = tiny_setup(tmp_path_factory)

@@ -5,9 +5,9 @@ import torch
 from speechdis.data.segments import FrameSegment, PairBatchSampler, WordSegmentDataset, collate_segments
 from speechdis.speech.losses import (
     masked_mse,
+    same_speaker_partner,
     sample_group_pairs,
     sample_pairs,
-    same_speaker_partner,
     speaker_distance_loss,
 )
 from speechdis.speech.models import DisentangledAutoencoder, ModelConfig, Seq2SeqAutoencoder, SpeakerPairClassifier

@@ -18,8 +18,8 @@ DCT-II of the log-mel energies, cepstral liftering, and ``c0`` replaced by the r
 ``--use-energy=true``; ``energy: false`` keeps ``c0``). ``mel_filters: kaldi`` (default) builds the
 filters as Kaldi does: triangles evenly spaced and linear on the mel scale (1127 ln(1 + f/700)), over the
 FFT bins below Nyquist. ``mel_filters: librosa-htk`` is librosa's ``filters.mel(htk=True, norm=None)``
-(triangles linear in Hz; what speechdis used before, kept for models trained with it). Deltas use Kaldi's regression window (default +-2 frames, edges replicated):
-order 2 on 13 MFCCs gives 39 dims.
+(triangles linear in Hz; what speechdis used before, kept for models trained with it). Deltas use Kaldi's
+regression window (default +-2 frames, edges replicated): order 2 on 13 MFCCs gives 39 dims.
 
 CMVN statistics use Kaldi's layout: a float64 (2, D+1) matrix, row 0 = [sum x, count],
 row 1 = [sum x^2, 0], so per-speaker stats are plain sums of per-utterance stats.

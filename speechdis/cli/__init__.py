@@ -1,7 +1,8 @@
 """`speechdis <command>`: one module per command, each with ``register(subparsers)``.
 
 The CLI is the only place (with the recipes) that reads argv and prints; library code raises
-:class:`speechdis.errors.SpeechdisError`, which is shown here as a one-line message.
+:class:`speechdis.errors.SpeechdisError`, which is shown here as a one-line message. Every parser shows each
+option's default once, in its help line (:class:`HelpFormatter`); help texts do not repeat it.
 """
 from __future__ import annotations
 
@@ -13,19 +14,49 @@ import sys
 # Command modules under speechdis.cli; each defines register(subparsers) -> sets args.func.
 COMMANDS = ["prepare", "features", "train", "extract", "evaluate", "image"]
 
+DESCRIPTION = """\
+Phonetic and speaker embeddings of spoken words: Kaldi-style data dirs in, embeddings and reports out.
+
+A typical run (each step has its own --help):
+  speechdis prepare librispeech --corpus DIR --subset dev-clean data/dev    # or: prepare lhotse MANIFESTS OUT
+  speechdis features data/dev --config conf/mfcc.yaml --nj 4                # Kaldi MFCC + CMVN
+  speechdis train --config conf/train_disentangled.yaml --data data/dev --out exp/dis
+  speechdis extract --model exp/dis data/test --out exp/dis/test.npz        # or speechdis.load_model() in Python
+  speechdis evaluate all --data data/test --model dis=exp/dis --out exp/eval
+
+The whole pipeline on the embedded synthetic corpus: bash recipes/mini/run.sh
+"""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written; each option's default appended once, and only when it says something (not for
+    flags, unset options, or help texts that already explain their default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (not action.option_strings or action.nargs == 0 or action.default in (None, argparse.SUPPRESS)
+                or action.default == [] or "default" in text.lower()):
+            return text
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser with :class:`HelpFormatter`; sub-command parsers inherit it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="speechdis", description=__doc__.splitlines()[0])
+    from speechdis import __version__
+
+    parser = Parser(prog="speechdis", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"speechdis {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"speechdis.cli.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"speechdis.cli.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"speechdis.cli.{name}").register(sub)
     return parser
 
 

@@ -30,10 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             help="leave out the mfcc-stats baseline (MFCC mean+std vectors)")
         sp.add_argument("--out", default=None, metavar="DIR", help="output dir (default: eval_<data dir name>)")
         sp.add_argument("--min-frames", type=int, default=5, help="shortest word segment used (frames, default 5)")
-        sp.add_argument("--device", default="auto")
-        sp.add_argument("--batch-size", type=int, default=256)
+        sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+        sp.add_argument("--batch-size", type=int, default=256, help="segments per embedding batch")
         sp.add_argument("--threads", type=int, default=1, help="torch CPU threads for embedding (default 1)")
-        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--seed", type=int, default=0, help="seed of every random choice (trials, splits, t-SNE)")
 
     def std_opts(sp: argparse.ArgumentParser, dtw_default: bool) -> None:
         if dtw_default:
@@ -72,23 +72,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     pl = sub.add_parser("plots", help="t-SNE maps of the vectors and training-loss curves")
     common(pl, baselines=False)
-    pl.add_argument("--tsne-points", type=int, default=1000)
+    pl.add_argument("--tsne-points", type=int, default=1000, help="segments in each t-SNE plot")
     pl.add_argument("--tsne-classes", type=int, default=10, help="most frequent speakers/words shown")
     pl.set_defaults(func=_plots)
 
     a = sub.add_parser("all", help="std (with DTW) + speaker + probes + plots, and the final table")
     common(a)
     std_opts(a, dtw_default=True)
-    a.add_argument("--p-target", type=float, default=0.01)
-    a.add_argument("--trials", type=int, default=5000)
-    a.add_argument("--test-size", type=float, default=0.3)
-    a.add_argument("--tsne-points", type=int, default=1000)
-    a.add_argument("--tsne-classes", type=int, default=10)
-    a.add_argument("--no-plots", action="store_true")
+    a.add_argument("--p-target", type=float, default=0.01, help="prior of the minDCF")
+    a.add_argument("--trials", type=int, default=5000, help="target and non-target trials each")
+    a.add_argument("--test-size", type=float, default=0.3, help="held-out fraction of the probes")
+    a.add_argument("--tsne-points", type=int, default=1000, help="segments in each t-SNE plot")
+    a.add_argument("--tsne-classes", type=int, default=10, help="most frequent speakers/words shown")
+    a.add_argument("--no-plots", action="store_true", help="skip the t-SNE and DET plots")
     a.set_defaults(func=_all)
 
     r = sub.add_parser("report", help="print the final table of an `evaluate all` output dir")
-    r.add_argument("out", metavar="DIR")
+    r.add_argument("out", metavar="DIR", help="output dir of `speechdis evaluate all`")
     r.set_defaults(func=_report)
 
 
@@ -188,7 +188,7 @@ def _plots(args: argparse.Namespace) -> int:
     out, data, models = _prepare(args)
     files = run_plots(data, models, out, max_points=args.tsne_points, max_classes=args.tsne_classes,
                       seed=args.seed, progress=_say)
-    for name, names in files.items():
+    for names in files.values():
         for f in names:
             print(out / f)
     return 0
@@ -201,7 +201,8 @@ def _all(args: argparse.Namespace) -> int:
     specs = parse_model_specs(args.models, allow_empty=args.mfcc_stats)
     out = _out(args)
     run_all(args.data, specs, out, std=opt, windows=_windows(args), device=args.device,
-            batch_size=args.batch_size, threads=args.threads, min_frames=args.min_frames, n_trials=args.trials, p_target=args.p_target,
+            batch_size=args.batch_size, threads=args.threads, min_frames=args.min_frames, n_trials=args.trials,
+            p_target=args.p_target,
             probe_test_size=args.test_size, tsne_points=args.tsne_points, tsne_classes=args.tsne_classes,
             plots=not args.no_plots, mfcc_stats=args.mfcc_stats, progress=_say)
     return _report(argparse.Namespace(out=str(out)))

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     seg.add_argument("--window", type=float, metavar="SEC", help="sliding windows of SEC seconds (needs --hop)")
     p.add_argument("--hop", type=float, metavar="SEC", help="window shift in seconds (with --window)")
     p.add_argument("--min-frames", type=int, default=3, help="skip segments shorter than this (default 3)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=256, help="segments per embedding batch")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -37,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from speechdis.inference.model import load_model
-    from speechdis.inference.extract import check_output_dir, describe_skipped, extract, output_paths
     from speechdis.errors import ConfigError
+    from speechdis.inference.extract import check_output_dir, describe_skipped, extract, output_paths
+    from speechdis.inference.model import load_model
 
     if (args.window is None) != (args.hop is None):
         raise ConfigError("--window and --hop go together")

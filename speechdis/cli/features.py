@@ -10,7 +10,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``features`` command."""
     p = subparsers.add_parser("features", help="compute features (feats.scp, cmvn) for a data dir",
                               description=__doc__.splitlines()[0])
-    p.add_argument("data_dir")
+    p.add_argument("data_dir", help="data dir with wav.scp (and segments)")
     p.add_argument("--nj", type=int, default=1, help="number of parallel jobs (worker processes)")
     p.add_argument("--config", default=None, help="feature config YAML (e.g. conf/mfcc.yaml); default: 39-dim MFCC")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -16,7 +16,7 @@ from speechdis.errors import ConfigError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("image", help="image-domain models (InfoGAN, VAE-GAN, BiGAN, DANN, ...)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=__doc__)
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: these small models lose badly to thread contention "
                         "on shared machines; run several models in parallel instead)")
@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("model", help="model name (see `speechdis image list`)")
     t.add_argument("--out", required=True, help="output directory (checkpoint, pictures, metrics.json)")
     t.add_argument("--steps", type=int, default=None, help="training steps (default: the model's own)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="seed of the weights and the data")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (repeatable), e.g. --set three_class=true")
     t.add_argument("--init", default=None, metavar="DIR",
@@ -36,12 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.set_defaults(func=_train)
 
     e = sub.add_parser("evaluate", help="re-evaluate a trained model directory")
-    e.add_argument("model_dir")
+    e.add_argument("model_dir", help="a directory written by `speechdis image train`")
     e.add_argument("--out", default=None, help="where to write pictures and metrics.json (default: model_dir)")
     e.set_defaults(func=_evaluate)
 
     tb = sub.add_parser("table", help="combine <exp>/<model>/metrics.json files into a Markdown table")
-    tb.add_argument("exp_dir")
+    tb.add_argument("exp_dir", help="directory holding <model>/metrics.json")
     tb.add_argument("--out", default=None, help="also write the table to this file")
     tb.set_defaults(func=_table)
 

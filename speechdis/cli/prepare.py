@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ls.add_argument("--alignments", default=None,
                     help="file or dir of word alignments (TextGrid, *.alignment.txt, CTM), searched "
                          "recursively; default: the subset dir itself")
-    ls.add_argument("--alignment-format", default="auto", choices=["auto", "textgrid", "alignment-txt", "ctm"])
+    ls.add_argument("--alignment-format", default="auto", choices=["auto", "textgrid", "alignment-txt", "ctm"],
+                    help="alignment file format (auto: from the file names)")
     ls.add_argument("--no-alignments", action="store_true", help="do not look for alignments")
     ls.add_argument("out_dir", help="output data dir")
     ls.set_defaults(func=_librispeech)
@@ -66,24 +67,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     le.set_defaults(func=_export_lhotse)
 
     sp = sub.add_parser("split-speakers", help="speaker-disjoint train/test split of a data dir")
-    sp.add_argument("data_dir")
-    sp.add_argument("out_train")
-    sp.add_argument("out_test")
+    sp.add_argument("data_dir", help="data dir to split")
+    sp.add_argument("out_train", help="output data dir of the training speakers")
+    sp.add_argument("out_test", help="output data dir of the test speakers")
     sp.add_argument("--test-fraction", type=float, default=0.2, help="fraction of speakers for test (default 0.2)")
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--seed", type=int, default=0, help="seed of the speaker draw")
     sp.set_defaults(func=_split_speakers)
 
     sj = sub.add_parser("split", help="split into N per-speaker parts: DATA_DIR/splitN/{1..N}")
-    sj.add_argument("data_dir")
-    sj.add_argument("--nj", type=int, required=True)
+    sj.add_argument("data_dir", help="data dir to split")
+    sj.add_argument("--nj", type=int, required=True, help="number of parts")
     sj.set_defaults(func=_split)
 
     va = sub.add_parser("validate", help="check a data dir like Kaldi's validate_data_dir.sh")
-    va.add_argument("data_dir")
+    va.add_argument("data_dir", help="data dir to check")
     va.set_defaults(func=_validate)
 
     fx = sub.add_parser("fix-data-dir", help="keep only utterances present in every table (backup in .backup/)")
-    fx.add_argument("data_dir")
+    fx.add_argument("data_dir", help="data dir to fix in place")
     fx.set_defaults(func=_fix)
 
 
@@ -150,7 +151,7 @@ def _split(args: argparse.Namespace) -> int:
     from speechdis.data.datadir import split_by_speaker
 
     parts = split_by_speaker(args.data_dir, args.nj)
-    for j, part in enumerate(parts, 1):
+    for part in parts:
         print(f"{part.path}: {part.num_utts} utterances, {part.num_speakers} speakers")
     return 0
 

@@ -1,4 +1,5 @@
-"""`speechdis train --config CONF --data DATA_DIR --out EXP_DIR [--valid DIR] [--resume [--force]] [--set key=value]`."""
+"""`speechdis train --config CONF --data DATA_DIR --out EXP_DIR [--valid DIR] [--resume [--force]]
+[--set key=value]`."""
 from __future__ import annotations
 
 import argparse

@@ -7,11 +7,11 @@ from speechdis.data.alignments import (
     read_ctm,
     read_textgrid_words,
 )
-from speechdis.data.featjobs import FeatsReader, FeatsReport, make_features
 from speechdis.data.datadir import DataDir, fix_data_dir, split_by_speaker, subset_data_dir, train_test_split_speakers
+from speechdis.data.featjobs import FeatsReader, FeatsReport, make_features
+from speechdis.data.librispeech import PrepareReport, prepare_librispeech
 from speechdis.data.tables import Segment, WordSegment
 from speechdis.data.validate import check_data_dir, validate_data_dir
-from speechdis.data.librispeech import PrepareReport, prepare_librispeech
 
 __all__ = [
     "AlignedWord", "alignments_to_word_segments", "load_alignments", "read_alignment_txt", "read_ctm",

@@ -96,7 +96,7 @@ def read_jsonl_log(path: str | os.PathLike) -> tuple[list[dict], list[dict]]:
         raise SpeechdisError(f"cannot read training log {path}: {e}") from e
     train: list[dict] = []
     valid: list[dict] = []
-    last = max((i for i, l in enumerate(lines) if l.strip()), default=-1)
+    last = max((i for i, ln in enumerate(lines) if ln.strip()), default=-1)
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -128,19 +128,44 @@ def _series(records: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {k: (np.asarray(xs, float), np.asarray(ys, float)) for k, (xs, ys) in sorted(out.items())}
 
 
-def loss_curves_png(jsonl_path: str | os.PathLike, path: str | os.PathLike, title: str = "") -> Path:
-    """Plot every numeric key of a JSON-lines training log against ``step``; train and valid side by side."""
-    from matplotlib.figure import Figure
+def _scale(key: str) -> str:
+    """Which panel a logged value goes to: values on one scale share an axis."""
+    k = key.lower()
+    if k.endswith("_per_s"):
+        return "throughput (per s)"
+    if any(t in k for t in ("auc", "acc", "probe", "chance")):
+        return "accuracy / AUC"
+    return "loss"
 
+
+def loss_curve_panels(jsonl_path: str | os.PathLike) -> list[tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]]:
+    """The panels of :func:`loss_curves_png`: ``[(title, {key: (steps, values)})]``, one per split and scale."""
     train, valid = read_jsonl_log(jsonl_path)
     if not train and not valid:
         raise SpeechdisError(f"training log {jsonl_path} has no records")
-    fig = Figure(figsize=(11, 4.5))
-    axes = fig.subplots(1, 2)
-    for ax, records, name in ((axes[0], train, "train"), (axes[1], valid, "valid")):
-        series = _series(records)
+    panels: list[tuple[str, dict]] = []
+    for records, name in ((train, "train"), (valid, "valid")):
+        groups: dict[str, dict] = {}
+        for k, xy in _series(records).items():
+            groups.setdefault(_scale(k), {})[k] = xy
+        if not groups:
+            panels.append((f"{name}: no entries", {}))
+        for scale in sorted(groups, key=["loss", "accuracy / AUC", "throughput (per s)"].index):
+            panels.append((f"{name}: {scale}", groups[scale]))
+    return panels
+
+
+def loss_curves_png(jsonl_path: str | os.PathLike, path: str | os.PathLike, title: str = "") -> Path:
+    """Plot every numeric key of a JSON-lines training log against ``step``: one panel per split and scale
+    (losses, accuracies/AUCs, throughput), so a segments/s curve does not flatten the losses."""
+    from matplotlib.figure import Figure
+
+    panels = loss_curve_panels(jsonl_path)
+    fig = Figure(figsize=(4.2 * len(panels), 4.2))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (name, series) in zip(axes, panels):
         if not series:
-            ax.text(0.5, 0.5, f"no {name} entries", ha="center", va="center", transform=ax.transAxes)
+            ax.text(0.5, 0.5, "no entries", ha="center", va="center", transform=ax.transAxes)
         for k, (xs, ys) in series.items():
             ax.plot(xs, ys, lw=1.2, marker="o" if len(xs) < 30 else None, ms=3, label=k)
         ax.set_title(name)

@@ -49,12 +49,13 @@ def linear_probe(
     split must hold at least one sample per class (``ValueError`` otherwise; :func:`probe_table` drops
     rare classes first).
     """
+    import warnings
+
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    import warnings
 
     X = np.asarray(X, dtype=np.float64)
     y_arr = np.asarray(list(y), dtype=object)
@@ -126,7 +127,8 @@ def probe_table(
         keep, n_drop, n_drop_cls = _drop_rare(labels, min_per_class)
         kept = [lab for lab, k in zip(labels, keep) if k]
         n_cls = len(set(kept))
-        strat = int(np.ceil(test_size * len(kept))) >= n_cls and len(kept) - int(np.ceil(test_size * len(kept))) >= n_cls
+        n_test = int(np.ceil(test_size * len(kept)))
+        strat = n_test >= n_cls and len(kept) - n_test >= n_cls
         for source, X in (("phonetic", P), ("speaker", S)):
             key = f"{target}_from_{source}"
             res = linear_probe(X[keep], kept, test_size=test_size, seed=seed, stratify=strat, max_iter=max_iter)

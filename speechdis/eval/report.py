@@ -114,7 +114,8 @@ def _section(value: Any) -> str:
     """Markdown for one top-level entry of a report (already JSON-able)."""
     if _scalar(value):
         return _cell(value)
-    if isinstance(value, list) and value and all(isinstance(r, dict) and all(_scalar(v) for v in r.values()) for r in value):
+    if isinstance(value, list) and value and all(isinstance(r, dict) and all(_scalar(v) for v in r.values())
+                                                 for r in value):
         return format_table(value)
     if isinstance(value, dict):
         if all(_scalar(v) for v in value.values()):

@@ -1,6 +1,6 @@
 """Evaluation runs (``speechdis evaluate``): models + a data dir → metrics, reports and plots.
 
-Glue over the pure functions of :mod:`speechdis.eval` (DESIGN.md §4). The systems compared are
+Glue over the pure functions of :mod:`speechdis.eval`. The systems compared are
 trained speechdis models (experiment dir or ``model.pt``), vectors from an ``.npz`` keyed by segment id,
 Python embedders (a callable on feature matrices, or an object with ``embed_features``), and the two
 trivial baselines: frame DTW and ``mfcc-stats`` (mean + std of each segment's raw MFCC frames, no
@@ -34,7 +34,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from speechdis.inference.model import Embedder, load_model
+from speechdis.data.datadir import DataDir
+from speechdis.data.tables import WordSegment
+from speechdis.errors import ConfigError, DataDirError, SpeechdisError
 from speechdis.eval.systems import (
     MFCC_STATS,
     RESERVED_NAMES,
@@ -44,9 +46,7 @@ from speechdis.eval.systems import (
     segment_stats,
     standardise,
 )
-from speechdis.data.datadir import DataDir
-from speechdis.data.tables import WordSegment
-from speechdis.errors import ConfigError, DataDirError, SpeechdisError
+from speechdis.inference.model import Embedder, load_model
 
 log = logging.getLogger(__name__)
 
@@ -563,8 +563,8 @@ def run_plots(data: EvalData | None, models: Sequence[ModelVectors], out_dir: st
 
 
 # ------------------------------------------------------------------------------------------------ all
-FINAL_COLUMNS = ["system", "queries", "MAP", "P@10", "x-spk MAP", "x-spk P@10", "same-diff AP", "EER", "spk probe (phon/emb)", "spk probe (spk)",
-                 "word probe (phon)", "search s", "embed s"]
+FINAL_COLUMNS = ["system", "queries", "MAP", "P@10", "x-spk MAP", "x-spk P@10", "same-diff AP", "EER",
+                 "spk probe (phon/emb)", "spk probe (spk)", "word probe (phon)", "search s", "embed s"]
 
 
 def final_table(std: dict, speaker: dict | None, probes: dict | None, models: Sequence[ModelVectors]
@@ -595,7 +595,8 @@ def final_table(std: dict, speaker: dict | None, probes: dict | None, models: Se
         ver = (speaker or {}).get("verification", {})
         eer_key = f"{m.name}/{m.roles['speaker']}"
         rows.append({
-            "system": m.name, "queries": seg[m.name]["n_queries"], "MAP": seg[m.name]["MAP"], "P@10": seg[m.name].get(k_key),
+            "system": m.name, "queries": seg[m.name]["n_queries"], "MAP": seg[m.name]["MAP"],
+            "P@10": seg[m.name].get(k_key),
             **xspk(m.name), "same-diff AP": sd[m.name]["AP"], "EER": ver.get(eer_key, {}).get("EER"),
             "spk probe (phon/emb)": probe(m.name, "speaker", m.roles["phonetic"]),
             "spk probe (spk)": probe(m.name, "speaker", m.roles["speaker"]),
@@ -619,7 +620,8 @@ def final_table(std: dict, speaker: dict | None, probes: dict | None, models: Se
 
 def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]], out_dir: str | os.PathLike, *,
             std: StdOptions | None = None, windows: tuple[float, float] | None = None, device: str = "auto",
-            batch_size: int = 256, threads: int | None = 1, min_frames: int = 5, n_trials: int = 5000, p_target: float = 0.01,
+            batch_size: int = 256, threads: int | None = 1, min_frames: int = 5, n_trials: int = 5000,
+            p_target: float = 0.01,
             probe_test_size: float = 0.3, tsne_points: int = 1000, tsne_classes: int = 10, plots: bool = True,
             mfcc_stats: bool = True, progress: Progress | None = None) -> dict:
     """std + speaker + probes + plots on one set of embeddings; writes every report and ``summary``.
@@ -641,8 +643,8 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]
     _say(progress, "linear probes")
     probe_res = run_probes(data, models, test_size=probe_test_size, seed=(std or StdOptions()).seed)
     write_report(probe_res, out, "probes")
-    figures = run_plots(data, [m for m in models if m.kind != MFCC_STATS], out, max_points=tsne_points, max_classes=tsne_classes,
-                        progress=progress) if plots else {}
+    figures = run_plots(data, [m for m in models if m.kind != MFCC_STATS], out, max_points=tsne_points,
+                        max_classes=tsne_classes, progress=progress) if plots else {}
     table = final_table(std_res, spk_res, probe_res, models)
     summary = {
         "data": std_res["data"],

@@ -168,7 +168,8 @@ def det_curve_png(
     e, _ = eer(scores, labels)
     # Rates of exactly 0 or 1 are at infinity on a probit axis: clip to the plotted range.
     lo, hi = 1e-3, (0.5 if e < 0.4 else 0.99)
-    ticks = [t for t in (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99) if lo <= t <= hi]
+    ticks = [t for t in (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99)
+             if lo <= t <= hi]
     fig = Figure(figsize=(5, 5))
     ax = fig.subplots()
     ax.plot(norm.ppf(np.clip(p_fa, lo, hi)), norm.ppf(np.clip(p_miss, lo, hi)), lw=1.5, label=f"EER {100 * e:.2f}%")

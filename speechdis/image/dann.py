@@ -21,13 +21,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechdis.adversarial import MLP, AlternatingTrainer, GradientReversal, binary_classifier_loss, dann_schedule
+from speechdis.errors import ConfigError
 from speechdis.image.common import apply_batched, batches, run_steps, zip_streams
 from speechdis.image.datasets import DOMAINS, load_digits_images, shift_domain, split_indices
 from speechdis.image.metrics import linear_probe
 from speechdis.image.nets import ConvBody
 from speechdis.image.registry import ModelSpec
 from speechdis.image.viz import save_grid
-from speechdis.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def evaluate(cfg: DANNConfig, modules: dict[str, nn.Module], seed: int, out_dir:
         model: DANN = modules[key]  # type: ignore[assignment]
         model.eval()
         for dom in ("src", "tgt"):
-            logits = apply_batched(lambda x: model(x)[0], data[f"x_test_{dom}"])
+            logits = apply_batched(lambda x, m=model: m(x)[0], data[f"x_test_{dom}"])
             out[f"{key}_{'source' if dom == 'src' else 'target'}_accuracy"] = float(
                 (logits.argmax(1).numpy() == data["y_test"]).mean())
         # Domain probe on features (held-out split of the test images): ~0.5 means the features no longer

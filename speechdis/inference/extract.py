@@ -27,11 +27,11 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from speechdis.inference.model import Embedder
 from speechdis.data.datadir import DataDir
 from speechdis.data.tables import WordSegment, read_word_segments, write_feats_scp
 from speechdis.errors import AudioError, ConfigError, DataDirError, SpeechdisError
 from speechdis.fileio import atomic_open
+from speechdis.inference.model import Embedder
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -263,7 +263,8 @@ def data_dir_utterances(embedder: Embedder, d: Path) -> tuple[list[Utterance], l
         if reader.config is not None and reader.config == embedder.feature_config.resolved():
             pass
         else:
-            have = "unknown" if reader.config is None else f"{reader.config.kind}/{reader.config.dim}/cmvn {reader.config.cmvn}"
+            rc = reader.config
+            have = "unknown" if rc is None else f"{rc.kind}/{rc.dim}/cmvn {rc.cmvn}"
             notes.append(f"{d}: its features ({have}) differ from the model's "
                          f"({embedder.feature_config.kind}/{embedder.feature_config.dim}/cmvn "
                          f"{embedder.feature_config.cmvn}); computing features from wav.scp instead")

@@ -3,16 +3,16 @@
     >>> import speechdis
     >>> m = speechdis.load_model("recipes/mini/exp/disentangled")
     >>> out = m.embed_file("word.flac")                  # whole file = one segment
-    >>> out["phonetic"].shape, out["speaker"].shape      # (1, 64), (1, 64)
-    >>> out = m.embed_file("utt.flac", segments=[(0.10, 0.52), (0.60, 1.05)])   # (2, 64) each
+    >>> out["phonetic"].shape, out["speaker"].shape      # (1, 32), (1, 64) with the mini recipe's model
+    >>> out = m.embed_file("utt.flac", segments=[(0.10, 0.52), (0.60, 1.05)])   # (2, 32), (2, 64)
 
 Every ``embed_*`` method returns ``{name: (N, dim) float32 array}`` with one row per segment: keys
 ``phonetic`` and ``speaker`` for the disentangled model, ``embedding`` for the baseline autoencoder
 (:attr:`Embedder.keys`).
 
 Features are computed exactly as for training: with the feature config stored inside ``model.pt`` (the
-features the model was trained on; ``model.pt`` alone is enough), over the **whole** file or wave, then CMVN over the whole
-utterance, and only then are segments cut (frames whose centres lie in ``[start, end)``, as the data-dir
+features the model was trained on; ``model.pt`` alone is enough), over the **whole** file or wave, then CMVN over
+the whole utterance, and only then are segments cut (frames whose centres lie in ``[start, end)``, as the data-dir
 reader does) and cropped to the first ``data.crop_frames`` frames (as in training). Models trained with
 per-utterance CMVN therefore see identical inputs. A model trained with ``cmvn: speaker`` gets
 **per-utterance** CMVN on raw audio (a single file has no speaker statistics); use a data dir with
@@ -291,7 +291,8 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
         exp = path.parent if path.parent.name != "checkpoints" else path.parent.parent
         feats_yaml = exp / "feats.yaml"
         if not feats_yaml.is_file():
-            raise ModelError(f"{path} was saved without its feature config (by an older speechdis, or trained on features made outside it) and there is no "
+            raise ModelError(f"{path} was saved without its feature config (by an older speechdis, or trained on "
+                             f"features made outside it) and there is no "
                              f"feats.yaml beside it; copy the experiment's feats.yaml to {feats_yaml}")
         fcfg = _stored_yaml(feats_yaml)
         warns.append(f"{path}: an older model file without its feature config; using {feats_yaml}")

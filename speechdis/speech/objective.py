@@ -26,9 +26,9 @@ from speechdis.adversarial import (
 )
 from speechdis.speech.losses import (
     masked_mse,
+    same_speaker_partner,
     sample_group_pairs,
     sample_pairs,
-    same_speaker_partner,
     speaker_distance_loss,
 )
 

@@ -123,8 +123,8 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise ModelError(f"checkpoint {path} cannot be loaded: {first}") from e
 
 
-def write_checkpoint(ckpt_dir: Path, step: int, cfg: TrainConfig, features: FeatureConfig | None, model, critic, trainer,
-                     keep: int, extra: dict | None = None) -> dict:
+def write_checkpoint(ckpt_dir: Path, step: int, cfg: TrainConfig, features: FeatureConfig | None, model, critic,
+                     trainer, keep: int, extra: dict | None = None) -> dict:
     """A resumable training checkpoint (``ckpt-<step>.pt`` and ``latest.pt``), keeping the newest ``keep``.
 
     It is a model file too (same header as ``model.pt``), so an interrupted run can be embedded with.

@@ -99,7 +99,8 @@ def _scan(corpus: Path, report: CorpusReport) -> tuple[list[_Clip], list[Path]]:
                 else:
                     report.skipped.append(SkippedFile(str(f), "name is not <word>_<8-hex speaker>_nohash_<n>.wav"))
             elif entry.name.startswith("_") or not _WORD.match(entry.name):
-                report.skipped.append(SkippedFile(str(f), f"folder {entry.name!r} is neither a word nor a noise folder"))
+                report.skipped.append(SkippedFile(str(f), f"folder {entry.name!r} is neither a word nor a noise "
+                                                          f"folder"))
             else:
                 m = _NAME.match(f.stem)
                 if m:
