@@ -74,12 +74,13 @@ def test_recipe_runs_every_stage_and_writes_every_report(tmp_path):
         assert json.loads((ev / f"{name}.json").read_text())
         assert (ev / f"{name}.md").read_text().startswith(f"# {name}")
     rows = {r["system"]: r for r in json.loads((ev / "summary.json").read_text())["final"]}
-    assert set(rows) >= {"DTW", "baseline", "disentangled", "chance"}
+    assert set(rows) >= {"DTW", "mfcc-stats", "baseline", "disentangled", "chance"}
     assert 0 <= rows["disentangled"]["MAP"] <= 1 and rows["DTW"]["EER"] is None
     assert rows["baseline"]["spk probe (spk)"] == rows["baseline"]["spk probe (phon/emb)"]  # one vector, both roles
     assert rows["chance"]["spk probe (spk)"] == pytest.approx(1 / 3, abs=0.1)
     spk = json.loads((ev / "speaker.json").read_text())["verification"]
-    assert set(spk) == {"baseline/embedding", "disentangled/speaker", "disentangled/phonetic"}
+    assert set(spk) == {"mfcc-stats/embedding", "baseline/embedding", "disentangled/speaker", "disentangled/phonetic"}
+    assert rows["mfcc-stats"]["EER"] is not None and 0 <= rows["mfcc-stats"]["x-spk MAP"] <= 1  # both baselines
     pngs = {p.name for p in ev.glob("*.png")}
     assert {"det_baseline_embedding.png", "det_disentangled_speaker.png", "loss_baseline.png",
             "loss_disentangled.png", "tsne_disentangled_phonetic_by_word.png",
@@ -97,8 +98,8 @@ def test_recipe_runs_every_stage_and_writes_every_report(tmp_path):
                            cwd=tmp_path, env=_recipe_env(), capture_output=True, text=True, timeout=300)
     assert seeds.returncode == 0, seeds.stdout[-3000:] + seeds.stderr[-3000:]
     probes = json.loads((exp / "seeds" / "eval_tiny" / "probes.json").read_text())
-    assert {r["model"] for r in probes["probes"]} == {"baseline_seed0", "baseline_seed1", "disentangled_seed0",
-                                                      "disentangled_seed1"}
+    assert {r["model"] for r in probes["probes"]} == {"mfcc-stats", "baseline_seed0", "baseline_seed1",
+                                                      "disentangled_seed0", "disentangled_seed1"}
     summary = {(r["model"], r["target"], r["from"]): r for r in probes["seed_summary"]}
     assert summary[("disentangled", "speaker", "phonetic")]["seeds"] == 2
     # different seeds give different models
