@@ -168,6 +168,10 @@ class TrainedModel:
     provenance: dict
     state: dict
 
+    def __iter__(self):
+        """Unpacks as ``config, model, step`` (what ``load_trained`` returned before it carried the rest)."""
+        return iter((self.config, self.model, self.step))
+
 
 def load_trained(path: str | os.PathLike, map_location: str | torch.device = "cpu", state: dict | None = None
                  ) -> TrainedModel:
