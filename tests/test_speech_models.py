@@ -135,3 +135,37 @@ def test_speaker_pair_classifier_order_invariant():
     d = SpeakerPairClassifier(6, (16,))
     a, b = torch.randn(4, 6), torch.randn(4, 6)
     assert torch.allclose(d(a, b), d(b, a))
+
+
+def test_real_speech_options_keep_shapes_and_padding_invariance():
+    """Frame stacking, stats pooling, per-segment CMVN and global input normalisation: same output shapes,
+    reconstruction of every frame, and padding never changes an embedding."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(**SMALL, frame_stack=3, speaker_pooling="stats", phonetic_cmvn=True, input_norm="global")
+    m = DisentangledAutoencoder(cfg).eval()
+    m.set_input_stats(torch.full((5,), 2.0), torch.full((5,), 3.0))
+    x = torch.randn(2, 11, 5) * 3 + 2
+    lengths = torch.tensor([11, 7])
+    out = m(x, lengths)
+    assert out["reconstruction"].shape == (2, 11, 5)
+    assert torch.allclose(out["target"][0], (x[0] - 2) / 3, atol=1e-6)
+    assert torch.all(out["target"][1, 7:] == 0)  # padding stays zero after normalisation
+    alone = m.embed(x[1:, :7], lengths[1:])
+    for k in ("phonetic", "speaker"):
+        assert torch.allclose(out[k][1], alone[k][0], atol=1e-5)
+    # per-segment CMVN: the phonetic vector ignores a constant offset and scale of the input
+    shifted = m.embed(x[1:, :7] * 2 + 5, lengths[1:])
+    assert torch.allclose(shifted["phonetic"], m.embed((x[1:, :7] - 2) * 2 + 2, lengths[1:])["phonetic"], atol=1e-4)
+
+
+def test_correspondence_targets_pick_same_word_other_speaker():
+    from speechdis.speech.losses import correspondence_targets
+
+    words = torch.tensor([0, 0, 1, 1, 2, 0, -1])
+    spk = torch.tensor([0, 1, 0, 0, 1, 0, 1])
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        t = correspondence_targets(words, spk, 1.0, generator=g)
+        assert t[0] == 1 and t[5] == 1 and t[1] in (0, 5)  # word 0 by the other speaker
+        assert t[2] == 2 and t[3] == 3 and t[4] == 4 and t[6] == 6  # no token by another speaker: itself
+    assert torch.equal(correspondence_targets(words, spk, 0.0, generator=g), torch.arange(7))

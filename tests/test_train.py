@@ -131,3 +131,22 @@ def test_feature_dim_mismatch_is_reported(mini_data, tmp_path):
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match="does not exist"):
         load_trained(tmp_path / "nothing.pt")
+
+
+def test_real_speech_options_train_and_travel_inside_the_model(mini_data, tmp_path):
+    """Correspondence targets, the speaker softmax head, raw features with global normalisation, frame
+    stacking and stats pooling: the run trains, and model.pt alone rebuilds the model with its statistics."""
+    from speechdis import load_model
+
+    cfg = _cfg(train__steps=6, loss__correspondence=1.0, loss__speaker_ce_weight=1.0, loss__adv_mode="none",
+               model__frame_stack=2, model__input_norm="global", model__phonetic_cmvn=True,
+               model__speaker_pooling="stats", data__cmvn="none")
+    train(cfg, mini_data["train"], tmp_path / "exp")
+    recs = _log(tmp_path / "exp" / "train_log.jsonl")
+    assert sum(r["correspondence"] for r in recs) > 0  # some items decode another speaker's token of their word
+    assert all("loss/spk_ce" in r for r in recs)
+    _, model, _ = load_trained(tmp_path / "exp" / "model.pt")
+    assert model.cfg.speaker_classes > 0 and model.speaker_head is not None
+    assert float(model.input_norm.std.min()) > 0 and float(model.input_norm.mean.abs().max()) > 0  # set, not identity
+    m = load_model(tmp_path / "exp")
+    assert m.feature_config.cmvn == "none"  # the model records the features it was trained on

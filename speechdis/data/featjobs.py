@@ -25,6 +25,7 @@ when every utterance fails.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -503,6 +504,9 @@ class FeatsReader(Mapping[str, np.ndarray]):
             raise ConfigError(f"cmvn must be 'utterance', 'speaker' or 'none', got {mode!r}")
         self.cmvn = mode
         self.norm_vars = norm_vars if norm_vars is not None else (self.config.norm_vars if self.config else True)
+        if self.config is not None and (mode, self.norm_vars) != (self.config.cmvn, self.config.norm_vars):
+            # The config describes the features as read (what a model trained on them expects).
+            self.config = dataclasses.replace(self.config, cmvn=mode, norm_vars=self.norm_vars)
         u2n = self.data_dir / "utt2num_frames"
         self._num_frames = read_utt2num_frames(u2n) if u2n.exists() else {}
         u2s = self.data_dir / "utt2spk"

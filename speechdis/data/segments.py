@@ -136,6 +136,21 @@ class WordSegmentDataset(torch.utils.data.Dataset):
         end = seg.end_frame if self.crop_frames is None else min(seg.end_frame, seg.start_frame + self.crop_frames)
         return np.ascontiguousarray(self._utterance(seg.utt)[seg.start_frame:end])
 
+    def feature_stats(self, max_segments: int = 5000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of the frames of (a seeded sample of at most ``max_segments``)
+        segments: the statistics of global input normalisation."""
+        n = len(self.segments)
+        pick = np.random.default_rng(seed).choice(n, size=min(n, max_segments), replace=False)
+        arrays = (self._preloaded[i] if self._preloaded is not None else self._segment_array(int(i))
+                  for i in np.sort(pick))
+        s1 = s2 = 0.0
+        count = 0
+        for arr in arrays:
+            arr = arr.astype(np.float64)
+            s1, s2, count = s1 + arr.sum(0), s2 + (arr ** 2).sum(0), count + len(arr)
+        mean = s1 / count
+        return mean.astype(np.float32), np.sqrt(np.maximum(s2 / count - mean ** 2, 1e-10)).astype(np.float32)
+
     def __getitem__(self, i: int) -> dict:
         arr = self._preloaded[i] if self._preloaded is not None else self._segment_array(i)
         seg = self.segments[i]
@@ -216,15 +231,17 @@ def load_segments(
     seed: int = 0,
     min_frames: int = 3,
     max_frames: int | None = None,
+    cmvn: str | None = None,
 ) -> tuple[list[FrameSegment], list[FrameSegment], Mapping[str, np.ndarray], SegmentFilterReport, int]:
     """Word segments of a data dir with features: (train, valid, reader, filter report, feature dim).
 
     Validation segments come from ``valid_dir`` when given, else from ``valid_speakers`` speakers held
     out of ``data_dir`` (chosen with ``seed``), so validation always measures unseen speakers.
+    ``cmvn`` reads the features with another normalisation than the data dir's (e.g. ``none``).
     """
-    train, report, reader = data_dir_segments(data_dir, min_frames, max_frames)
+    train, report, reader = data_dir_segments(data_dir, min_frames, max_frames, cmvn)
     if valid_dir is not None:
-        valid, _, vreader = data_dir_segments(valid_dir, min_frames, max_frames)
+        valid, _, vreader = data_dir_segments(valid_dir, min_frames, max_frames, cmvn)
         if vreader.config != reader.config:
             raise DataDirError(f"features of {valid_dir} were made with another config than those of {data_dir}")
         read: Mapping[str, np.ndarray] = _MultiReader(
@@ -242,15 +259,15 @@ def load_segments(
     return train, valid, read, report, reader.dim
 
 
-def data_dir_segments(data_dir: str | os.PathLike, min_frames: int = 3, max_frames: int | None = None
-                      ) -> tuple[list[FrameSegment], SegmentFilterReport, FeatsReader]:
+def data_dir_segments(data_dir: str | os.PathLike, min_frames: int = 3, max_frames: int | None = None,
+                      cmvn: str | None = None) -> tuple[list[FrameSegment], SegmentFilterReport, FeatsReader]:
     """All word segments of one data dir located in its features, and the (lazy) features reader."""
     d = Path(data_dir)
     for name in ("word_segments", "utt2spk", "feats.scp", "utt2num_frames"):
         if not (d / name).exists():
             hint = " (run `speechdis features` first)" if name in ("feats.scp", "utt2num_frames") else ""
             raise DataDirError(f"{d}: missing {name}{hint}")
-    reader = FeatsReader(d)
+    reader = FeatsReader(d, cmvn=cmvn)
     segs, report = segments_from_table(read_word_segments(d / "word_segments"), read_utt2spk(d / "utt2spk"),
                                        read_utt2num_frames(d / "utt2num_frames"), reader.config or FeatureConfig(),
                                        min_frames, max_frames)

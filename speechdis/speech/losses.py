@@ -94,3 +94,21 @@ def same_speaker_partner(speakers: torch.Tensor, generator: torch.Generator | No
     alone = ~eq.any(dim=1)
     partner[alone] = torch.arange(n)[alone]
     return partner.to(speakers.device)
+
+
+def correspondence_targets(words: torch.Tensor, speakers: torch.Tensor, prob: float = 1.0,
+                           generator: torch.Generator | None = None) -> torch.Tensor:
+    """For each item, the index of the segment to reconstruct (correspondence autoencoder, Kamper et al.
+    2015): with probability ``prob`` a random other token of the same word by *another* speaker in the
+    batch, else the item itself (also when the batch has no such token, or the word is unknown, < 0).
+
+    Decoding another speaker's token of the word rewards what the tokens share, the word, and gives
+    nothing for what only the input has (its speaker, channel, noise).
+    """
+    w, spk = words.cpu(), speakers.cpu()
+    n = w.numel()
+    ok = (w[:, None] == w[None, :]) & (spk[:, None] != spk[None, :]) & (w[:, None] >= 0)
+    noise = torch.rand(n, n, generator=generator)
+    cand = torch.where(ok, noise, torch.full_like(noise, -1.0)).argmax(dim=1)
+    use = ok.any(dim=1) & (torch.rand(n, generator=generator) < prob)
+    return torch.where(use, cand, torch.arange(n)).to(words.device)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speechdis.adversarial.heads import PairCritic
 
@@ -28,6 +29,16 @@ class ModelConfig:
     dropout: float = 0.0
     input_noise: float = 0.0  # std of Gaussian noise on the encoder input (denoising variant)
     critic_hidden: tuple[int, ...] = (256, 256)
+    # Real-speech options (see recipes/speechcommands): stacking k frames into one RNN step divides the
+    # recurrent work by k; "global" input normalisation (mean/std of the training features, kept in the
+    # model) leaves the voice and channel in the input, where per-utterance CMVN would remove them before
+    # the speaker encoder sees them; the phonetic encoder can still normalise each segment on its own.
+    frame_stack: int = 1
+    input_norm: Literal["none", "global"] = "none"
+    phonetic_cmvn: bool = False  # per-segment mean/variance normalisation in front of E_p
+    speaker_pooling: Literal["last", "stats"] = "last"  # stats: mean+std of E_s's frame outputs (x-vector)
+    # Training speakers of the softmax head on v_s (set by training when loss.speaker_ce_weight > 0).
+    speaker_classes: int = 0
 
 
 def _rnn(kind: str, *args, **kwargs) -> nn.RNNBase:
@@ -44,20 +55,45 @@ class RNNEncoder(nn.Module):
     """
 
     def __init__(self, feat_dim: int, out_dim: int, hidden: int = 256, layers: int = 2,
-                 bidirectional: bool = True, rnn: str = "gru", dropout: float = 0.0) -> None:
+                 bidirectional: bool = True, rnn: str = "gru", dropout: float = 0.0,
+                 pooling: str = "last") -> None:
         super().__init__()
+        if pooling not in ("last", "stats"):
+            raise ValueError(f"encoder pooling must be 'last' or 'stats', not {pooling!r}")
         self.rnn = _rnn(rnn, feat_dim, hidden, num_layers=layers, batch_first=True,
                         bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0)
         self.directions = 2 if bidirectional else 1
-        self.proj = nn.Linear(hidden * self.directions, out_dim)
+        self.pooling = pooling
+        self.proj = nn.Linear(hidden * self.directions * (2 if pooling == "stats" else 1), out_dim)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, h = self.rnn(packed)
+        out, h = self.rnn(packed)
+        if self.pooling == "stats":
+            y, _ = pad_packed_sequence(out, batch_first=True)
+            mean, std = masked_mean_std(y, lengths)
+            return self.proj(torch.cat([mean, std], dim=-1))
         if isinstance(h, tuple):  # LSTM: (h, c)
             h = h[0]
         last = h[-self.directions:]  # (directions, B, H) of the top layer
         return self.proj(torch.cat(list(last), dim=-1))
+
+
+def masked_mean_std(x: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation over the real frames of each sequence of a padded (B, T, D) batch."""
+    mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
+    mask = mask.to(x.dtype)
+    n = mask.sum(1).clamp_min(1.0)
+    mean = (x * mask).sum(1) / n
+    var = (((x - mean[:, None]) ** 2) * mask).sum(1) / n
+    return mean, (var + eps).sqrt()
+
+
+def masked_standardise(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Per-sequence mean/variance normalisation over real frames (CMVN of one segment); padding stays 0."""
+    mean, std = masked_mean_std(x, lengths)
+    mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
+    return (x - mean[:, None]) / std[:, None] * mask.to(x.dtype)
 
 
 class RNNDecoder(nn.Module):
@@ -68,21 +104,52 @@ class RNNDecoder(nn.Module):
     """
 
     def __init__(self, code_dim: int, feat_dim: int, hidden: int = 256, layers: int = 2, rnn: str = "gru",
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, frame_stack: int = 1) -> None:
         super().__init__()
-        self.layers, self.hidden, self.kind = layers, hidden, rnn
+        self.layers, self.hidden, self.kind, self.stack = layers, hidden, rnn, frame_stack
         self.init = nn.Linear(code_dim, hidden * layers)
         self.rnn = _rnn(rnn, code_dim, hidden, num_layers=layers, batch_first=True,
                         dropout=dropout if layers > 1 else 0.0)
-        self.out = nn.Linear(hidden, feat_dim)
+        self.out = nn.Linear(hidden, feat_dim * frame_stack)
 
     def forward(self, code: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """(B, n_frames, feat_dim); with frame stacking each RNN step emits ``frame_stack`` frames."""
         b = code.shape[0]
+        steps = -(-n_frames // self.stack)
         h0 = torch.tanh(self.init(code)).view(b, self.layers, self.hidden).transpose(0, 1).contiguous()
         state = (h0, torch.zeros_like(h0)) if self.kind == "lstm" else h0
-        inputs = code.unsqueeze(1).expand(b, n_frames, code.shape[-1])
+        inputs = code.unsqueeze(1).expand(b, steps, code.shape[-1])
         y, _ = self.rnn(inputs, state)
-        return self.out(y)
+        return self.out(y).reshape(b, steps * self.stack, -1)[:, :n_frames]
+
+
+def stack_frames(x: torch.Tensor, lengths: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenates each k consecutive frames: (B, T, D) → (B, ceil(T/k), k·D); lengths rounded up."""
+    if k == 1:
+        return x, lengths
+    b, t, d = x.shape
+    pad = -t % k
+    if pad:
+        x = torch.cat([x, x.new_zeros(b, pad, d)], dim=1)
+    return x.reshape(b, (t + pad) // k, k * d), (lengths + k - 1) // k
+
+
+class InputNorm(nn.Module):
+    """Global feature normalisation whose statistics travel inside the model (identity until set)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    @torch.no_grad()
+    def set_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
+        self.std.copy_(torch.as_tensor(std, dtype=self.std.dtype).clamp_min(1e-5))
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
+        return (x - self.mean) / self.std * mask.to(x.dtype)
 
 
 class _Noisy(nn.Module):
@@ -96,54 +163,92 @@ class _Noisy(nn.Module):
         return x
 
 
-class Seq2SeqAutoencoder(nn.Module):
+class _Autoencoder(nn.Module):
+    """What both autoencoders share: input normalisation, frame stacking, the decoder call."""
+
+    cfg: ModelConfig
+    decoder: RNNDecoder
+
+    def _front(self, x: torch.Tensor, lengths: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(normalised frames — the reconstruction target, content-encoder input, speaker-encoder input,
+        encoder lengths). Per-segment CMVN of the content input comes before stacking, so it sees frames."""
+        x = self.input_norm(x, lengths) if self.cfg.input_norm == "global" else x
+        noisy = self.noise(x)
+        content = masked_standardise(noisy, lengths) if self.cfg.phonetic_cmvn else noisy
+        k = self.cfg.frame_stack
+        content_in, steps = stack_frames(content, lengths, k)
+        speaker_in = stack_frames(noisy, lengths, k)[0] if self.cfg.phonetic_cmvn else content_in
+        return x, content_in, speaker_in, steps
+
+    def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Statistics of the training features for ``input_norm: global`` (saved with the weights)."""
+        self.input_norm.set_stats(mean, std)
+
+
+def _decoder(cfg: ModelConfig, code_dim: int) -> RNNDecoder:
+    return RNNDecoder(code_dim, cfg.feat_dim, cfg.decoder_hidden, cfg.decoder_layers, cfg.rnn, cfg.dropout,
+                      cfg.frame_stack)
+
+
+class Seq2SeqAutoencoder(_Autoencoder):
     """Audio Word2Vec baseline: one encoder → embedding → decoder (denoising with ``input_noise`` > 0)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.noise = _Noisy(cfg.input_noise)
-        self.encoder = RNNEncoder(cfg.feat_dim, cfg.embed_dim, cfg.hidden, cfg.layers, cfg.bidirectional,
-                                  cfg.rnn, cfg.dropout)
-        self.decoder = RNNDecoder(cfg.embed_dim, cfg.feat_dim, cfg.decoder_hidden, cfg.decoder_layers,
-                                  cfg.rnn, cfg.dropout)
+        self.input_norm = InputNorm(cfg.feat_dim)
+        self.encoder = RNNEncoder(cfg.feat_dim * cfg.frame_stack, cfg.embed_dim, cfg.hidden, cfg.layers,
+                                  cfg.bidirectional, cfg.rnn, cfg.dropout)
+        self.decoder = _decoder(cfg, cfg.embed_dim)
 
     def embed(self, x: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
         """Returns ``{"embedding": (B, embed_dim)}``."""
-        return {"embedding": self.encoder(self.noise(x), lengths)}
+        _, xs, _, steps = self._front(x, lengths)
+        return {"embedding": self.encoder(xs, steps)}
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor, partner: torch.Tensor | None = None
                 ) -> dict[str, torch.Tensor]:
-        out = self.embed(x, lengths)
+        target, xs, _, steps = self._front(x, lengths)
+        out = {"embedding": self.encoder(xs, steps), "target": target}
         out["reconstruction"] = self.decoder(out["embedding"], x.shape[1])
         return out
 
 
-class DisentangledAutoencoder(nn.Module):
+class DisentangledAutoencoder(_Autoencoder):
     """Phonetic encoder E_p and speaker encoder E_s feeding one decoder on [v_p; v_s].
 
-    With ``partner`` (index of another segment of the same speaker for each item), the decoder gets the
-    partner's speaker vector, so v_s cannot carry the content of the segment it reconstructs.
+    With ``partner`` (for each output row, the index of the item whose speaker vector to use — another
+    segment of the same speaker), the decoder gets the partner's speaker vector, so v_s cannot carry the
+    content of the segment it reconstructs.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.noise = _Noisy(cfg.input_noise)
+        self.input_norm = InputNorm(cfg.feat_dim)
+        d_in = cfg.feat_dim * cfg.frame_stack
         args = (cfg.hidden, cfg.layers, cfg.bidirectional, cfg.rnn, cfg.dropout)
-        self.phonetic_encoder = RNNEncoder(cfg.feat_dim, cfg.phonetic_dim, *args)
-        self.speaker_encoder = RNNEncoder(cfg.feat_dim, cfg.speaker_dim, *args)
-        self.decoder = RNNDecoder(cfg.phonetic_dim + cfg.speaker_dim, cfg.feat_dim, cfg.decoder_hidden,
-                                  cfg.decoder_layers, cfg.rnn, cfg.dropout)
+        self.phonetic_encoder = RNNEncoder(d_in, cfg.phonetic_dim, *args)
+        self.speaker_encoder = RNNEncoder(d_in, cfg.speaker_dim, *args, pooling=cfg.speaker_pooling)
+        self.decoder = _decoder(cfg, cfg.phonetic_dim + cfg.speaker_dim)
+        # x-vector style speaker classifier on v_s; only the training objective uses it.
+        self.speaker_head = nn.Linear(cfg.speaker_dim, cfg.speaker_classes) if cfg.speaker_classes > 0 else None
+
+    def _encode(self, content: torch.Tensor, speaker: torch.Tensor, steps: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"phonetic": self.phonetic_encoder(content, steps), "speaker": self.speaker_encoder(speaker, steps)}
 
     def embed(self, x: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
         """Returns ``{"phonetic": (B, phonetic_dim), "speaker": (B, speaker_dim)}``."""
-        x = self.noise(x)
-        return {"phonetic": self.phonetic_encoder(x, lengths), "speaker": self.speaker_encoder(x, lengths)}
+        return self._encode(*self._front(x, lengths)[1:])
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor, partner: torch.Tensor | None = None
                 ) -> dict[str, torch.Tensor]:
-        out = self.embed(x, lengths)
+        target, *inputs = self._front(x, lengths)
+        out = self._encode(*inputs)
+        out["target"] = target
         v_s = out["speaker"] if partner is None else out["speaker"][partner]
         out["reconstruction"] = self.decoder(torch.cat([out["phonetic"], v_s], dim=-1), x.shape[1])
         return out

@@ -25,6 +25,7 @@ from speechdis.adversarial import (
     linear_schedule,
 )
 from speechdis.speech.losses import (
+    correspondence_targets,
     masked_mse,
     same_speaker_partner,
     sample_group_pairs,
@@ -50,12 +51,20 @@ class LossConfig:
     critic_group_size: int = 1
     same_fraction: float = 0.5
     swap_speaker: bool = True  # decoder takes the speaker vector of another segment of the same speaker
+    # Correspondence autoencoder: share of items whose decoder target is another token of the same word by
+    # another speaker in the batch (word identities from the transcripts/alignments); 0 = plain autoencoder.
+    correspondence: float = 0.0
+    # Softmax cross-entropy of a linear classifier of the training speakers on v_s (as x-vectors are
+    # trained), beside the distance constraints; 0 = off.
+    speaker_ce_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.same_fraction < 1.0:
             raise ValueError("loss.same_fraction must be strictly between 0 and 1")
         if self.n_critic < 1 and self.adv_mode in ("wgan", "bce"):
             raise ValueError("loss.n_critic must be ≥ 1 for adv_mode wgan/bce")
+        if not 0.0 <= self.correspondence <= 1.0:
+            raise ValueError("loss.correspondence must be between 0 and 1")
         if self.critic_group_size < 1:
             raise ValueError("loss.critic_group_size must be ≥ 1")
 
@@ -125,11 +134,20 @@ class SpeechObjective:
         """Autoencoder update (and, in GRL mode, the critic's too)."""
         c = self.cfg
         x, lengths, spk = batch["feats"], batch["lengths"], batch["speaker"]
-        partner = same_speaker_partner(spk) if (self.disentangled and c.swap_speaker) else None
+        # Row r of the reconstruction is item tgt[r], decoded from r's content vector and (disentangled)
+        # the speaker vector of another segment of tgt[r]'s speaker.
+        tgt = (correspondence_targets(batch["word"], spk, c.correspondence) if c.correspondence > 0
+               else torch.arange(len(spk), device=spk.device))
+        partner = None
+        if self.disentangled:
+            partner = same_speaker_partner(spk)[tgt] if c.swap_speaker else tgt
         out = self.model(x, lengths, partner)
-        rec = masked_mse(out["reconstruction"], x, lengths)
+        target = out.get("target", x)[tgt]
+        rec = masked_mse(out["reconstruction"], target, lengths[tgt])
         total = c.rec_weight * rec
         logs = {"loss/rec": rec.item()}
+        if c.correspondence > 0:
+            logs["correspondence"] = (tgt != torch.arange(len(spk), device=spk.device)).float().mean().item()
         if not self.disentangled:
             logs["loss/total"] = total.item()
             return total, logs
@@ -139,6 +157,11 @@ class SpeechObjective:
             spk_loss = speaker_distance_loss(out["speaker"][i], out["speaker"][j], same, c.speaker_margin)
             total = total + c.speaker_weight * spk_loss
             logs["loss/spk"] = spk_loss.item()
+        head = getattr(self.plain_model, "speaker_head", None)
+        if c.speaker_ce_weight > 0 and head is not None:
+            ce = F.cross_entropy(head(out["speaker"]), spk)
+            total = total + c.speaker_ce_weight * ce
+            logs["loss/spk_ce"] = ce.item()
         if self.adversarial:
             assert self.critic is not None
             coeff = self.adv_coeff()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Optional
 
 import torch
 
@@ -34,6 +34,9 @@ class DataConfig:
     max_valid_segments: int = 1000
     preload: bool = False
     num_workers: int = 0
+    # Read the features with this CMVN instead of the data dir's (null: as the data dir says). "none" with
+    # model.input_norm: global keeps the voice in the input for the speaker encoder (real speech).
+    cmvn: Optional[Literal["utterance", "speaker", "none"]] = None
 
 
 @dataclass

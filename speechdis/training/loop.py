@@ -123,7 +123,7 @@ def validate(model: torch.nn.Module, critic: torch.nn.Module | None, dataset: Wo
                     device)
         out = model(batch["feats"], batch["lengths"])
         n = int(batch["lengths"].sum())
-        rec_sum += masked_mse(out["reconstruction"], batch["feats"], batch["lengths"]).item() * n
+        rec_sum += masked_mse(out["reconstruction"], out.get("target", batch["feats"]), batch["lengths"]).item() * n
         frames += n
         for k in ("phonetic", "speaker", "embedding"):
             if k in out:
@@ -213,7 +213,7 @@ def load_data(cfg: TrainConfig, data_dir: str | os.PathLike, valid_dir: str | os
     the report of skipped segments."""
     train_segs, valid_segs, reader, seg_report, feat_dim = load_segments(
         data_dir, valid_dir=valid_dir, valid_speakers=cfg.data.valid_speakers, seed=cfg.train.seed,
-        min_frames=cfg.data.min_frames, max_frames=cfg.data.max_frames)
+        min_frames=cfg.data.min_frames, max_frames=cfg.data.max_frames, cmvn=cfg.data.cmvn)
     if feat_dim != cfg.model.feat_dim:
         raise ConfigError(f"model.feat_dim is {cfg.model.feat_dim} but the features in {data_dir} have "
                           f"{feat_dim} dimensions")
@@ -229,7 +229,11 @@ def build_run(cfg: TrainConfig, train_ds: WordSegmentDataset, features: FeatureC
     """Seeded modules on ``device``, the objective and the trainer, at step 0."""
     torch.manual_seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)
+    if cfg.loss.speaker_ce_weight > 0 and cfg.model.kind == "disentangled":
+        cfg.model.speaker_classes = len(train_ds.speaker_index)
     model, critic = build_modules(cfg)
+    if cfg.model.input_norm == "global":
+        model.set_input_stats(*(torch.from_numpy(a) for a in train_ds.feature_stats(seed=cfg.train.seed)))
     model.to(device)
     if critic is not None:
         critic.to(device)
@@ -423,6 +427,7 @@ def train(
 RESUMABLE_CHANGES = frozenset({
     "train.steps", "train.log_every", "train.valid_every", "train.ckpt_every", "train.keep_checkpoints",
     "train.device", "data.num_workers", "data.preload", "data.max_valid_segments",
+    "model.speaker_classes",  # derived from the training data, which is compared on its own
 })
 
 
