@@ -12,7 +12,7 @@ import logging
 import sys
 
 # Command modules under speechdis.cli; each defines register(subparsers) -> sets args.func.
-COMMANDS = ["prepare", "features", "train", "extract", "evaluate", "image"]
+COMMANDS = ["prepare", "features", "train", "extract", "search", "evaluate", "image"]
 
 DESCRIPTION = """\
 Phonetic and speaker embeddings of spoken words: Kaldi-style data dirs in, embeddings and reports out.
@@ -23,6 +23,7 @@ A typical run (each step has its own --help):
   speechdis train --config conf/train_disentangled.yaml --data data/dev --out exp/dis
   speechdis extract --model exp/dis data/test --out exp/dis/test.npz        # or speechdis.load_model() in Python
   speechdis evaluate all --data data/test --model dis=exp/dis --out exp/eval
+  speechdis search --archive exp/dis/test.npz query.wav --model exp/dis  # nearest segments of a spoken query
 
 The whole pipeline on the embedded synthetic corpus: bash recipes/mini/run.sh
 """

@@ -1,0 +1,118 @@
+"""`speechdis search --archive ARCHIVE QUERY...`: the archive segments nearest to each query (cosine).
+
+ARCHIVE: vectors written by `speechdis extract` (an .npz, or a <prefix>.<kind>.scp / .ark). Each QUERY is
+an audio file (embedded whole; needs --model, the model that made the archive), an .npz of extracted
+vectors (every segment in it is a query), or the id of an archive segment (that segment itself is left
+out of its results). Output: a TSV, one line per hit: query, rank, id, score, word, utt, start, end.
+
+Search is exact (blocked matrix products) by default below 2 million vectors; --index flat/ivf/hnsw uses
+the optional faiss package (pip install 'speechdis[faiss]'); ivf and hnsw are approximate.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``search`` command."""
+    from speechdis.eval.search import INDEX_KINDS
+
+    p = subparsers.add_parser("search", help="nearest archive segments of spoken queries (QbE search)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("queries", nargs="+", metavar="QUERY", help="audio file, .npz of vectors, or archive segment id")
+    p.add_argument("--archive", required=True, metavar="FILE", help="vectors of `speechdis extract` (.npz/.scp/.ark)")
+    p.add_argument("--model", metavar="EXP_DIR", help="model that embeds audio queries (the archive's model)")
+    p.add_argument("--vector", default=None, help="vector kind to search (default: phonetic / embedding)")
+    p.add_argument("-k", "--k", type=int, default=10, help="hits per query")
+    p.add_argument("--index", default="auto", choices=INDEX_KINDS,
+                   help="auto: exact below 2M vectors, else faiss ivf when installed")
+    p.add_argument("--nprobe", type=int, default=None, help="IVF cells visited (default max(16, nlist/32))")
+    p.add_argument("--out", default=None, metavar="FILE", help="TSV output (default: stdout)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (embedding audio queries)")
+    p.set_defaults(func=_run)
+
+
+def _queries(args: argparse.Namespace, archive) -> tuple[list[str], "np.ndarray", list[int]]:  # noqa: F821
+    import numpy as np
+
+    from speechdis.errors import ConfigError
+    from speechdis.eval.search import pick_vector
+    from speechdis.inference.extract import AUDIO_EXTENSIONS, load_embeddings
+
+    where = {a: i for i, a in enumerate(archive.ids)}
+    names: list[str] = []
+    vecs: list[np.ndarray] = []
+    own: list[int] = []  # archive index of the query itself (-1: none)
+    model = None
+    for q in args.queries:
+        p = Path(q)
+        if p.is_file() and p.suffix == ".npz":
+            es = load_embeddings(p)
+            v = pick_vector(list(es.vectors), archive.vector, str(p))
+            names += es.ids
+            vecs += list(np.asarray(es.vectors[v], dtype=np.float32))
+            own += [-1] * len(es.ids)
+        elif p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS:
+            if model is None:
+                if args.model is None:
+                    raise ConfigError(f"query {p} is audio: give --model (the model that made the archive)")
+                from speechdis.inference.model import load_model
+
+                model = load_model(args.model, device=args.device)
+                if archive.vector not in model.keys:
+                    raise ConfigError(f"the model makes {', '.join(model.keys)} vectors, the archive holds "
+                                      f"{archive.vector}")
+            names.append(p.stem)
+            vecs.append(model.embed_file(p)[archive.vector][0])
+            own.append(-1)
+        elif q in where:
+            names.append(q)
+            vecs.append(archive.vectors[where[q]])
+            own.append(where[q])
+        else:
+            raise ConfigError(f"query {q!r} is neither an audio file, an .npz, nor a segment id of the archive")
+    return names, np.stack(vecs), own
+
+
+def _run(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+
+    from speechdis.errors import ConfigError
+    from speechdis.eval.search import build_index, load_archive
+    from speechdis.fileio import atomic_open
+
+    if args.k < 1:
+        raise ConfigError("--k must be >= 1")
+    archive = load_archive(args.archive, args.vector)
+    names, qv, own = _queries(args, archive)
+    if qv.shape[1] != archive.vectors.shape[1]:
+        raise ConfigError(f"queries have {qv.shape[1]}-dim vectors, the archive {archive.vectors.shape[1]}-dim")
+    t0 = time.perf_counter()
+    opts = {"nprobe": args.nprobe} if args.index in ("ivf", "auto") and args.nprobe else {}
+    index = build_index(archive.vectors, args.index, **opts)
+    t1 = time.perf_counter()
+    scores, hits = index.search(qv, args.k + 1)  # one spare: a segment query drops itself
+    t2 = time.perf_counter()
+    lines = ["query\trank\tid\tscore\tword\tutt\tstart\tend"]
+    for qi, name in enumerate(names):
+        rank = 0
+        for s, j in zip(scores[qi], hits[qi]):
+            if j < 0 or j == own[qi] or rank == args.k:
+                continue
+            rank += 1
+            st, en = archive.starts[j], archive.ends[j]
+            lines.append(f"{name}\t{rank}\t{archive.ids[j]}\t{s:.4f}\t{archive.words[j]}\t{archive.utts[j]}\t"
+                         f"{'' if np.isnan(st) else f'{st:.3f}'}\t{'' if np.isnan(en) else f'{en:.3f}'}")
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        with atomic_open(Path(args.out), "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    print(f"[search] {len(names)} queries x {len(archive)} {archive.vector} vectors, {index.kind} index "
+          f"(built {t1 - t0:.2f}s), searched in {t2 - t1:.2f}s", file=sys.stderr)
+    return 0
