@@ -11,7 +11,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("features", help="compute features (feats.scp, cmvn) for a data dir",
                               description=__doc__.splitlines()[0])
     p.add_argument("data_dir", help="data dir with wav.scp (and segments)")
-    p.add_argument("--nj", type=int, default=1, help="number of parallel jobs (worker processes)")
+    p.add_argument("--nj", type=int, default=1,
+                   help="number of jobs (splits by speaker); worker processes of this command unless --job")
+    grid = p.add_mutually_exclusive_group()
+    grid.add_argument("--job", type=int, default=None, metavar="K",
+                      help="grid job array: compute split K of --nj only (1..NJ), leave the data dir alone")
+    grid.add_argument("--combine", action="store_true",
+                      help="grid job array: merge the --nj splits into feats.scp/cmvn; fails naming the missing jobs")
     p.add_argument("--config", default=None, help="feature config YAML (e.g. conf/mfcc.yaml); default: 39-dim MFCC")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set cmvn=speaker")
@@ -31,12 +37,12 @@ def _run(args: argparse.Namespace) -> int:
     cfg = load_feature_config(args.config, args.overrides)
     total = None
     u2s = Path(args.data_dir) / "utt2spk"
-    if u2s.exists():
+    if u2s.exists() and args.job is None:
         total = len(read_utt2spk(u2s))
     bar = tqdm(total=total, unit="utt", desc="features", disable=args.no_progress or None, file=sys.stderr)
     try:
         report = make_features(args.data_dir, cfg, nj=args.nj, feat_dir=args.feat_dir, progress=bar.update,
-                               force=args.force)
+                               force=args.force, job=args.job, combine=args.combine)
     finally:
         bar.close()
     print(report.summary())

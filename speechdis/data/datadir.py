@@ -39,7 +39,8 @@ from speechdis.data.tables import (
 from speechdis.data.validate import validate_data_dir
 from speechdis.errors import DataDirError
 
-__all__ = ["DataDir", "subset_data_dir", "split_by_speaker", "train_test_split_speakers", "fix_data_dir"]
+__all__ = ["DataDir", "subset_data_dir", "split_by_speaker", "speaker_groups", "job_splits",
+           "train_test_split_speakers", "fix_data_dir"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,6 +239,60 @@ def subset_data_dir(data_dir: DataDir | str | os.PathLike, out_dir: str | os.Pat
     return sub
 
 
+def speaker_groups(speakers: list[str], counts: list[int], n: int) -> list[list[str]]:
+    """``speakers`` (in their order, ``counts[i]`` utterances each) cut into ``n`` contiguous non-empty groups
+    with utterance counts as equal as possible (the rule of :func:`split_by_speaker`); needs ``n <= len(speakers)``."""
+    if not 1 <= n <= len(speakers):
+        raise ValueError(f"cannot cut {len(speakers)} speaker(s) into {n} groups")
+    total = sum(counts)
+    groups: list[list[str]] = []
+    start = 0
+    done = 0
+    for j in range(n):
+        if j == n - 1:
+            groups.append(speakers[start:])
+            break
+        # Take speakers until this part reaches its share of the remaining utterances, leaving at
+        # least one speaker for each remaining part.
+        target = (total - done) / (n - j)
+        end = start + 1
+        acc = counts[start]
+        while end < len(speakers) - (n - j - 1) and acc + counts[end] / 2 <= target:
+            acc += counts[end]
+            end += 1
+        groups.append(speakers[start:end])
+        done += acc
+        start = end
+    return groups
+
+
+def job_splits(keys: list[str], speakers: list[str], nj: int) -> list[list[str]]:
+    """``keys`` (in their order; ``speakers[i]`` the speaker of ``keys[i]``) cut into at most ``nj`` contiguous
+    jobs for Kaldi-style job arrays, deterministically: whole runs of one speaker per job, balanced by count
+    (``split_data.sh``; with Kaldi's speaker-prefixed sorted ids a run is a speaker); per key
+    (``split_data.sh --per-utt``) when there are fewer such runs than jobs. ``nj`` is capped at ``len(keys)``;
+    no job is empty."""
+    if nj < 1:
+        raise ValueError(f"nj must be >= 1, got {nj}")
+    if not keys:
+        return []
+    nj = min(nj, len(keys))
+    runs: list[list[str]] = []
+    prev = object()
+    for k, s in zip(keys, speakers):
+        if s != prev:
+            runs.append([])
+            prev = s
+        runs[-1].append(k)
+    if len(runs) >= nj:
+        idx = [str(i) for i in range(len(runs))]
+        groups = speaker_groups(idx, [len(r) for r in runs], nj)
+        return [[k for i in g for k in runs[int(i)]] for g in groups]
+    n = len(keys)
+    bounds = [round(i * n / nj) for i in range(nj + 1)]
+    return [keys[bounds[i]:bounds[i + 1]] for i in range(nj)]
+
+
 def split_by_speaker(data_dir: DataDir | str | os.PathLike, n: int, *, write: bool = True) -> list[DataDir]:
     """Split into ``n`` parts keeping each speaker in one part (Kaldi ``split_data.sh --per-spk``).
 
@@ -252,26 +307,7 @@ def split_by_speaker(data_dir: DataDir | str | os.PathLike, n: int, *, write: bo
     spks = list(spk2utt)
     if len(spks) < n:
         raise DataDirError(f"{d.path or 'data dir'}: cannot split {len(spks)} speaker(s) into {n} parts")
-    counts = [len(spk2utt[s]) for s in spks]
-    total = sum(counts)
-    groups: list[list[str]] = []
-    start = 0
-    done = 0
-    for j in range(n):
-        if j == n - 1:
-            groups.append(spks[start:])
-            break
-        # Take speakers until this part reaches its share of the remaining utterances, leaving at
-        # least one speaker for each remaining part.
-        target = (total - done) / (n - j)
-        end = start + 1
-        acc = counts[start]
-        while end < len(spks) - (n - j - 1) and acc + counts[end] / 2 <= target:
-            acc += counts[end]
-            end += 1
-        groups.append(spks[start:end])
-        done += acc
-        start = end
+    groups = speaker_groups(spks, [len(spk2utt[s]) for s in spks], n)
     parts = [d.subset(speakers=g) for g in groups]
     if write:
         if d.path is None:

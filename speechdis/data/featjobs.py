@@ -1,7 +1,8 @@
 """Feature extraction for a Kaldi data dir (parallel, resumable) and a lazy reader.
 
-:func:`make_features` splits the sorted utterances into ``nj`` contiguous jobs; each job runs in its
-own worker process and writes, in ``feat_dir`` (default ``<data_dir>/data``)::
+:func:`make_features` splits the sorted utterances into ``nj`` jobs of whole speakers (Kaldi
+``split_data.sh``; per utterance when there are fewer speakers than jobs: :func:`job_splits`); each
+job runs in its own worker process and writes, in ``feat_dir`` (default ``<data_dir>/data``)::
 
     raw_<kind>_<name>.<j>.ark        feature matrices (kaldiio / Kaldi binary ark)
     raw_<kind>_<name>.<j>.scp        utt -> /abs/path/raw_<kind>_<name>.<j>.ark:offset
@@ -19,6 +20,11 @@ Then the jobs are combined into the data dir::
     cmvn.ark, cmvn.scp   Kaldi CMVN stats keyed per speaker or per utterance (absent for cmvn: none)
     conf/feats.yaml      the resolved FeatureConfig (read back by FeatsReader)
     feats_skipped.txt    ``utt reason`` for utterances whose audio could not be used (absent if none)
+
+On a grid (Kaldi job arrays) ``job=K`` computes split K of ``nj`` only, in this process, and leaves
+the data dir alone; ``combine=True`` then merges the splits' scp/arks into the tables above, after
+checking that every split is complete (:class:`IncompleteJobsError` names the missing job numbers).
+Both give files byte-identical to one ``make_features(nj=N)`` call.
 
 Bad audio (missing, corrupt, empty, too short) skips that utterance with a reason; it is fatal only
 when every utterance fails.
@@ -54,7 +60,7 @@ from speechdis.audio.features import (
 )
 from speechdis.audio.io import WavEntryLoader, is_pipe_entry
 from speechdis.config import to_dict
-from speechdis.data.datadir import DataDir
+from speechdis.data.datadir import DataDir, job_splits
 from speechdis.data.tables import (
     read_feats_scp,
     read_utt2num_frames,
@@ -66,10 +72,18 @@ from speechdis.data.tables import (
 from speechdis.errors import AudioError, ConfigError, DataDirError, SpeechdisError
 from speechdis.fileio import atomic_open, remove_stale_tmp
 
-__all__ = ["FeatsReport", "make_features", "FeatsReader", "FEATS_CONFIG", "SKIPPED_FILE"]
+__all__ = ["FeatsReport", "IncompleteJobsError", "make_features", "FeatsReader", "FEATS_CONFIG", "SKIPPED_FILE"]
 
 FEATS_CONFIG = "conf/feats.yaml"
 SKIPPED_FILE = "feats_skipped.txt"
+
+
+class IncompleteJobsError(DataDirError):
+    """A combine found splits without a valid completion marker; ``missing`` = their job numbers."""
+
+    def __init__(self, message: str, missing: list[int]) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 @dataclass
@@ -86,9 +100,18 @@ class FeatsReport:
     skipped: dict[str, str] = field(default_factory=dict)  # utt -> reason
     jobs_run: list[int] = field(default_factory=list)
     jobs_resumed: list[int] = field(default_factory=list)  # complete from an earlier run, not redone
+    job: int | None = None  # make_features(job=K): only split K was computed, nothing combined
 
     def summary(self, max_items: int = 5) -> str:
         """Multi-line human-readable summary (the CLI prints it)."""
+        if self.job is not None:
+            state = ("nothing to do (fewer splits)" if self.job > self.nj else
+                     "computed" if self.jobs_run else "already complete")
+            line = (f"{self.config.kind} features, job {self.job} of {self.nj}: {state}; {self.done} utterance(s), "
+                    f"{self.frames} frames in {self.feat_dir}")
+            if self.skipped:
+                line += f", {len(self.skipped)} skipped"
+            return line + f" (combine with --combine once all {self.nj} jobs are done)"
         lines = [
             f"{self.config.kind} features (dim {self.config.dim}, cmvn {self.config.cmvn}) for "
             f"{self.done}/{self.utts} utterances, {self.frames} frames -> {self.data_dir}/feats.scp",
@@ -128,8 +151,10 @@ class _Job:
         return h.hexdigest()
 
 
-def _job_result(job: _Job) -> dict | None:
-    """The job's completion record if its outputs are complete and match; else None."""
+def _job_result(job: _Job, rerun_checks: bool = True) -> dict | None:
+    """The job's completion record if its outputs are complete and match; else None. Without
+    ``rerun_checks`` (a combine), a finished job counts as it is: even when every utterance failed or the
+    audio of a skipped one changed since (which a rerun would redo)."""
     try:
         with open(job.done, encoding="utf-8") as f:
             rec = json.load(f)
@@ -138,6 +163,8 @@ def _job_result(job: _Job) -> dict | None:
         if os.path.getsize(job.ark) != rec["ark_size"] or not os.path.exists(job.scp) \
                 or not os.path.exists(job.stats):
             return None
+        if not rerun_checks:
+            return rec
         # A job in which every utterance failed is retried: the cause (missing files, a broken
         # decoder) is more likely fixed than permanent.
         if rec["num_done"] == 0 and job.items:
@@ -288,13 +315,6 @@ def _run_job_in_worker(job: _Job) -> dict:
             _PROGRESS_QUEUE.put(_JOB_END)
 
 
-def _split(items: list, nj: int) -> list[list]:
-    """Contiguous, nearly equal chunks (Kaldi split_scp.pl)."""
-    n = len(items)
-    bounds = [round(i * n / nj) for i in range(nj + 1)]
-    return [items[bounds[i]:bounds[i + 1]] for i in range(nj)]
-
-
 def make_features(
     data_dir: str | os.PathLike,
     cfg: FeatureConfig | None = None,
@@ -302,6 +322,8 @@ def make_features(
     feat_dir: str | os.PathLike | None = None,
     progress: Callable[[int], None] | None = None,
     force: bool = False,
+    job: int | None = None,
+    combine: bool = False,
 ) -> FeatsReport:
     """Compute features for every utterance of ``data_dir`` with ``nj`` worker processes.
 
@@ -309,11 +331,20 @@ def make_features(
     (``n`` = how many more); complete jobs from an earlier identical run are not redone. ``nj=1``
     runs in this process; ``force`` recomputes every job. Raises AudioError when no utterance could
     be processed.
+
+    Job arrays: ``job=K`` (1..nj) computes split K only, here, and writes nothing into the data dir
+    (a K beyond the number of splits, when there are fewer utterances than jobs, does nothing);
+    ``combine=True`` computes nothing and merges the splits, raising :class:`IncompleteJobsError`
+    when one is not complete.
     """
     data_dir = Path(data_dir).resolve()
     cfg = (cfg or FeatureConfig()).resolved()
     if nj < 1:
         raise ConfigError(f"nj must be >= 1, got {nj}")
+    if job is not None and combine:
+        raise ConfigError("job and combine exclude each other (run the jobs, then combine)")
+    if job is not None and not 1 <= job <= nj:
+        raise ConfigError(f"job must be in 1..{nj} (nj), got {job}")
     d = DataDir.load(data_dir)
     if not d.wav_scp:
         raise DataDirError(f"{data_dir}/wav.scp: missing or empty (needed to compute features)")
@@ -326,47 +357,82 @@ def make_features(
     listed = d.segments if d.segments else d.wav_scp
     unlisted = {u: "listed in " + ("segments" if d.segments else "wav.scp") + " but not in utt2spk (no speaker)"
                 for u in sorted(set(listed) - set(d.utt2spk))}
-    # Leftovers of killed writes (arks, stats, tables) from an earlier run.
-    job_tmp = re.compile(rf"^\.raw_[A-Za-z0-9]+_{re.escape(name)}\.\d+\.(ark|scp|stats\.ark|done)\..+\.tmp$")
-    for p in feat_dir.glob(".raw_*.tmp"):
-        if job_tmp.match(p.name):
-            p.unlink(missing_ok=True)
-    remove_stale_tmp(data_dir, "feats.scp", "utt2num_frames", "cmvn.ark", "cmvn.scp", SKIPPED_FILE)
-    remove_stale_tmp(data_dir / "conf", Path(FEATS_CONFIG).name)
-    nj_eff = max(1, min(nj, len(items)))
+    # Leftovers of killed writes (arks, stats, tables) from an earlier run; a grid job touches only its
+    # own (the other jobs may be writing theirs right now), a combine only the data dir's.
+    if not combine:
+        index = str(job) if job is not None else r"\d+"
+        job_tmp = re.compile(rf"^\.raw_[A-Za-z0-9]+_{re.escape(name)}\.{index}\.(ark|scp|stats\.ark|done)\..+\.tmp$")
+        for p in feat_dir.glob(".raw_*.tmp"):
+            if job_tmp.match(p.name):
+                p.unlink(missing_ok=True)
+    if job is None:
+        remove_stale_tmp(data_dir, "feats.scp", "utt2num_frames", "cmvn.ark", "cmvn.scp", SKIPPED_FILE)
+        remove_stale_tmp(data_dir / "conf", Path(FEATS_CONFIG).name)
+    splits = job_splits(utts, [d.utt2spk[u] for u in utts], nj)
+    nj_eff = max(1, len(splits))
+    by_utt = {it[0]: it for it in items}
     cfg_dict = to_dict(cfg)
     jobs = []
-    for j, chunk in enumerate(_split(items, nj_eff), 1):
+    for j, split in enumerate(splits, 1):
+        chunk = [by_utt[u] for u in split]
         base = feat_dir / f"raw_{cfg.kind}_{name}.{j}"
         jobs.append(_Job(j, f"{base}.ark", f"{base}.scp", f"{base}.stats.ark", f"{base}.done", cfg_dict, chunk))
 
     report = FeatsReport(data_dir=data_dir, feat_dir=feat_dir, config=cfg, nj=nj_eff,
-                         utts=len(items) + len(unlisted))
+                         utts=len(items) + len(unlisted), job=job)
+    if job is not None:
+        return _run_one(jobs[job - 1] if job <= len(jobs) else None, data_dir, report, progress, force)
     results: dict[int, dict] = {}
     pending = []
-    for job in jobs:
-        rec = None if force else _job_result(job)
+    for jb in jobs:
+        rec = None if force and not combine else _job_result(jb, rerun_checks=not combine)
         if rec is not None:
-            results[job.index] = rec
-            report.jobs_resumed.append(job.index)
+            results[jb.index] = rec
+            report.jobs_resumed.append(jb.index)
             if progress is not None:
-                progress(len(job.items))
+                progress(len(jb.items))
         else:
-            pending.append(job)
+            pending.append(jb)
+    if combine and pending:
+        missing = [jb.index for jb in pending]
+        raise IncompleteJobsError(
+            f"{data_dir}: cannot combine: job(s) {' '.join(map(str, missing))} of {nj_eff} not complete (no valid "
+            f"{Path(pending[0].done).name.replace(f'.{missing[0]}.', '.JOB.')} in {feat_dir}); rerun "
+            f"them with --nj {nj} --job K, then --combine", missing)
 
     if pending:
         # Jobs about to run overwrite arks that the current feats.scp may point into: drop the index (and
         # the config it pairs with) first, so an interrupted rerun leaves no features rather than a mix.
         _invalidate_index(data_dir)
     if len(pending) == 1 or (pending and nj_eff == 1):
-        for job in pending:
-            results[job.index] = _run_job(job, progress)
+        for jb in pending:
+            results[jb.index] = _run_job(jb, progress)
     elif pending:
         mel_filterbank(cfg)  # import librosa and build the filters once; forked workers inherit them
         _run_parallel(pending, results, progress)
     report.jobs_run = [j.index for j in pending]
     report.skipped.update(unlisted)
     _combine(d, data_dir, jobs, results, cfg, report)
+    return report
+
+
+def _run_one(job: _Job | None, data_dir: Path, report: FeatsReport, progress: Callable[[int], None] | None,
+             force: bool) -> FeatsReport:
+    """One grid job (``make_features(job=K)``): split K computed here unless already complete."""
+    if job is None:  # more jobs than utterances: this one has none
+        return report
+    rec = None if force else _job_result(job)
+    if rec is None:
+        _invalidate_index(data_dir)  # this job overwrites an ark that feats.scp may point into
+        rec = _run_job(job, progress)
+        report.jobs_run = [job.index]
+    else:
+        report.jobs_resumed = [job.index]
+        if progress is not None:
+            progress(len(job.items))
+    report.done = rec["num_done"]
+    report.frames = sum(rec["utt2num_frames"].values())
+    report.skipped = dict(sorted(rec["skipped"].items()))
     return report
 
 
