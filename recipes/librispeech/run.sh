@@ -16,6 +16,11 @@
 #   7  seed study         (only when asked, e.g. --stage 7 --stop-stage 7) both models trained with each of
 #                         --seeds, probed on the test set: per-seed accuracies and mean ± std over seeds
 #
+# Jobs go through the launchers of cmd.sh (SPEECHDIS_CMD=local|slurm|sge): features and extraction as job
+# arrays of --nj tasks (speechdis features/extract --nj N --job JOB, then --combine), training as one task, or
+# under torchrun with --nproc-per-node P processes per node on --nnodes N nodes (an array of N tasks that meet
+# at --rdzv-endpoint HOST:PORT, a host one of the tasks runs on; see the README, "Running on a cluster").
+#
 # Relative paths are relative to the directory you run this from. Data dirs go to --data-root
 # (default: <exp>/../data), features to <data dir>/data, models and reports to --exp.
 set -euo pipefail
@@ -25,7 +30,7 @@ recipe="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # ----------------------------------------------------------------------------------------- options
 stage=0
 stop_stage=6
-nj=4
+nj=4                     # jobs of the feature and extraction job arrays
 corpus="${LIBRISPEECH:-/export/corpora5/LibriSpeech}"
 alignments=""            # file or dir of word alignments; empty: look inside the corpus subsets
 train_subset=train-clean-100
@@ -38,12 +43,17 @@ train_config_disentangled="$recipe/conf/train_disentangled.yaml"
 steps=""                 # override train.steps of both training configs
 train_jobs=2             # 2: stages 2 and 3 train at the same time (one thread each); 1: one after the other
 device=auto
+nnodes=1                 # training: torchrun nodes (one array task per node)
+nproc_per_node=1         # training: torchrun processes per node (GPUs per node); 1 with --nnodes 1: no torchrun
+rdzv_endpoint=""         # training with --nnodes > 1: HOST:PORT of the c10d rendezvous (required)
+train_gpu=0              # GPUs requested per training task from the launcher (--gpu)
 dtw_budget=300           # seconds of frame-level DTW search in stage 5 (0: no limit)
 max_queries_per_word=""  # cap queries per word in stage 5 (empty: every segment of a repeated word)
 eval_opts=""             # more options for `speechdis evaluate all`, e.g. "--windows --trials 2000"
 seeds="0 1 2"            # stage 7: training seeds
 _po_vars="stage stop_stage nj corpus alignments train_subset test_subset exp data_root feat_config
-  train_config_baseline train_config_disentangled steps train_jobs device dtw_budget max_queries_per_word eval_opts
+  train_config_baseline train_config_disentangled steps train_jobs device nnodes nproc_per_node rdzv_endpoint train_gpu
+  dtw_budget max_queries_per_word eval_opts
   seeds"
 # shellcheck source=local/parse_options.sh
 . "$recipe/local/parse_options.sh"
@@ -84,7 +94,27 @@ train_model() {  # train_model NAME CONFIG [KEY=VALUE...]: trains into $exp/NAME
     args+=(--resume)
     echo "resuming $name from $out/checkpoints/latest.pt"
   fi
-  $train_cmd "$log_dir/train_$name.log" speechdis train "${args[@]}"
+  if [ "$nnodes" -eq 1 ] && [ "$nproc_per_node" -eq 1 ]; then
+    $cuda_cmd --gpu "$train_gpu" "$log_dir/train_$name.log" speechdis train "${args[@]}"
+  elif [ "$nnodes" -eq 1 ]; then
+    $cuda_cmd --gpu "$train_gpu" "$log_dir/train_$name.log" \
+      torchrun --standalone --nnodes 1 --nproc-per-node "$nproc_per_node" -m speechdis train "${args[@]}"
+  else
+    # One task per node; torchrun on each joins the rendezvous at $rdzv_endpoint (DDP: nccl on GPUs, gloo on CPU).
+    $cuda_cmd --gpu "$train_gpu" JOB=1:"$nnodes" "$log_dir/train_$name.JOB.log" \
+      torchrun --nnodes "$nnodes" --nproc-per-node "$nproc_per_node" --rdzv-backend c10d \
+      --rdzv-endpoint "$rdzv_endpoint" --rdzv-id "speechdis_${name//\//_}" -m speechdis train "${args[@]}"
+  fi
+}
+grid_array() {  # grid_array CMD LOGNAME COMMAND... : COMMAND --nj $nj --job JOB as a job array, then --combine
+  local cmd="$1" logname="$2"
+  shift 2
+  if [ "$nj" -eq 1 ]; then
+    $cmd "$log_dir/$logname.log" "$@"
+    return
+  fi
+  $cmd JOB=1:"$nj" "$log_dir/$logname.JOB.log" "$@" --nj "$nj" --job JOB
+  $cmd "$log_dir/$logname.log" "$@" --nj "$nj" --combine
 }
 run_train_jobs() {  # run_train_jobs "NAME|CONFIG|KEY=VALUE ..." ...: train_model each, at most --train-jobs at once
   local pids=() names=() failed="" job name config sets k
@@ -108,6 +138,10 @@ run_train_jobs() {  # run_train_jobs "NAME|CONFIG|KEY=VALUE ..." ...: train_mode
     exit 1
   fi
 }
+if [ "$nnodes" -gt 1 ] && [ -z "$rdzv_endpoint" ]; then
+  echo "$0: --nnodes $nnodes needs --rdzv-endpoint HOST:PORT (a host one of the training tasks runs on)" >&2
+  exit 1
+fi
 t_start=$(date +%s)
 
 if run_stage 0; then
@@ -128,8 +162,8 @@ fi
 if run_stage 1; then
   banner 1 "features"
   for dir in "$train_dir" "$test_dir"; do
-    $train_cmd "$log_dir/features_$(basename "$dir").log" \
-      speechdis features "$dir" --nj "$nj" --config "$feat_config" --no-progress
+    grid_array "$train_cmd" "features_$(basename "$dir")" \
+      speechdis features "$dir" --config "$feat_config" --no-progress
   done
 fi
 
@@ -152,7 +186,7 @@ fi
 if run_stage 4; then
   banner 4 "extract test-set embeddings"
   for name in baseline disentangled; do
-    $train_cmd "$log_dir/extract_$name.log" speechdis extract --model "$exp/$name" "$test_dir" \
+    grid_array "$decode_cmd" "extract_$name" speechdis extract --model "$exp/$name" "$test_dir" \
       --out "$exp/embeddings/${name}_$test_subset" --format both --device "$device" --no-progress
   done
 fi

@@ -5,6 +5,9 @@ feats.scp used when it matches the model's features). A whole file is one segmen
 --word-segments, --ctm or --window/--hop say otherwise (a data dir's own word_segments are used by
 default). Output: OUT.npz and/or OUT.<kind>.ark/.scp (kind = phonetic, speaker; embedding for the
 baseline).
+
+Grid job arrays: --nj N --job K embeds split K of N (whole speakers) into OUT.splitN.K.npz; --nj N --combine
+(same inputs) checks every split is there and writes OUT.
 """
 from __future__ import annotations
 
@@ -16,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``extract`` command."""
     p = subparsers.add_parser("extract", help="embed audio files / data dirs with a trained model",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, metavar="EXP_DIR", help="experiment dir of `speechdis train`")
+    p.add_argument("--model", required=True, metavar="EXP_DIR",
+                   help="experiment dir of `speechdis train`, a model.pt, or a packaged model name "
+                        "(speechcommands, speechcommands-baseline)")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, directory or Kaldi data dir")
     p.add_argument("--out", required=True, metavar="FILE", help="output file (.npz) or prefix for ark/scp")
     p.add_argument("--format", default="npz", choices=["npz", "ark", "both"], help="output format (default npz)")
@@ -30,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256, help="segments per embedding batch")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--nj", type=int, default=1, help="number of splits for --job / --combine (grid job arrays)")
+    grid = p.add_mutually_exclusive_group()
+    grid.add_argument("--job", type=int, default=None, metavar="K",
+                      help="embed split K of --nj only (1..NJ) into OUT.splitNJ.K.npz")
+    grid.add_argument("--combine", action="store_true",
+                      help="merge the --nj splits into OUT; fails naming the missing jobs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
@@ -38,16 +49,25 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from speechdis.errors import ConfigError
-    from speechdis.inference.extract import check_output_dir, describe_skipped, extract, output_paths
+    from speechdis.inference.extract import check_output_dir, extract, output_paths
     from speechdis.inference.model import load_model
 
     if (args.window is None) != (args.hop is None):
         raise ConfigError("--window and --hop go together")
     if args.window is not None and (args.window <= 0 or args.hop <= 0):
         raise ConfigError("--window and --hop must be > 0")
+    if args.nj < 1:
+        raise ConfigError(f"--nj must be >= 1, got {args.nj}")
+    if args.job is not None and not 1 <= args.job <= args.nj:
+        raise ConfigError(f"--job must be in 1..{args.nj} (--nj), got {args.job}")
     npz, ark = output_paths(args.out, args.format)
     check_output_dir(npz if npz is not None else ark)  # before the work, not after it
     model = load_model(args.model, device=args.device, batch_size=args.batch_size, threads=args.threads)
+    if args.combine:
+        from speechdis.inference.extract import combine_job_parts
+
+        _write(combine_job_parts(model, args.inputs, args.out, args.nj), npz, ark)
+        return 0
     bar = tqdm(unit="utt", desc="extract", disable=args.no_progress or None, file=sys.stderr)
 
     def start(total: int) -> None:
@@ -56,9 +76,23 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         res = extract(model, args.inputs, word_segments=args.word_segments, ctm=args.ctm, window=args.window,
-                      hop=args.hop, min_frames=args.min_frames, progress=bar.update, on_start=start)
+                      hop=args.hop, min_frames=args.min_frames, progress=bar.update, on_start=start,
+                      nj=args.nj, job=args.job)
     finally:
         bar.close()
+    if args.job is not None:
+        from speechdis.inference.extract import save_job_part
+
+        part = save_job_part(res, model, args.inputs, args.out, args.nj, args.job)
+        print(f"job {args.job} of {args.nj}: {res.summary()} -> {part} (combine with --combine once all are done)")
+        return 0
+    _write(res, npz, ark)
+    return 0
+
+
+def _write(res, npz, ark) -> None:
+    from speechdis.inference.extract import describe_skipped
+
     written = []
     if npz is not None:
         written.append(res.save_npz(npz))
@@ -69,4 +103,3 @@ def _run(args: argparse.Namespace) -> int:
     print(f"embedded {res.summary()}")
     for w in written:
         print(f"  -> {w}")
-    return 0

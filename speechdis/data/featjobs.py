@@ -101,6 +101,7 @@ class FeatsReport:
     jobs_run: list[int] = field(default_factory=list)
     jobs_resumed: list[int] = field(default_factory=list)  # complete from an earlier run, not redone
     job: int | None = None  # make_features(job=K): only split K was computed, nothing combined
+    combined: bool = False  # make_features(combine=True): the splits of grid jobs merged, nothing computed
 
     def summary(self, max_items: int = 5) -> str:
         """Multi-line human-readable summary (the CLI prints it)."""
@@ -115,6 +116,7 @@ class FeatsReport:
         lines = [
             f"{self.config.kind} features (dim {self.config.dim}, cmvn {self.config.cmvn}) for "
             f"{self.done}/{self.utts} utterances, {self.frames} frames -> {self.data_dir}/feats.scp",
+            f"jobs: {self.nj} combined (computed by grid jobs)" if self.combined else
             f"jobs: {len(self.jobs_run)} run, {len(self.jobs_resumed)} already complete (of {self.nj})",
         ]
         if self.skipped:
@@ -379,7 +381,7 @@ def make_features(
         jobs.append(_Job(j, f"{base}.ark", f"{base}.scp", f"{base}.stats.ark", f"{base}.done", cfg_dict, chunk))
 
     report = FeatsReport(data_dir=data_dir, feat_dir=feat_dir, config=cfg, nj=nj_eff,
-                         utts=len(items) + len(unlisted), job=job)
+                         utts=len(items) + len(unlisted), job=job, combined=combine)
     if job is not None:
         return _run_one(jobs[job - 1] if job <= len(jobs) else None, data_dir, report, progress, force)
     results: dict[int, dict] = {}

@@ -14,9 +14,16 @@ Results (:class:`EmbeddingSet`) go to ``.npz`` (``ids``, ``utts``, ``words``, ``
 ``starts``, ``ends`` and one ``(N, dim)`` array per vector kind) and/or Kaldi ark/scp pairs
 ``<prefix>.<kind>.ark/.scp`` (one float vector per segment id). Unusable inputs are skipped with a
 reason (:attr:`EmbeddingSet.skipped`); nothing usable at all is an error.
+
+Grid job arrays (Kaldi style): ``extract(..., nj=N, job=K)`` embeds split K of N of the utterances only
+(contiguous runs of whole speakers, :func:`~speechdis.data.datadir.job_splits`); :func:`save_job_part`
+writes it beside ``--out`` as ``<out>.split<N>.<K>.npz`` with a ``.done`` marker, and
+:func:`combine_job_parts` checks every split is there (for these inputs) and concatenates them in order.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import time
@@ -47,6 +54,10 @@ __all__ = [
     "load_embeddings",
     "output_paths",
     "describe_skipped",
+    "split_utterances",
+    "job_part_paths",
+    "save_job_part",
+    "combine_job_parts",
 ]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
@@ -368,12 +379,15 @@ def extract(
     min_frames: int = 3,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    nj: int = 1,
+    job: int | None = None,
 ) -> EmbeddingSet:
     """Embed the segments of ``inputs`` (see the module doc for inputs and segmentation).
 
     ``progress(n)`` is called as utterances are done; ``on_start(total)`` first, with the number of
     utterances. Unreadable / too-short audio and segments under ``min_frames`` frames are skipped and
     listed in the result; an :class:`AudioError` is raised only when nothing could be embedded.
+    ``job=K`` embeds only split K of ``nj`` (:func:`split_utterances`).
     """
     t0 = time.perf_counter()
     if sum(x is not None for x in (word_segments, ctm, window)) > 1:
@@ -381,6 +395,11 @@ def extract(
     if (window is None) != (hop is None):
         raise ValueError("window and hop go together")
     utts, notes = collect_utterances(embedder, inputs)
+    if job is not None:
+        splits = split_utterances(utts, nj)
+        if not 1 <= job <= nj:
+            raise ConfigError(f"job must be in 1..{nj} (nj), got {job}")
+        utts = splits[job - 1] if job <= len(splits) else []
     skipped = [Skipped("(note)", n) for n in notes]
     given: dict[str, list[WordSegment]] | None = None  # a --word-segments / --ctm table overrides all
     source = str(word_segments or ctm or "")
@@ -439,6 +458,11 @@ def extract(
         if progress:
             progress(1)
     flush()
+    if not rows and job is not None:  # a split may hold only unusable inputs; the combine reports them
+        return EmbeddingSet(ids=[], utts=[], words=[], speakers=[], starts=np.zeros(0), ends=np.zeros(0),
+                            vectors={k: np.zeros((0, 0), dtype=np.float32) for k in embedder.keys},
+                            kind=embedder.kind, model=str(embedder.path), skipped=skipped,
+                            seconds=time.perf_counter() - t0)
     if not rows:
         reasons = [s for s in skipped if s.item != "(note)"][:3]
         detail = "; ".join(f"{s.item}: {s.reason}" for s in reasons) or "no segments"
@@ -449,6 +473,97 @@ def extract(
         speakers=[r[3] for r in rows], starts=np.array([r[4] for r in rows], dtype=np.float64),
         ends=np.array([r[5] for r in rows], dtype=np.float64), vectors=vectors, kind=embedder.kind,
         model=str(embedder.path), skipped=skipped, n_utterances=n_utts, seconds=time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------------------------ grid job arrays
+def split_utterances(utts: list[Utterance], nj: int) -> list[list[Utterance]]:
+    """The utterances cut into at most ``nj`` contiguous jobs of whole speakers (per utterance when there are
+    fewer speakers than jobs; :func:`~speechdis.data.datadir.job_splits`), in input order."""
+    from speechdis.data.datadir import job_splits
+
+    if nj < 1:
+        raise ConfigError(f"nj must be >= 1, got {nj}")
+    keys = [str(i) for i in range(len(utts))]
+    return [[utts[int(k)] for k in split] for split in job_splits(keys, [u.speaker for u in utts], nj)]
+
+
+def job_part_paths(out: str | os.PathLike, nj: int, job: int) -> tuple[Path, Path]:
+    """(npz, done marker) of split ``job`` of ``nj`` for ``--out out``: ``<out>.split<nj>.<job>.npz/.done``."""
+    out = Path(out)
+    stem = out.with_suffix("") if out.suffix == ".npz" else out
+    base = stem.with_name(f"{stem.name}.split{nj}.{job}")
+    return base.with_name(base.name + ".npz"), base.with_name(base.name + ".done")
+
+
+def _utts_hash(utts: list[Utterance]) -> str:
+    return hashlib.sha1("\n".join(f"{u.utt}\t{u.source}" for u in utts).encode()).hexdigest()
+
+
+def save_job_part(res: EmbeddingSet, embedder: Embedder, inputs: Sequence[str | os.PathLike],
+                  out: str | os.PathLike, nj: int, job: int) -> Path:
+    """Write split ``job``'s result (from ``extract(..., nj=nj, job=job)``) and then its done marker (the
+    utterances it covered, its skips); returns the npz path."""
+    npz, done = job_part_paths(out, nj, job)
+    utts, _ = collect_utterances(embedder, inputs)
+    splits = split_utterances(utts, nj)
+    part = splits[job - 1] if job <= len(splits) else []
+    res.save_npz(npz)
+    with atomic_open(done, "w", encoding="utf-8") as f:
+        json.dump({"nj": nj, "job": job, "utts_hash": _utts_hash(part), "n_utterances": res.n_utterances,
+                   "seconds": res.seconds, "skipped": [[s.item, s.reason] for s in res.skipped]}, f)
+    return npz
+
+
+def combine_job_parts(embedder: Embedder, inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
+                      nj: int) -> EmbeddingSet:
+    """The splits of ``extract(..., nj=nj, job=K)`` for K = 1..nj, concatenated in order (the same rows as one
+    ``extract`` call). Raises :class:`~speechdis.data.featjobs.IncompleteJobsError` naming the jobs whose
+    part is missing or was made for other inputs; :class:`AudioError` when nothing at all was embedded."""
+    from speechdis.data.featjobs import IncompleteJobsError
+
+    utts, _ = collect_utterances(embedder, inputs)
+    splits = split_utterances(utts, nj)
+    missing, recs = [], []
+    for k in range(1, nj + 1):
+        npz, done = job_part_paths(out, nj, k)
+        part = splits[k - 1] if k <= len(splits) else []
+        try:
+            rec = json.loads(done.read_text(encoding="utf-8"))
+            ok = rec.get("utts_hash") == _utts_hash(part) and npz.is_file()
+        except (OSError, ValueError):
+            ok = False
+        if ok:
+            recs.append((npz, rec))
+        else:
+            missing.append(k)
+    if missing:
+        npz0, _ = job_part_paths(out, nj, missing[0])
+        raise IncompleteJobsError(
+            f"--out {out}: cannot combine: job(s) {' '.join(map(str, missing))} of {nj} not complete (no valid "
+            f"{npz0.name.replace(f'.{missing[0]}.', '.JOB.')} and .done for these inputs); rerun them with "
+            f"--nj {nj} --job K, then --combine", missing)
+    sets = [(load_embeddings(npz), rec) for npz, rec in recs]
+    skipped: list[Skipped] = []
+    seen_notes: set[str] = set()
+    for _, rec in sets:
+        for item, reason in rec["skipped"]:
+            if item == "(note)":  # every job notes the same thing about the inputs: once
+                if reason in seen_notes:
+                    continue
+                seen_notes.add(reason)
+            skipped.append(Skipped(item, reason))
+    full = [es for es, _ in sets if len(es)]
+    if not full:
+        reasons = [s for s in skipped if s.item != "(note)"][:3]
+        detail = "; ".join(f"{s.item}: {s.reason}" for s in reasons) or "no segments"
+        raise AudioError(f"nothing could be embedded from {len(utts)} utterance(s): {detail}")
+    cat = lambda attr: [x for es in full for x in getattr(es, attr)]  # noqa: E731
+    return EmbeddingSet(
+        ids=cat("ids"), utts=cat("utts"), words=cat("words"), speakers=cat("speakers"),
+        starts=np.concatenate([es.starts for es in full]), ends=np.concatenate([es.ends for es in full]),
+        vectors={k: np.concatenate([es.vectors[k] for es in full]) for k in full[0].vectors},
+        kind=full[0].kind, model=full[0].model, skipped=skipped,
+        n_utterances=sum(int(rec["n_utterances"]) for _, rec in sets), seconds=sum(rec["seconds"] for _, rec in sets))
 
 
 def describe_skipped(skipped: Iterable[Skipped], limit: int = 20) -> list[str]:
