@@ -137,11 +137,12 @@ def test_speaker_pair_classifier_order_invariant():
     assert torch.allclose(d(a, b), d(b, a))
 
 
-def test_real_speech_options_keep_shapes_and_padding_invariance():
+@pytest.mark.parametrize("pooling", ["stats", "stats_input"])
+def test_real_speech_options_keep_shapes_and_padding_invariance(pooling):
     """Frame stacking, stats pooling, per-segment CMVN and global input normalisation: same output shapes,
     reconstruction of every frame, and padding never changes an embedding."""
     torch.manual_seed(0)
-    cfg = ModelConfig(**SMALL, frame_stack=3, speaker_pooling="stats", phonetic_cmvn=True, input_norm="global")
+    cfg = ModelConfig(**SMALL, frame_stack=3, speaker_pooling=pooling, phonetic_cmvn=True, input_norm="global")
     m = DisentangledAutoencoder(cfg).eval()
     m.set_input_stats(torch.full((5,), 2.0), torch.full((5,), 3.0))
     x = torch.randn(2, 11, 5) * 3 + 2

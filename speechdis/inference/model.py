@@ -50,7 +50,13 @@ def find_model_file(exp_dir: str | os.PathLike) -> tuple[Path, list[str]]:
     """
     p = Path(exp_dir)
     if not p.exists():
-        raise ModelError(f"model {p}: no such directory or file")
+        from speechdis.pretrained import PRETRAINED, pretrained_path
+
+        packaged = pretrained_path(str(exp_dir))
+        if packaged is not None:
+            return packaged, []
+        names = ", ".join(sorted(PRETRAINED))
+        raise ModelError(f"model {p}: no such directory or file, nor a packaged model name ({names})")
     if p.is_file():
         return p, []
     final = p / "model.pt"

@@ -36,7 +36,9 @@ class ModelConfig:
     frame_stack: int = 1
     input_norm: Literal["none", "global"] = "none"
     phonetic_cmvn: bool = False  # per-segment mean/variance normalisation in front of E_p
-    speaker_pooling: Literal["last", "stats"] = "last"  # stats: mean+std of E_s's frame outputs (x-vector)
+    # stats: mean+std of E_s's frame outputs (x-vector); stats_input: also mean+std of its input frames, so the
+    # speaker vector starts from at least what MFCC statistics know about the voice
+    speaker_pooling: Literal["last", "stats", "stats_input"] = "last"
     # Training speakers of the softmax head on v_s (set by training when loss.speaker_ce_weight > 0).
     speaker_classes: int = 0
 
@@ -58,21 +60,26 @@ class RNNEncoder(nn.Module):
                  bidirectional: bool = True, rnn: str = "gru", dropout: float = 0.0,
                  pooling: str = "last") -> None:
         super().__init__()
-        if pooling not in ("last", "stats"):
-            raise ValueError(f"encoder pooling must be 'last' or 'stats', not {pooling!r}")
+        if pooling not in ("last", "stats", "stats_input"):
+            raise ValueError(f"encoder pooling must be 'last', 'stats' or 'stats_input', not {pooling!r}")
         self.rnn = _rnn(rnn, feat_dim, hidden, num_layers=layers, batch_first=True,
                         bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0)
         self.directions = 2 if bidirectional else 1
         self.pooling = pooling
-        self.proj = nn.Linear(hidden * self.directions * (2 if pooling == "stats" else 1), out_dim)
+        pooled = hidden * self.directions * (1 if pooling == "last" else 2)
+        if pooling == "stats_input":
+            pooled += 2 * feat_dim
+        self.proj = nn.Linear(pooled, out_dim)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, h = self.rnn(packed)
-        if self.pooling == "stats":
+        if self.pooling != "last":
             y, _ = pad_packed_sequence(out, batch_first=True)
-            mean, std = masked_mean_std(y, lengths)
-            return self.proj(torch.cat([mean, std], dim=-1))
+            stats = list(masked_mean_std(y, lengths))
+            if self.pooling == "stats_input":
+                stats += masked_mean_std(x, lengths)
+            return self.proj(torch.cat(stats, dim=-1))
         if isinstance(h, tuple):  # LSTM: (h, c)
             h = h[0]
         last = h[-self.directions:]  # (directions, B, H) of the top layer

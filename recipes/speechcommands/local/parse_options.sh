@@ -1,0 +1,1 @@
+../../librispeech/local/parse_options.sh

@@ -1,0 +1,1 @@
+../../librispeech/local/run_local.sh

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Real human speech: Speech Commands (one-word clips by many speakers), Kaldi-style.
+# Train on train speakers, choose on dev speakers, report once on test speakers and on FSDD (unseen people).
+#
+#   bash recipes/speechcommands/run.sh                                    # ../shared/data/speech_commands
+#   bash recipes/speechcommands/run.sh --corpus /data/speech_commands_v0.02 --nj 8
+#   bash recipes/speechcommands/run.sh --stage 2 --stop-stage 3           # the dev ablations only
+#
+# Stages (each calls the speechdis CLI and can be rerun on its own):
+#   0  data          speechdis prepare speechcommands (speaker-disjoint train/dev/test, noise apart) and
+#                    speechdis prepare fsdd (when --fsdd exists)
+#   1  features      speechdis features (conf/mfcc.yaml: 39-dim Kaldi MFCC; stored raw, CMVN on reading)
+#   2  dev ablations (only with --ablations true) every conf/ablations/*.yaml, seed 0, trained on train
+#   3  dev table     (only with --ablations true) speechdis evaluate std/speaker/probes on the dev speakers
+#   4  train         the final configs (conf/train_baseline.yaml, conf/train_disentangled.yaml) × --seeds
+#   5  evaluate      speechdis evaluate std/speaker/probes on the test speakers and on FSDD: DTW,
+#                    mfcc-stats, every trained model
+#   6  report        per-system table on test speakers and FSDD, mean ± std over seeds
+#   7  package       (only with --export-pretrained true) copy the seed-0 models (declared in advance, not
+#                    picked on test) into speechdis/pretrained/ — the models `load_model("speechcommands")` loads
+#
+# Data dirs go to <exp>/../data, models and reports to --exp. Nothing derived from the corpus is committed.
+set -euo pipefail
+
+recipe="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$recipe/../.." && pwd)"
+
+stage=0
+stop_stage=7
+nj=2
+corpus="$root/../shared/data/speech_commands"
+fsdd="$root/../shared/data/fsdd"
+exp="$recipe/exp"
+data_root=""                 # default: $(dirname exp)/data
+feat_config="$recipe/conf/mfcc.yaml"
+train_config_baseline="$recipe/conf/train_baseline.yaml"
+train_config_disentangled="$recipe/conf/train_disentangled.yaml"
+seeds="0 1 2"
+steps=""                     # override train.steps of every training config
+train_jobs=2                 # models trained at once (one thread each)
+ablations=false              # stages 2-3: the dev ablation table
+export_pretrained=false      # stage 7: replace the packaged models with this run's seed-0 models
+device=auto
+dtw_budget=300
+_po_vars="stage stop_stage nj corpus fsdd exp data_root feat_config train_config_baseline
+  train_config_disentangled seeds steps train_jobs ablations export_pretrained device dtw_budget"
+# shellcheck source=local/parse_options.sh
+. "$recipe/local/parse_options.sh"
+if [ $# -gt 0 ]; then
+  echo "$0: unexpected argument(s): $*" >&2
+  exit 1
+fi
+# shellcheck source=path.sh
+. "$recipe/path.sh"
+# shellcheck source=cmd.sh
+. "$recipe/cmd.sh"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
+
+[ -n "$data_root" ] || data_root="$(dirname "$exp")/data"
+log_dir="$exp/log"
+mkdir -p "$exp" "$log_dir"
+have_fsdd=false
+[ -d "$fsdd/recordings" ] && have_fsdd=true
+
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+banner() { echo "=== stage $1: $2 ($(date +%H:%M:%S))"; }
+train_model() {  # train_model OUT CONFIG [KEY=VALUE...]
+  local out="$1" config="$2"
+  shift 2
+  local args=(--config "$config" --data "$data_root/train" --valid "$data_root/dev" --out "$out")
+  for kv in "$@"; do args+=(--set "$kv"); done
+  [ -z "$steps" ] || args+=(--set "train.steps=$steps")
+  if [ -f "$out/model.pt" ]; then
+    echo "$out: trained already"
+    return 0
+  fi
+  [ -f "$out/checkpoints/latest.pt" ] && args+=(--resume)
+  $train_cmd "$log_dir/train_$(basename "$out").log" speechdis train "${args[@]}" >/dev/null
+}
+run_train_jobs() {  # run_train_jobs "OUT|CONFIG|KEY=VALUE ..." ...: at most --train-jobs at once
+  local pids=() failed="" job out config sets
+  for job in "$@"; do
+    IFS='|' read -r out config sets <<< "$job"
+    # shellcheck disable=SC2086 # sets is a list of KEY=VALUE words on purpose
+    train_model "$out" "$config" $sets &
+    pids+=($!)
+    if [ "${#pids[@]}" -ge "$train_jobs" ]; then
+      wait "${pids[0]}" || failed="$failed ${pids[0]}"
+      pids=("${pids[@]:1}")
+    fi
+  done
+  for p in ${pids[@]+"${pids[@]}"}; do wait "$p" || failed="$failed $p"; done
+  if [ -n "$failed" ]; then
+    echo "$0: training failed (see the train_* logs under $log_dir)" >&2
+    exit 1
+  fi
+}
+evaluate() {  # evaluate DATA OUT MODEL_SPECS...: std (with DTW), speaker, probes
+  local data="$1" out="$2"
+  shift 2
+  local name
+  for what in std speaker probes; do
+    local opts=()
+    [ "$what" = std ] && opts=(--dtw --dtw-budget "$dtw_budget")
+    name="$(basename "$out")"
+    $train_cmd "$log_dir/evaluate_${name}_$what.log" speechdis evaluate "$what" --data "$data" "$@" \
+      --out "$out" --device "$device" ${opts[@]+"${opts[@]}"} >/dev/null
+  done
+}
+t_start=$(date +%s)
+
+if run_stage 0; then
+  banner 0 "data"
+  if [ ! -d "$corpus" ]; then
+    echo "$0: $corpus: no such directory (set --corpus to a Speech Commands release or test-set folder)" >&2
+    exit 1
+  fi
+  speechdis prepare speechcommands "$corpus" "$data_root"
+  for split in train dev test; do speechdis prepare validate "$data_root/$split"; done
+  if $have_fsdd; then
+    speechdis prepare fsdd "$fsdd" "$data_root/fsdd"
+  else
+    echo "no FSDD at $fsdd: the FSDD table is skipped"
+  fi
+fi
+
+dirs=("$data_root/train" "$data_root/dev" "$data_root/test")
+$have_fsdd && dirs+=("$data_root/fsdd")
+
+if run_stage 1; then
+  banner 1 "features"
+  for dir in "${dirs[@]}"; do
+    $train_cmd "$log_dir/features_$(basename "$dir").log" \
+      speechdis features "$dir" --nj "$nj" --config "$feat_config" --no-progress
+  done
+fi
+
+if [ "$ablations" = true ] && run_stage 2; then
+  banner 2 "dev ablations (seed 0)"
+  jobs_list=()
+  for conf in "$recipe"/conf/ablations/*.yaml; do
+    jobs_list+=("$exp/ablations/$(basename "$conf" .yaml)|$conf|train.seed=0")
+  done
+  run_train_jobs "${jobs_list[@]}"
+fi
+
+if [ "$ablations" = true ] && run_stage 3; then
+  banner 3 "dev table"
+  specs=()
+  for conf in "$recipe"/conf/ablations/*.yaml; do
+    name="$(basename "$conf" .yaml)"
+    specs+=(--model "$name=$exp/ablations/$name")
+  done
+  evaluate "$data_root/dev" "$exp/ablations/eval_dev" "${specs[@]}"
+  python "$recipe/local/seed_table.py" "$exp/ablations/eval_dev" --title "dev speakers (model selection)"
+fi
+
+final_specs=()
+for seed in $seeds; do
+  for kind in baseline disentangled; do
+    final_specs+=(--model "${kind}_seed$seed=$exp/${kind}_seed$seed")
+  done
+done
+
+if run_stage 4; then
+  banner 4 "train baseline and disentangled, seeds $seeds"
+  jobs_list=()
+  for seed in $seeds; do
+    jobs_list+=("$exp/baseline_seed$seed|$train_config_baseline|train.seed=$seed")
+    jobs_list+=("$exp/disentangled_seed$seed|$train_config_disentangled|train.seed=$seed")
+  done
+  run_train_jobs "${jobs_list[@]}"
+fi
+
+if run_stage 5; then
+  banner 5 "evaluate on test speakers$($have_fsdd && echo ' and FSDD')"
+  evaluate "$data_root/test" "$exp/eval_test" "${final_specs[@]}"
+  if $have_fsdd; then evaluate "$data_root/fsdd" "$exp/eval_fsdd" "${final_specs[@]}"; fi
+fi
+
+if run_stage 6; then
+  banner 6 "report"
+  python "$recipe/local/seed_table.py" "$exp/eval_test" --title "Speech Commands test speakers (unseen)"
+  if $have_fsdd; then python "$recipe/local/seed_table.py" "$exp/eval_fsdd" --title "FSDD (4 unseen speakers)"; fi
+fi
+
+if [ "$export_pretrained" = true ] && run_stage 7; then
+  banner 7 "package the seed-0 models"
+  for kind in baseline disentangled; do
+    cp "$exp/${kind}_seed0/model.pt" "$root/speechdis/pretrained/speechcommands_$kind.pt"
+  done
+  ls -l "$root/speechdis/pretrained/"*.pt
+fi
+
+echo "=== done: stages $stage-$stop_stage in $(( $(date +%s) - t_start ))s"
