@@ -22,6 +22,7 @@ import argparse
 import importlib.util
 import os
 import resource
+import sys
 import tempfile
 import time
 import zlib
@@ -97,6 +98,7 @@ def main() -> None:
     if args.segments_module:
         spec = importlib.util.spec_from_file_location("alt_segments", args.segments_module)
         seg = importlib.util.module_from_spec(spec)
+        sys.modules["alt_segments"] = seg  # dataclasses look their module up
         spec.loader.exec_module(seg)
     else:
         import speechdis.data.segments as seg

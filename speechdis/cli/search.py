@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-k", "--k", type=int, default=10, help="hits per query")
     p.add_argument("--index", default="auto", choices=INDEX_KINDS,
                    help="auto: exact below 2M vectors, else faiss ivf when installed")
-    p.add_argument("--nprobe", type=int, default=None, help="IVF cells visited (default max(16, nlist/32))")
+    p.add_argument("--nprobe", type=int, default=None, help="IVF cells visited (default max(32, nlist/16))")
     p.add_argument("--out", default=None, metavar="FILE", help="TSV output (default: stdout)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (embedding audio queries)")
     p.set_defaults(func=_run)
