@@ -95,17 +95,11 @@ run_train_jobs() {  # run_train_jobs "OUT|CONFIG|KEY=VALUE ..." ...: at most --t
     exit 1
   fi
 }
-evaluate() {  # evaluate DATA OUT MODEL_SPECS...: std (with DTW), speaker, probes
+evaluate() {  # evaluate DATA OUT MODEL_SPECS...: std (with DTW), speaker, probes in one pass
   local data="$1" out="$2"
   shift 2
-  local name
-  for what in std speaker probes; do
-    local opts=()
-    [ "$what" = std ] && opts=(--dtw --dtw-budget "$dtw_budget")
-    name="$(basename "$out")"
-    $train_cmd "$log_dir/evaluate_${name}_$what.log" speechdis evaluate "$what" --data "$data" "$@" \
-      --out "$out" --device "$device" ${opts[@]+"${opts[@]}"} >/dev/null
-  done
+  $train_cmd "$log_dir/evaluate_$(basename "$out").log" speechdis evaluate all --data "$data" "$@" \
+    --out "$out" --device "$device" --dtw-budget "$dtw_budget" --no-plots >/dev/null
 }
 t_start=$(date +%s)
 
