@@ -177,7 +177,10 @@ def _probes(args: argparse.Namespace) -> int:
     from speechdis.eval.runner import run_probes
 
     out, data, models = _prepare(args)
-    write_report(run_probes(data, models, test_size=args.test_size, seed=args.seed), out, "probes")
+    res = run_probes(data, models, test_size=args.test_size, seed=args.seed)
+    for s in res.get("skipped", []):
+        _say(f"{s['target']} probe skipped ({s['models']}): {s['reason']}")
+    write_report(res, out, "probes")
     _print_report(out, "probes")
     return 0
 

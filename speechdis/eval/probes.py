@@ -108,9 +108,14 @@ def probe_table(
     seed: int = 0,
     min_per_class: int = 2,
     max_iter: int = 2000,
+    skipped: dict[str, str] | None = None,
 ) -> dict[str, ProbeResult]:
     """The four disentanglement probes, keyed ``speaker_from_phonetic``, ``speaker_from_speaker``,
     ``word_from_phonetic``, ``word_from_speaker``.
+
+    A probe the data cannot support (one speaker; no word with two segments; too few samples to
+    split) raises ``ValueError`` saying why, unless ``skipped`` is a dict: then it is left out of the
+    result and ``skipped[key]`` holds the reason.
 
     Classes with fewer than ``min_per_class`` samples (default 2: a single sample cannot be both
     trained on and tested) are dropped per probe target (speaker or word) and counted in
@@ -129,12 +134,35 @@ def probe_table(
         n_cls = len(set(kept))
         n_test = int(np.ceil(test_size * len(kept)))
         strat = n_test >= n_cls and len(kept) - n_test >= n_cls
+        why = _unsupported(target, labels, n_cls, min_per_class)
         for source, X in (("phonetic", P), ("speaker", S)):
             key = f"{target}_from_{source}"
-            res = linear_probe(X[keep], kept, test_size=test_size, seed=seed, stratify=strat, max_iter=max_iter)
+            try:
+                if why:
+                    raise ValueError(why)
+                res = linear_probe(X[keep], kept, test_size=test_size, seed=seed, stratify=strat,
+                                   max_iter=max_iter)
+            except ValueError as e:
+                if skipped is None:
+                    raise ValueError(f"{key}: {e}") from None
+                skipped[key] = str(e)
+                continue
             res.n_dropped, res.n_dropped_classes = n_drop, n_drop_cls
             out[key] = res
     return out
+
+
+def _unsupported(target: str, labels: list, n_classes: int, min_per_class: int) -> str:
+    """Why a probe of ``target`` cannot run on these labels ('' when it can)."""
+    if n_classes >= 2:
+        return ""
+    n_all = len(set(labels))
+    if target == "speaker":
+        if n_all < 2:
+            return f"{n_all} speaker(s) in the data; a speaker probe needs at least 2"
+        return f"fewer than 2 speakers have {min_per_class} or more segments; a speaker probe needs at least 2"
+    return (f"{'no word' if n_classes == 0 else 'only 1 word'} of {n_all} occurs {min_per_class} or more times; "
+            f"a word probe needs at least 2 such words")
 
 
 def probe_rows(table: dict[str, ProbeResult]) -> list[dict[str, float | int | str]]:
