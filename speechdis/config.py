@@ -220,13 +220,37 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
         if not isinstance(loaded, Mapping):
             raise ConfigError(f"config file {path}: top level must be a mapping, got {type(loaded).__name__}")
         data = dict(loaded)
-    data = apply_overrides(data, overrides)
     try:
-        return from_dict(cls, data)
+        return from_dict(cls, apply_overrides(data, overrides))
     except ConfigError as e:
+        culprit = _blame_override(cls, data, list(overrides or []), str(e))
+        if culprit is not None:
+            raise ConfigError(f"--set {culprit}: {e}") from None
         if path is not None:
             raise ConfigError(f"{path}: {e}") from None
         raise
+
+
+def _blame_override(cls: type, data: dict[str, Any], overrides: list[str], message: str) -> str | None:
+    """The override (``--set`` item) behind a config error, or None when the error is the file's.
+
+    An override is to blame when leaving it out makes the error go away or change; among several,
+    the one whose key the message names."""
+    suspects = []
+    for i, item in enumerate(overrides):
+        try:
+            from_dict(cls, apply_overrides(data, overrides[:i] + overrides[i + 1:]))
+        except ConfigError as e:
+            if str(e) == message:
+                continue
+        suspects.append(item)
+    for item in suspects:
+        key = item.split("=", 1)[0].strip()
+        parts = key.split(".")
+        if any(f"'{'.'.join(parts[:k])}" in message or f"{'.'.join(parts[:k])} " in message
+               for k in range(len(parts), 0, -1)):
+            return item
+    return suspects[0] if suspects else None
 
 
 def save_config(obj: Any, path: str | os.PathLike, header: str | None = None) -> None:

@@ -503,3 +503,76 @@ def test_probes_on_one_speaker_or_no_repeated_word_say_why_they_are_skipped(mini
     assert probe_table(x, x, ["a"] * 6, list("abcdef"), skipped=why) == {}
     assert set(why) == {"speaker_from_phonetic", "speaker_from_speaker", "word_from_phonetic", "word_from_speaker"}
 
+
+# ------------------------------------------------------------------------------------------ 15: unclear cases
+def test_same_stem_files_keep_both_with_distinct_ids_and_skip_lines_name_the_path_once(tiny_model, tmp_path,
+                                                                                       capsys):
+    from speechdis.cli import main
+    from speechdis.inference.extract import load_embeddings
+    from tests.conftest import write_wave
+
+    setup, _ = tiny_model
+    d = tmp_path / "in"
+    write_wave(d / "s.wav", 0.6, freq=300.0)
+    write_wave(d / "s.flac", 0.6, freq=500.0)
+    write_wave(d / "t.wav", 0.6)
+    (d / "bad.wav").write_bytes(b"RIFF not really a wave")
+    out = tmp_path / "e.npz"
+    rc = main(["extract", "--model", str(setup.baseline), str(d), "--out", str(out), "--no-progress"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert sorted(load_embeddings(out).ids) == ["s.flac", "s.wav", "t"]
+    note = next(ln for ln in cap.err.splitlines() if "would share the id 's'" in ln)
+    assert str(d / "s.wav") in note and str(d / "s.flac") in note and "rename one" in note
+    bad = [ln for ln in cap.err.splitlines() if "bad.wav" in ln]
+    assert bad and all(ln.count(str(d / "bad.wav")) == 1 for ln in bad), bad
+    # The very same file twice cannot get two ids: one line naming it and how to resolve it.
+    rc = main(["extract", "--model", str(setup.baseline), str(d / "t.wav"), str(d / "t.wav"),
+               "--out", str(tmp_path / "f.npz"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1 and "comes from two inputs" in err and "give each file once" in err
+
+
+def test_word_segment_ending_before_its_start_is_invalid_with_id_and_line(tmp_path):
+    from speechdis.data.tables import read_word_segments
+    from speechdis.errors import DataDirError
+
+    ws = tmp_path / "word_segments"
+    ws.write_text("a_0 a 0.10 0.40 HI\na_1 a 0.50 0.30 THERE\n")
+    with pytest.raises(DataDirError, match=r"word_segments:2: segment 'a_1' is invalid: end 0.30 is before "
+                                           r"start 0.50"):
+        read_word_segments(ws)
+
+
+def test_set_typo_is_an_override_problem_not_the_config_files(tmp_path, capsys):
+    from speechdis.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("train:\n  steps: 5\n")
+    for argv, blamed in [
+        (["--set", "trian.steps=3"], "--set trian.steps=3: unknown config key 'trian'"),
+        (["--set", "train.steps=3", "--set", "model.hiden=4"], "--set model.hiden=4: unknown config key 'model.hiden'"),
+        (["--set", "model.hidden=0"], "--set model.hidden=0: "),
+    ]:
+        rc = main(["train", "--config", str(cfg), "--data", str(tmp_path / "nodata"), "--out", str(tmp_path / "x")]
+                  + argv)
+        err = capsys.readouterr().err.strip()
+        assert rc != 0 and len(err.splitlines()) == 1 and blamed in err and str(cfg) not in err, err
+    cfg.write_text("train:\n  stpes: 5\n")  # the file's own typo is still the file's
+    rc = main(["train", "--config", str(cfg), "--data", str(tmp_path / "nodata"), "--out", str(tmp_path / "x"),
+               "--set", "train.seed=1"])
+    err = capsys.readouterr().err
+    assert rc != 0 and f"{cfg}: unknown config key 'train.stpes'" in err and "--set" not in err
+    rc = main(["features", str(tmp_path / "nodata"), "--set", "windw=hamming"])
+    assert rc != 0 and "--set windw=hamming: unknown config key 'windw'" in capsys.readouterr().err
+
+
+def test_no_internal_objects_in_messages(mini_data):
+    from speechdis.data.segments import data_dir_segments
+    from speechdis.errors import DataDirError
+
+    with pytest.raises(DataDirError) as e:
+        data_dir_segments(mini_data["test"], min_frames=10**6)
+    msg = str(e.value)
+    assert "SegmentFilterReport" not in msg and "(" in msg
+    assert "0 used; skipped" in msg and "too short" in msg and "min_frames=1000000" in msg

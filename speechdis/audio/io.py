@@ -70,6 +70,14 @@ def _frames_for(start: float | None, end: float | None, sr: int, total: int, nam
     return s, e
 
 
+def _without_path(err: Exception, path: str | os.PathLike) -> str:
+    """libsndfile's message without the path it repeats ("Error opening '/a/b.wav': Format not recognised."
+    -> "Format not recognised."): the message already starts with the file's name."""
+    text = str(err)
+    quoted = f"Error opening '{path}': "
+    return text[len(quoted):] if text.startswith(quoted) else text.replace(str(path), "the file")
+
+
 def _finish(data: np.ndarray, sr: int, sample_rate: int | None, min_duration: float, name: str,
             resample_ok: bool) -> np.ndarray:
     wave = _to_mono(data)
@@ -135,7 +143,7 @@ def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
     try:
         info = sf.info(str(path))
     except _READ_ERRORS as e:
-        raise AudioError(f"{path}: cannot read audio: {e}") from e
+        raise AudioError(f"{path}: cannot read audio: {_without_path(e, path)}") from e
     return info.samplerate, info.frames, info.channels
 
 
@@ -179,7 +187,8 @@ def load_audio(
     except AudioError:
         raise
     except _READ_ERRORS as e:
-        raise AudioError(f"{name}: cannot read audio (corrupt or unsupported format): {e}") from e
+        raise AudioError(f"{name}: cannot read audio (corrupt or unsupported format): "
+                         f"{_without_path(e, path)}") from e
     return _finish(data, sr, sample_rate, min_duration, name, resample_ok)
 
 

@@ -47,6 +47,15 @@ class SegmentFilterReport:
     def total_skipped(self) -> int:
         return self.too_short + self.too_long + self.no_features
 
+    def describe(self) -> str:
+        """Counts in words, e.g. ``0 used; skipped 3 too short (< min_frames), 2 without features``."""
+        parts = [f"{n} {what}" for n, what in ((self.too_short, "too short"), (self.too_long, "too long"),
+                                               (self.no_features, "without features")) if n]
+        text = f"{self.kept} used" + (f"; skipped {', '.join(parts)}" if parts else "")
+        if self.examples:
+            text += f" (e.g. {self.examples[0]})"
+        return text
+
 
 def segments_from_table(
     rows: Iterable[WordSegment],
@@ -353,7 +362,8 @@ def data_dir_segments(data_dir: str | os.PathLike, min_frames: int = 3, max_fram
                                        read_utt2num_frames(d / "utt2num_frames"), reader.config or FeatureConfig(),
                                        min_frames, max_frames)
     if not segs:
-        raise DataDirError(f"{d}: no usable word segments ({report})")
+        raise DataDirError(f"{d}: no usable word segments ({report.describe()}; "
+                           f"min_frames={min_frames}{'' if max_frames is None else f', max_frames={max_frames}'})")
     return segs, report, reader
 
 

@@ -210,9 +210,13 @@ def read_word_segments(path: str | os.PathLike) -> list[WordSegment]:
     """``word_segments`` -> [WordSegment] in file order."""
     path = Path(path)
     out = []
-    for i, (seg, rest) in enumerate(read_table(path, 5, 5).items(), 1):
+    for i, (seg, rest) in enumerate(read_table(path, 5, 5).items(), 1):  # blank lines are errors: i = line
         utt, s, e, word = rest.split()
-        out.append(WordSegment(seg, utt, _float(path, i, seg, s, "start"), _float(path, i, seg, e, "end"), word))
+        start, end = _float(path, i, seg, s, "start"), _float(path, i, seg, e, "end")
+        if end < start:
+            raise DataDirError(f"{path}:{i}: segment '{seg}' is invalid: end {e} is before start {s} "
+                               f"(fix or remove this line)")
+        out.append(WordSegment(seg, utt, start, end, word))
     return out
 
 

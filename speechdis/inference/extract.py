@@ -207,8 +207,10 @@ def _clean_id(text: str) -> str:
     return re.sub(r"\s+", "_", text.strip()) or "_"
 
 
-def _file_ids(files: list[tuple[Path, Path]]) -> list[str]:
-    """Ids for (file, root) pairs: the stem, or the path below the root when stems collide."""
+def _file_ids(files: list[tuple[Path, Path]], notes: list[str] | None = None) -> list[str]:
+    """Ids for (file, root) pairs: the stem, or the path below the root when stems collide, and that path
+    with its extension when two files differ only in their extension (``s.wav`` and ``s.flac`` become
+    ``s.wav`` and ``s.flac``; a line in ``notes`` names them)."""
     stems = [_clean_id(f.stem) for f, _ in files]
     counts = Counter(stems)
     out = []
@@ -217,10 +219,22 @@ def _file_ids(files: list[tuple[Path, Path]]) -> list[str]:
             out.append(stem)
             continue
         try:
-            rel = f.resolve().relative_to(root.resolve()).with_suffix("")
+            rel = f.resolve().relative_to(root.resolve())
         except ValueError:
-            rel = f.resolve().with_suffix("")
-        out.append(_clean_id("-".join(p for p in rel.parts if p not in ("/", ""))))
+            rel = f.resolve()
+        out.append(_clean_id("-".join(p for p in rel.with_suffix("").parts if p not in ("/", ""))))
+    groups: dict[str, list[int]] = {}
+    for k, utt in enumerate(out):
+        groups.setdefault(utt, []).append(k)
+    for utt, ks in groups.items():
+        new = [f"{utt}{_clean_id(files[k][0].suffix)}" for k in ks]
+        if len(ks) < 2 or len(set(new)) < len(new):
+            continue  # unique, or the same file twice (which the caller refuses, naming both)
+        for k, n in zip(ks, new):
+            out[k] = n
+        if notes is not None:
+            notes.append(f"{' and '.join(str(files[k][0]) for k in ks)} would share the id '{utt}'; kept both, "
+                         f"as {' and '.join(repr(n) for n in new)} (rename one to choose the ids)")
     return out
 
 
@@ -251,12 +265,13 @@ def collect_utterances(embedder: Embedder, inputs: Sequence[str | os.PathLike]
             files += [(f, p) for f in found]
         else:
             files.append((p, p.parent))
-    for (f, _), utt in zip(files, _file_ids(files)):
+    for (f, _), utt in zip(files, _file_ids(files, notes)):
         utts.append(Utterance(utt, "", str(f), lambda f=f, utt=utt: embedder.file_features(f, utt)))
     seen: dict[str, str] = {}
     for u in utts:
         if u.utt in seen:
-            raise DataDirError(f"utterance id '{u.utt}' comes from two inputs ({seen[u.utt]} and {u.source})")
+            raise DataDirError(f"utterance id '{u.utt}' comes from two inputs ({seen[u.utt]} and {u.source}); "
+                               f"give each file once, or rename one so that their ids differ")
         seen[u.utt] = u.source
     return utts, notes
 
@@ -575,10 +590,18 @@ def describe_skipped(skipped: Iterable[Skipped], limit: int = 20) -> list[str]:
     if real:
         kinds = Counter(_reason_kind(s.reason) for s in real)
         lines.append(f"skipped {len(real)} input(s): " + ", ".join(f"{n} {k}" for k, n in kinds.most_common()))
-        lines += [f"  {s.item}: {s.reason}" for s in real[:limit]]
+        lines += [f"  {s.item}: {_without_item(s.item, s.reason)}" for s in real[:limit]]
         if len(real) > limit:
             lines.append(f"  ... and {len(real) - limit} more")
     return lines
+
+
+def _without_item(item: str, reason: str) -> str:
+    """``reason`` without a leading ``ITEM: `` (audio errors name their file, which the line already shows)."""
+    for prefix in (item, item.split(" [", 1)[0]):
+        if prefix and reason.startswith(f"{prefix}: "):
+            return reason[len(prefix) + 2:]
+    return reason
 
 
 def _reason_kind(reason: str) -> str:
