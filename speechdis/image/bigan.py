@@ -2,9 +2,13 @@
 
 An encoder E: x → z and a decoder/generator G: z → x are trained jointly against a discriminator on
 *pairs*: D(x, E(x)) for data versus D(G(z), z) for prior samples. At the optimum E and G invert each
-other, so x → E → G reconstructs x although no reconstruction loss is ever used — the reported
-reconstruction error measures how far training got. ``stochastic=True`` gives ALI's Gaussian encoder.
+other, so x → E → G reconstructs x without any reconstruction loss (with ``recon_weight=0``) — the
+reported reconstruction error measures how far training got. ``stochastic=True`` gives ALI's Gaussian encoder.
 The pair critic can also be a WGAN-GP critic (the core's tuple-input gradient penalty).
+
+At this scale the plain adversarial objective does not make E invert G (reconstructions worse than the
+mean image), so the ALICE fix (Li et al., 2017) is an option: ``recon_weight`` adds the cycle term
+||x - G(E(x))||² to E and G's loss, ``latent_weight`` the latent regression ||z - E(G(z))||².
 """
 from __future__ import annotations
 
@@ -49,6 +53,10 @@ class BiGANConfig:
     n_critic: int = 1
     lr: float = 2e-4
     lr_d: float = 2e-4
+    # ALICE terms (0 = plain BiGAN/ALI). Seed 0, 1000 steps: plain recon MSE 0.084 (mean image 0.045), probe
+    # 0.903; 1/1: 0.017, probe 0.958; 10/1: 0.011, probe 0.961. 1/1 keeps the adversarial game primary.
+    recon_weight: float = 1.0  # cycle term ||x - G(E(x))||² (mean squared error per pixel)
+    latent_weight: float = 1.0  # latent regression ||z - E(G(z))||² on E's mean
 
 
 class BiGANEncoder(nn.Module):
@@ -121,8 +129,18 @@ def make_loss_fns(cfg: BiGANConfig, modules: dict[str, nn.Module], gen: torch.Ge
         z = torch.randn(len(x), cfg.z_dim, generator=gen)
         # E and G play the critic's game with the labels swapped: (G(z), z) should look like data pairs and
         # (x, E(x)) like prior pairs.
-        loss = discriminator_loss(cfg.loss, critic(dec(z), z), critic(x, enc(x)))
-        return loss, {"eg": loss.item()}
+        gz, ex = dec(z), enc(x)
+        loss = discriminator_loss(cfg.loss, critic(gz, z), critic(x, ex))
+        logs = {"eg": loss.item()}
+        if cfg.recon_weight > 0:  # ALICE: explicit cycle consistency x -> E -> G
+            recon = (dec(ex) - x).pow(2).mean()
+            loss = loss + cfg.recon_weight * recon
+            logs["recon"] = recon.item()
+        if cfg.latent_weight > 0:  # latent regression z -> G -> E
+            latent = (enc(gz, sample=False) - z).pow(2).mean()
+            loss = loss + cfg.latent_weight * latent
+            logs["latent"] = latent.item()
+        return loss, logs
 
     return critic_fn, generator_fn
 
