@@ -177,8 +177,11 @@ def test_config_helper_nested_and_overrides(tmp_path):
     p = tmp_path / "o.yaml"
     p.write_text("inner:\n  size: 4\n")
     assert load_config(Outer, p, ["inner.size=7", "rate=null"]).inner.size == 7
-    with pytest.raises(ConfigError, match=r"o\.yaml.*'rate'"):
+    with pytest.raises(ConfigError, match=r"^--set rate=fast: .*'rate'"):  # the override's fault, not the file's
         load_config(Outer, p, ["rate=fast"])
+    p.write_text("inner:\n  size: 4\nrate: fast\n")
+    with pytest.raises(ConfigError, match=r"o\.yaml.*'rate'"):
+        load_config(Outer, p, ["inner.size=7"])
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(Outer, tmp_path / "missing.yaml")
 
