@@ -36,10 +36,13 @@ def test_loss_decreases_on_mini_corpus(mini_data, tmp_path):
     cfg = _cfg(train__steps=150, train__ckpt_every=1000, loss__n_critic=1, optim__lr=0.005)
     train(cfg, mini_data["train"], tmp_path / "exp")
     recs = _log(tmp_path / "exp" / "train_log.jsonl")
-    for key in ("loss/rec", "loss/spk"):
+    # Means of 20 steps, bounds with margin: over train seeds 0, 1, 3, 7 (1 and 2 threads) the last 20 steps'
+    # mean was 0.92-0.95 x the first's for rec (0.95 was the old bound: one seed from failing) and 0.59-0.63 x
+    # for spk.
+    for key, bound in (("loss/rec", 0.98), ("loss/spk", 0.8)):
         first = sum(r[key] for r in recs[:20]) / 20
         last = sum(r[key] for r in recs[-20:]) / 20
-        assert last < 0.95 * first, (key, first, last)
+        assert last < bound * first, (key, first, last)
     valid = [json.loads(ln) for ln in (tmp_path / "exp" / "train_log.jsonl").read_text().splitlines()
              if '"valid"' in ln]
     assert valid and {"rec", "spk_auc_speaker", "critic_auc_phonetic", "spk_probe_content"} <= set(valid[-1])
