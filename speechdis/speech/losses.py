@@ -87,13 +87,15 @@ def same_speaker_partner(speakers: torch.Tensor, generator: torch.Generator | No
     """For each item, the index of a random *other* item of the same speaker (itself if it is alone)."""
     spk = speakers.cpu()
     n = spk.numel()
-    eq = (spk[:, None] == spk[None, :]) & ~torch.eye(n, dtype=torch.bool)
-    noise = torch.rand(n, n, generator=generator)
-    scores = torch.where(eq, noise, torch.full_like(noise, -1.0))
-    partner = scores.argmax(dim=1)
-    alone = ~eq.any(dim=1)
-    partner[alone] = torch.arange(n)[alone]
-    return partner.to(speakers.device)
+    pick, found = _random_match((spk[:, None] == spk[None, :]) & ~torch.eye(n, dtype=torch.bool), generator)
+    return torch.where(found, pick, torch.arange(n)).to(speakers.device)
+
+
+def _random_match(ok: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each row of an (n, n) boolean matrix, a uniformly random column where it is True, and whether
+    the row has one (rows without one get an arbitrary column)."""
+    noise = torch.rand(ok.shape, generator=generator)
+    return torch.where(ok, noise, torch.full_like(noise, -1.0)).argmax(dim=1), ok.any(dim=1)
 
 
 def correspondence_targets(words: torch.Tensor, speakers: torch.Tensor, prob: float = 1.0,
@@ -108,7 +110,6 @@ def correspondence_targets(words: torch.Tensor, speakers: torch.Tensor, prob: fl
     w, spk = words.cpu(), speakers.cpu()
     n = w.numel()
     ok = (w[:, None] == w[None, :]) & (spk[:, None] != spk[None, :]) & (w[:, None] >= 0)
-    noise = torch.rand(n, n, generator=generator)
-    cand = torch.where(ok, noise, torch.full_like(noise, -1.0)).argmax(dim=1)
-    use = ok.any(dim=1) & (torch.rand(n, generator=generator) < prob)
+    cand, found = _random_match(ok, generator)
+    use = found & (torch.rand(n, generator=generator) < prob)
     return torch.where(use, cand, torch.arange(n)).to(words.device)

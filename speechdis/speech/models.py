@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speechdis.adversarial.heads import PairCritic
+from speechdis.speech.losses import length_mask
 
 
 @dataclass
@@ -88,7 +89,7 @@ class RNNEncoder(nn.Module):
 
 def masked_mean_std(x: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and standard deviation over the real frames of each sequence of a padded (B, T, D) batch."""
-    mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
+    mask = length_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1)
     mask = mask.to(x.dtype)
     n = mask.sum(1).clamp_min(1.0)
     mean = (x * mask).sum(1) / n
@@ -99,7 +100,7 @@ def masked_mean_std(x: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-5) -
 def masked_standardise(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Per-sequence mean/variance normalisation over real frames (CMVN of one segment); padding stays 0."""
     mean, std = masked_mean_std(x, lengths)
-    mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
+    mask = length_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1)
     return (x - mean[:, None]) / std[:, None] * mask.to(x.dtype)
 
 
@@ -155,7 +156,7 @@ class InputNorm(nn.Module):
         self.std.copy_(torch.as_tensor(std, dtype=self.std.dtype).clamp_min(1e-5))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
+        mask = length_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1)
         return (x - self.mean) / self.std * mask.to(x.dtype)
 
 
