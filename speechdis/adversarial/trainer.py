@@ -3,7 +3,9 @@
 A training step is ``n_critic`` updates of the critic/discriminator, each on its own batch, followed by one
 update of the generator side (encoders, decoders, generators). ``n_critic = 0`` gives a single joint update,
 which is what gradient-reversal training uses (the GRL does the min-max inside one backward pass).
-Each side has its own optimiser, optional gradient-norm clipping and, on CUDA, optional bf16 autocast.
+Each side has its own optimiser, optional gradient clipping and optional mixed precision (``amp``: bf16 or
+fp16 autocast on the trainer's device; fp16 with a gradient scaler per optimiser, since fp16 gradients
+underflow without one).
 """
 from __future__ import annotations
 
@@ -14,6 +16,20 @@ import torch
 from torch import nn
 
 LossFn = Callable[[object], "tuple[torch.Tensor, dict[str, float]]"]
+
+AMP_MODES = ("none", "bf16", "fp16")
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def amp_mode(amp: bool | str) -> str:
+    """The mixed-precision mode of an ``amp`` setting: ``"none"``, ``"bf16"`` or ``"fp16"``.
+
+    ``True``/``False`` are the older boolean switch (bf16 / off)."""
+    if isinstance(amp, bool):
+        return "bf16" if amp else "none"
+    if amp not in AMP_MODES:
+        raise ValueError(f"amp must be one of {', '.join(AMP_MODES)} (or true/false), not {amp!r}")
+    return amp
 
 
 @contextmanager
@@ -47,7 +63,7 @@ class AlternatingTrainer:
         n_critic: int = 1,
         clip_grad: float | None = None,
         clip_mode: str = "norm",
-        amp: bool = False,
+        amp: bool | str = False,
         device: torch.device | str = "cpu",
     ) -> None:
         if n_critic > 0 and critic_opt is None:
@@ -61,38 +77,51 @@ class AlternatingTrainer:
         self.clip_grad = clip_grad
         self.clip_mode = clip_mode
         self.device = torch.device(device)
-        self.amp = amp and self.device.type == "cuda"
+        self.amp = amp_mode(amp)
+        # One scaler per optimiser: the two sides' gradients have different scales, and a step skipped for
+        # an overflow in one must not shrink the other's scale.
+        self.scalers: dict[str, torch.amp.GradScaler] = {}
+        if self.amp == "fp16":
+            self.scalers = {name: torch.amp.GradScaler(self.device.type)
+                            for name, o in (("generator", generator_opt), ("critic", critic_opt)) if o is not None}
 
     def _autocast(self):
-        if self.amp:
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        if self.amp != "none":
+            return torch.autocast(device_type=self.device.type, dtype=_AMP_DTYPES[self.amp])
         return nullcontext()
 
-    def _update(self, opt: torch.optim.Optimizer, loss_fn: LossFn, batch: object) -> dict[str, float]:
+    def _update(self, opt: torch.optim.Optimizer, loss_fn: LossFn, batch: object,
+                scaler: torch.amp.GradScaler | None = None) -> dict[str, float]:
         opt.zero_grad(set_to_none=True)
         with self._autocast():
             loss, logs = loss_fn(batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss {loss.item()} ({logs})")
-        loss.backward()
+        (scaler.scale(loss) if scaler is not None else loss).backward()
         if self.clip_grad:
+            if scaler is not None:
+                scaler.unscale_(opt)  # clip the true gradients, not the scaled ones
             params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
             if self.clip_mode == "norm":
                 torch.nn.utils.clip_grad_norm_(params, self.clip_grad)
             else:
                 torch.nn.utils.clip_grad_value_(params, self.clip_grad)
-        opt.step()
+        if scaler is not None:
+            scaler.step(opt)  # skipped when a gradient overflowed; the scale then shrinks
+            scaler.update()
+        else:
+            opt.step()
         return logs
 
     def critic_step(self, loss_fn: LossFn, batch: object) -> dict[str, float]:
         """One update of the critic/discriminator."""
         assert self.critic_opt is not None
-        return self._update(self.critic_opt, loss_fn, batch)
+        return self._update(self.critic_opt, loss_fn, batch, self.scalers.get("critic"))
 
     def generator_step(self, loss_fn: LossFn, batch: object) -> dict[str, float]:
         """One update of the generator side, with the critic's parameters frozen."""
         with frozen(self.critic):
-            return self._update(self.generator_opt, loss_fn, batch)
+            return self._update(self.generator_opt, loss_fn, batch, self.scalers.get("generator"))
 
     def step(self, batches: Iterator[object], critic_fn: LossFn | None, generator_fn: LossFn) -> dict[str, float]:
         """``n_critic`` critic updates then one generator update, each drawing its own batch."""
@@ -104,12 +133,19 @@ class AlternatingTrainer:
         return logs
 
     def state_dict(self) -> dict:
-        return {
+        state = {
             "generator_opt": self.generator_opt.state_dict(),
             "critic_opt": self.critic_opt.state_dict() if self.critic_opt is not None else None,
         }
+        if self.scalers:
+            state["grad_scalers"] = {k: s.state_dict() for k, s in self.scalers.items()}
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.generator_opt.load_state_dict(state["generator_opt"])
         if self.critic_opt is not None and state.get("critic_opt") is not None:
             self.critic_opt.load_state_dict(state["critic_opt"])
+        # A checkpoint from a run without fp16 has no scaler state: the scalers start afresh.
+        for k, s in (state.get("grad_scalers") or {}).items():
+            if k in self.scalers:
+                self.scalers[k].load_state_dict(s)

@@ -6,6 +6,7 @@ from typing import Literal, Optional
 
 import torch
 
+from speechdis.adversarial.trainer import AMP_MODES, amp_mode
 from speechdis.errors import ConfigError
 from speechdis.speech.models import ModelConfig
 from speechdis.speech.objective import LossConfig
@@ -48,7 +49,13 @@ class LoopConfig:
     keep_checkpoints: int = 2
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: bool = False  # bf16 autocast on CUDA
+    # Mixed precision: none | bf16 | fp16 autocast on the run's device (fp16 with gradient scaling); true/false
+    # (the older boolean switch) read as bf16/none.
+    amp: bool | str = "none"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amp, bool):
+            self.amp = amp_mode(self.amp)
 
 
 @dataclass
@@ -107,6 +114,8 @@ def _check_values(cfg: "TrainConfig") -> None:
                        ("model.input_noise", m.input_noise)):
         if not value >= 0:
             raise ValueError(f"{key} must be ≥ 0, got {value}")
+    if t.amp not in AMP_MODES:
+        raise ValueError(f"train.amp is {t.amp!r}; allowed: {', '.join(AMP_MODES)}")
     if not 0.0 <= m.dropout < 1.0:
         raise ValueError(f"model.dropout must be in [0, 1), got {m.dropout}")
     if not all(0.0 <= b < 1.0 for b in o.betas):

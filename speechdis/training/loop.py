@@ -426,7 +426,7 @@ def train(
 # where it runs).
 RESUMABLE_CHANGES = frozenset({
     "train.steps", "train.log_every", "train.valid_every", "train.ckpt_every", "train.keep_checkpoints",
-    "train.device", "data.num_workers", "data.preload", "data.max_valid_segments",
+    "train.device", "train.amp", "data.num_workers", "data.preload", "data.max_valid_segments",
     "model.speaker_classes",  # derived from the training data, which is compared on its own
 })
 
