@@ -8,7 +8,7 @@ import torch
 
 from speechdis.errors import ConfigError, ModelError
 from speechdis.image import metrics as image_metrics
-from speechdis.image.datasets import SHAPE_FACTOR_SIZES, load_digits_images, make_shapes
+from speechdis.image.datasets import SHAPE_FACTOR_SIZES, load_digits_images, load_labelled_images, make_shapes
 from speechdis.image.registry import MODEL_NAMES, evaluate_model, get_spec, make_config, train_model
 
 SMALL_SHAPES = {"n_train": "256", "n_eval": "400"}
@@ -40,8 +40,8 @@ def cheap_reference_classifiers():
     s = make_shapes(300, seed=5)
     cache = image_metrics._REFERENCE
     saved = dict(cache)
-    cache[("digits", 0, 300)] = (image_metrics.train_classifier(x[:300], y[:300], 10, steps=5), 0.0)
-    cache[("shapes", 0, 300)] = (image_metrics.train_classifier(s.images, s.factors, list(SHAPE_FACTOR_SIZES),
+    cache[("digits", 0, 300, "")] = (image_metrics.train_classifier(x[:300], y[:300], 10, steps=5), 0.0)
+    cache[("shapes", 0, 300, "")] = (image_metrics.train_classifier(s.images, s.factors, list(SHAPE_FACTOR_SIZES),
                                                                 steps=5), 0.0)
     yield
     cache.clear()
@@ -85,7 +85,7 @@ def test_bigan_alice_terms_are_computed_and_reconstruction_decreases():
         torch.optim.Adam(critic.parameters(), lr=2e-4, betas=(0.5, 0.999)), critic=critic, n_critic=1)
     gen = torch.Generator().manual_seed(1)
     critic_fn, generator_fn = bigan.make_loss_fns(cfg, modules, gen)
-    x, _, _, _ = bigan.digit_splits(0)
+    x = load_labelled_images("digits", seed=0).x_train
     stream = batches(x[:256], batch_size=32, generator=gen)
     recon = []
     for _ in range(60):

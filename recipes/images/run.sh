@@ -2,10 +2,16 @@
 # Trains every image model briefly on CPU with the offline data (digits, shapes, domain-shifted digits),
 # writing exp/<model>/{model.pt,metrics.json,*.png}, then a combined exp/metrics.md table, printed at the end.
 #
-#   bash recipes/images/run.sh [--steps N] [--seed S] [--nj N] [--models "infogan dann ..."] [--exp DIR]
+#   bash recipes/images/run.sh [--steps N] [--seed S] [--seeds "0 1 2"] [--nj N] [--models "infogan dann ..."]
+#                              [--exp DIR] [--dataset mnist [--mnist-dir DIR]]
 #
 # --steps overrides every model's own default step count (e.g. --steps 20 for a smoke run);
-# --nj runs that many models at once, one torch thread each (small models scale better that way).
+# --nj runs that many models at once, one torch thread each (small models scale better that way);
+# --seeds also trains these seeds (other than --seed) into exp/<model>/seed<k>; the table then shows
+#   mean ± std over all seeds.
+# --dataset mnist trains infogan, triplegan, bigan, dann and vaegan on real MNIST (the four idx .gz files in
+#   --mnist-dir, default ../shared/data/mnist beside the repository) into exp/mnist/ and writes
+#   exp/mnist/paper_table.md, the papers' figures beside ours (about 20-30 min per model on one core).
 # The edit model reuses the trained VAE-GAN (exp/vaegan) when it is part of the run.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -13,11 +19,14 @@ root="$(cd "$here/../.." && pwd)"
 
 steps=""
 seed=0
+seeds=""
 nj=2
-models="infogan vaegan bigan triplegan dann crossdomain twostage edit"
-exp="$here/exp"
+models=""
+exp=""
+dataset=digits
+mnist_dir="$root/../shared/data/mnist"
 
-_po_vars="steps seed nj models exp"
+_po_vars="steps seed seeds nj models exp dataset mnist_dir"
 # shellcheck source=../librispeech/local/parse_options.sh
 . "$root/recipes/librispeech/local/parse_options.sh"
 if [ $# -gt 0 ]; then
@@ -25,47 +34,78 @@ if [ $# -gt 0 ]; then
   exit 2
 fi
 case "$nj" in ''|*[!0-9]*|0) echo "$0: --nj must be a positive integer" >&2; exit 2 ;; esac
+data_args=()
+case "$dataset" in
+  digits)
+    : "${models:=infogan vaegan bigan triplegan dann crossdomain twostage edit}"
+    : "${exp:=$here/exp}" ;;
+  mnist)
+    : "${models:=infogan triplegan bigan dann vaegan}"
+    : "${exp:=$here/exp/mnist}"
+    for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+      [ -f "$mnist_dir/$f" ] || { echo "$0: --mnist-dir $mnist_dir lacks $f (the four original MNIST idx files)" >&2; exit 2; }
+    done
+    data_args=(--dataset mnist --data-dir "$mnist_dir") ;;
+  *) echo "$0: --dataset must be digits or mnist, not '$dataset'" >&2; exit 2 ;;
+esac
 
 # shellcheck disable=SC1091
 . "$root/tools/env.sh"
 mkdir -p "$exp"
 start=$(date +%s)
 
-train() {  # train <model> [extra args]: logs to exp/<model>/train.log, exit status to exp/<model>/rc
-  local name="$1"; shift
-  mkdir -p "$exp/$name"
+train() {  # train <model> <dir> <seed> [extra args]: logs to <dir>/train.log, exit status to <dir>/rc
+  local name="$1" dir="$2" s="$3"; shift 3
+  mkdir -p "$dir"
   local rc=0
-  python -m speechdis image --threads 1 train "$name" --out "$exp/$name" --seed "$seed" \
-    ${steps:+--steps "$steps"} "$@" > "$exp/$name/train.log" 2>&1 || rc=$?
-  echo "$rc" > "$exp/$name/rc"
-  echo "[images] $name done (exit $rc, $(( $(date +%s) - start ))s elapsed)"
+  python -m speechdis image --threads 1 train "$name" --out "$dir" --seed "$s" \
+    ${steps:+--steps "$steps"} ${data_args[@]+"${data_args[@]}"} "$@" > "$dir/train.log" 2>&1 || rc=$?
+  echo "$rc" > "$dir/rc"
+  echo "[images] $name (seed $s) done (exit $rc, $(( $(date +%s) - start ))s elapsed)"
 }
 
 run_edit=0
 for m in $models; do
   if [ "$m" = edit ]; then run_edit=1; continue; fi
-  while [ "$(jobs -rp | wc -l)" -ge "$nj" ]; do wait -n || true; done
-  echo "[images] training $m"
-  train "$m" &
+  for s in "$seed" $seeds; do
+    dir="$exp/$m"
+    if [ "$s" != "$seed" ]; then dir="$exp/$m/seed$s"; fi
+    while [ "$(jobs -rp | wc -l)" -ge "$nj" ]; do wait -n || true; done
+    echo "[images] training $m (seed $s)"
+    train "$m" "$dir" "$s" &
+  done
 done
 wait || true
 if [ "$run_edit" = 1 ]; then
   echo "[images] training edit"
   if [ -f "$exp/vaegan/model.pt" ] && [ "$(cat "$exp/vaegan/rc" 2>/dev/null)" = 0 ]; then
-    train edit --init "$exp/vaegan"
+    train edit "$exp/edit" "$seed" --init "$exp/vaegan"
   else
-    train edit
+    train edit "$exp/edit" "$seed"
   fi
 fi
 
 failed=""
 for m in $models; do
-  [ "$(cat "$exp/$m/rc" 2>/dev/null)" = 0 ] || failed="$failed $m"
+  for s in "$seed" $seeds; do
+    dir="$exp/$m"
+    if [ "$s" != "$seed" ]; then
+      [ "$m" = edit ] && continue
+      dir="$exp/$m/seed$s"
+    fi
+    [ "$(cat "$dir/rc" 2>/dev/null)" = 0 ] || failed="$failed $m(seed $s)"
+  done
 done
 python -m speechdis image table "$exp" --out "$exp/metrics.md" > /dev/null
 elapsed=$(( $(date +%s) - start ))
-printf '\nRecipe wall time: %ds (--nj %s, %s)\n' "$elapsed" "$nj" "${steps:+--steps $steps}" >> "$exp/metrics.md"
+printf '\nRecipe wall time: %ds (--nj %s, %s%s)\n' "$elapsed" "$nj" "${steps:+--steps $steps}" \
+  "${seeds:+ --seeds $seeds}" >> "$exp/metrics.md"
 cat "$exp/metrics.md"
+if [ "$dataset" = mnist ]; then
+  python -m speechdis image table "$exp" --paper --out "$exp/paper_table.md" > /dev/null
+  printf '\nRecipe wall time: %ds (--nj %s)\n' "$elapsed" "$nj" >> "$exp/paper_table.md"
+  echo; cat "$exp/paper_table.md"
+fi
 if [ -n "$failed" ]; then
   echo "[images] FAILED:$failed (see $exp/<model>/train.log)" >&2
   exit 1

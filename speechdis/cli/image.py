@@ -2,13 +2,15 @@
 
   speechdis image list
   speechdis image train MODEL --out DIR [--steps N] [--seed S] [--set key=value ...] [--init DIR]
+                        [--dataset mnist --data-dir DIR]
   speechdis image evaluate MODEL_DIR [--out DIR]
-  speechdis image table EXP_DIR [--out metrics.md]
+  speechdis image table EXP_DIR [--out metrics.md] [--paper]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from speechdis.errors import ConfigError
@@ -31,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int, default=0, help="seed of the weights and the data")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (repeatable), e.g. --set three_class=true")
+    t.add_argument("--dataset", default=None,
+                   help="data set for models that offer several (infogan, triplegan, bigan, dann, vaegan: "
+                        "mnist); default: the model's quick offline data")
+    t.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="directory of the data set's files (mnist: the four original idx .gz files)")
     t.add_argument("--init", default=None, metavar="DIR",
                    help="initialise from a trained model directory (for `edit`: a vaegan directory)")
     t.set_defaults(func=_train)
@@ -43,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tb = sub.add_parser("table", help="combine <exp>/<model>/metrics.json files into a Markdown table")
     tb.add_argument("exp_dir", help="directory holding <model>/metrics.json")
     tb.add_argument("--out", default=None, help="also write the table to this file")
+    tb.add_argument("--paper", action="store_true",
+                    help="the MNIST table: the papers' figures beside ours (EXP holds MNIST runs)")
     tb.set_defaults(func=_table)
 
 
@@ -76,8 +85,13 @@ def _train(args: argparse.Namespace) -> int:
     from speechdis.image.registry import train_model
 
     _setup(args)
-    metrics = train_model(args.model, args.out, steps=args.steps, seed=args.seed,
-                          overrides=_parse_sets(args.set), init_dir=args.init)
+    overrides = _parse_sets(args.set)
+    if args.dataset is not None:
+        overrides["dataset"] = args.dataset
+    if args.data_dir is not None:
+        overrides["data_dir"] = os.path.abspath(args.data_dir)  # model.pt must find it from anywhere
+    metrics = train_model(args.model, args.out, steps=args.steps, seed=args.seed, overrides=overrides,
+                          init_dir=args.init)
     _print_headline(metrics)
     return 0
 
@@ -92,9 +106,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _table(args: argparse.Namespace) -> int:
     from speechdis.fileio import atomic_open
-    from speechdis.image.report import metrics_table
+    from speechdis.image.report import metrics_table, paper_table
 
-    text = metrics_table(args.exp_dir)
+    text = paper_table(args.exp_dir) if args.paper else metrics_table(args.exp_dir)
     if args.out:
         with atomic_open(args.out, "w") as f:
             f.write(text)

@@ -27,10 +27,11 @@ from speechdis.adversarial import (
     gradient_penalty,
 )
 from speechdis.image.common import apply_batched, batches, run_steps
-from speechdis.image.datasets import load_digits_images, split_indices
+from speechdis.image.datasets import image_size, load_labelled_images
 from speechdis.image.metrics import (
     chance_level,
     linear_probe,
+    nearest_neighbour_accuracy,
     predict_proba,
     reconstruction_error,
     reference_classifier,
@@ -57,15 +58,17 @@ class BiGANConfig:
     # 0.903; 1/1: 0.017, probe 0.958; 10/1: 0.011, probe 0.961. 1/1 keeps the adversarial game primary.
     recon_weight: float = 1.0  # cycle term ||x - G(E(x))||² (mean squared error per pixel)
     latent_weight: float = 1.0  # latent regression ||z - E(G(z))||² on E's mean
+    dataset: str = "digits"  # digits (16x16, seeded 80/20 split) | mnist (28x28, official split, data_dir)
+    data_dir: str = ""
 
 
 class BiGANEncoder(nn.Module):
     """x → z (deterministic) or a reparameterised sample from N(mu, sigma²) (ALI)."""
 
-    def __init__(self, z_dim: int, width: int, stochastic: bool) -> None:
+    def __init__(self, z_dim: int, width: int, stochastic: bool, size: int = 16) -> None:
         super().__init__()
         self.stochastic = stochastic
-        self.body = ConvBody(1, 16, width, 128, norm="batch")
+        self.body = ConvBody(1, size, width, 128, norm="batch")
         self.out = nn.Linear(128, 2 * z_dim if stochastic else z_dim)
 
     def forward(self, x: torch.Tensor, sample: bool = True) -> torch.Tensor:
@@ -81,9 +84,9 @@ class BiGANEncoder(nn.Module):
 class JointCritic(nn.Module):
     """D(x, z): conv features of x and an MLP embedding of z, joined by an MLP with dropout."""
 
-    def __init__(self, z_dim: int, width: int, dropout: float) -> None:
+    def __init__(self, z_dim: int, width: int, dropout: float, size: int = 16) -> None:
         super().__init__()
-        self.x_body = ConvBody(1, 16, width, 128, norm="none", dropout=dropout)
+        self.x_body = ConvBody(1, size, width, 128, norm="none", dropout=dropout)
         self.z_body = nn.Sequential(nn.Linear(z_dim, 128), nn.LeakyReLU(0.2))
         self.joint = MLP(256, (256,), 1, dropout=dropout)
 
@@ -92,18 +95,12 @@ class JointCritic(nn.Module):
 
 
 def build(cfg: BiGANConfig) -> dict[str, nn.Module]:
+    size = image_size(cfg.dataset)
     return {
-        "encoder": BiGANEncoder(cfg.z_dim, cfg.width, cfg.stochastic),
-        "decoder": ConvDecoder(cfg.z_dim, 1, 16, cfg.width),
-        "critic": JointCritic(cfg.z_dim, cfg.width, cfg.d_dropout),
+        "encoder": BiGANEncoder(cfg.z_dim, cfg.width, cfg.stochastic, size),
+        "decoder": ConvDecoder(cfg.z_dim, 1, size, cfg.width),
+        "critic": JointCritic(cfg.z_dim, cfg.width, cfg.d_dropout, size),
     }
-
-
-def digit_splits(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(train x, train y, test x, test y): 80/20 split of the digits."""
-    x, y = load_digits_images(16)
-    tr, te = split_indices(len(x), (0.8, 0.2), seed=seed)
-    return x[tr], y[tr], x[te], y[te]
 
 
 def make_loss_fns(cfg: BiGANConfig, modules: dict[str, nn.Module], gen: torch.Generator):
@@ -147,7 +144,7 @@ def make_loss_fns(cfg: BiGANConfig, modules: dict[str, nn.Module], gen: torch.Ge
 
 def fit(cfg: BiGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[str, float]:
     gen = torch.Generator().manual_seed(seed + 1)
-    x, _, _, _ = digit_splits(seed)
+    x = load_labelled_images(cfg.dataset, cfg.data_dir, seed).x_train
     enc, dec, critic = modules["encoder"], modules["decoder"], modules["critic"]
     trainer = AlternatingTrainer(
         torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=cfg.lr, betas=(0.5, 0.999)),
@@ -167,7 +164,8 @@ def evaluate(cfg: BiGANConfig, modules: dict[str, nn.Module], seed: int, out_dir
     enc, dec = modules["encoder"], modules["decoder"]
     for m in modules.values():
         m.eval()
-    xtr, ytr, xte, yte = digit_splits(seed)
+    d = load_labelled_images(cfg.dataset, cfg.data_dir, seed)
+    xtr, ytr, xte, yte = d.x_train, d.y_train, d.x_test, d.y_test
     ztr = apply_batched(lambda x: enc(x, sample=False), xtr)
     zte = apply_batched(lambda x: enc(x, sample=False), xte)
     recon = apply_batched(dec, zte)
@@ -178,9 +176,11 @@ def evaluate(cfg: BiGANConfig, modules: dict[str, nn.Module], seed: int, out_dir
         "recon_mse_mean_image": reconstruction_error(xte, mean_img),
         "probe_accuracy_z": linear_probe(ztr.numpy(), ytr, zte.numpy(), yte, seed=seed),
         "probe_chance": chance_level(yte),
+        # The BiGAN paper's MNIST protocol: 1-NN (cosine) classification of test images by E(x).
+        "knn1_accuracy_z": nearest_neighbour_accuracy(ztr, ytr, zte, yte),
     }
     # Do reconstructions keep the digit? The reference classifier (trained on real digits) answers it.
-    clf, _ = reference_classifier("digits", seed=0)
+    clf, _ = reference_classifier(cfg.dataset, seed=0, data_dir=cfg.data_dir)
     metrics["recon_same_class"] = float((predict_proba(clf, recon).argmax(1) == yte).mean())
     x = torch.from_numpy(xte[:24])
     save_grid(out_dir / "reconstructions.png", torch.stack([x, recon[:24]], 1).flatten(0, 1), nrow=12)
@@ -194,5 +194,8 @@ def evaluate(cfg: BiGANConfig, modules: dict[str, nn.Module], seed: int, out_dir
 SPEC = ModelSpec(
     name="bigan", description="BiGAN / ALI on digits: pair discriminator on (x, E(x)) vs (G(z), z)",
     config_cls=BiGANConfig, build=build, fit=fit, evaluate=evaluate,
-    headline=("recon_mse", "recon_mse_mean_image", "recon_same_class", "probe_accuracy_z"),
+    headline=("recon_mse", "recon_mse_mean_image", "recon_same_class", "probe_accuracy_z", "knn1_accuracy_z"),
+    datasets=("digits", "mnist"),
+    # The BiGAN paper's MNIST latent size (50); conv widths kept small for 2 CPU cores.
+    presets={"mnist": {"steps": 3000, "z_dim": 50}},
 )

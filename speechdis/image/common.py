@@ -161,3 +161,36 @@ def apply_batched(fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray | to
     """``fn`` over ``x`` in chunks (evaluation without building one huge batch)."""
     t = as_tensor(x)
     return torch.cat([fn(t[i:i + batch_size]) for i in range(0, len(t), batch_size)])
+
+
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Every image translated by its own random whole-pixel offset in [-max_shift, max_shift] (zero fill)."""
+    if max_shift <= 0:
+        return x
+    n, _, h, w = x.shape
+    s = max_shift
+    padded = torch.nn.functional.pad(x, (s, s, s, s))
+    dy = torch.randint(0, 2 * s + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * s + 1, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None])[:, None, :, None].expand(n, x.shape[1], h, w + 2 * s)
+    out = padded.gather(2, rows)
+    cols = (dx[:, None] + torch.arange(w)[None])[:, None, None, :].expand(n, x.shape[1], h, w)
+    return out.gather(3, cols)
+
+
+class EMA:
+    """An exponential moving average of a module's weights (a "mean teacher"); buffers are copied."""
+
+    def __init__(self, source: nn.Module, target: nn.Module, decay: float) -> None:
+        if not 0 <= decay < 1:
+            raise ConfigError(f"EMA decay must be in [0, 1), got {decay}")
+        self.source, self.target, self.decay = source, target, decay
+        target.load_state_dict(source.state_dict())
+        target.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self) -> None:
+        for pt, ps in zip(self.target.parameters(), self.source.parameters()):
+            pt.lerp_(ps, 1.0 - self.decay)
+        for bt, bs in zip(self.target.buffers(), self.source.buffers()):
+            bt.copy_(bs)

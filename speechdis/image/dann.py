@@ -23,7 +23,14 @@ from torch import nn
 from speechdis.adversarial import MLP, AlternatingTrainer, GradientReversal, binary_classifier_loss, dann_schedule
 from speechdis.errors import ConfigError
 from speechdis.image.common import apply_batched, batches, run_steps, zip_streams
-from speechdis.image.datasets import DOMAINS, load_digits_images, shift_domain, split_indices
+from speechdis.image.datasets import (
+    DOMAINS,
+    image_size,
+    load_digits_images,
+    load_labelled_images,
+    shift_domain,
+    split_indices,
+)
 from speechdis.image.metrics import linear_probe
 from speechdis.image.nets import ConvBody
 from speechdis.image.registry import ModelSpec
@@ -46,6 +53,8 @@ class DANNConfig:
     # gain (the features lose class information faster than the domains align on this little data).
     max_coeff: float = 0.3
     lr: float = 1e-2  # annealed as lr / (1 + 10 p)^0.75 (the paper's schedule)
+    dataset: str = "digits"  # digits (16x16) | mnist (28x28, from data_dir)
+    data_dir: str = ""
 
 
 class DANN(nn.Module):
@@ -53,7 +62,7 @@ class DANN(nn.Module):
 
     def __init__(self, cfg: DANNConfig, n_classes: int = 10) -> None:
         super().__init__()
-        self.features = ConvBody(3, 16, cfg.width, cfg.feature_dim, norm=cfg.norm)
+        self.features = ConvBody(3, image_size(cfg.dataset), cfg.width, cfg.feature_dim, norm=cfg.norm)
         self.label_predictor = MLP(cfg.feature_dim, (64,), n_classes, activation="relu")
         self.grl = GradientReversal(0.0)
         self.domain_classifier = MLP(cfg.feature_dim, (64,), 1, activation="relu")
@@ -69,15 +78,24 @@ def build(cfg: DANNConfig) -> dict[str, nn.Module]:
 
 
 def domain_splits(cfg: DANNConfig, seed: int) -> dict[str, np.ndarray]:
-    """Disjoint digit instances: 45% labelled source, 35% unlabelled target, 20% test (in both domains)."""
+    """Disjoint digit instances in the two domains, labelled source and unlabelled target, and test images
+    drawn in both. Digits: 45% source, 35% target, 20% test; MNIST: the training set halved at random
+    into source and target, the test set for testing."""
     if cfg.source not in DOMAINS or cfg.target not in DOMAINS:
         raise ConfigError(f"domains must be among {DOMAINS}")
-    gray, y = load_digits_images(16)
-    src, tgt, test = split_indices(len(gray), (0.45, 0.35, 0.2), seed=seed)
-    xs, _ = shift_domain(gray, cfg.source, seed=seed)
-    xt, _ = shift_domain(gray, cfg.target, seed=seed + 1)
-    return {"x_src": xs[src], "y_src": y[src], "x_tgt": xt[tgt], "y_tgt_hidden": y[tgt],
-            "x_test_src": xs[test], "x_test_tgt": xt[test], "y_test": y[test]}
+    if cfg.dataset == "digits":
+        gray, y = load_digits_images(16)
+        src, tgt, test = split_indices(len(gray), (0.45, 0.35, 0.2), seed=seed)
+        xs, _ = shift_domain(gray, cfg.source, seed=seed)
+        xt, _ = shift_domain(gray, cfg.target, seed=seed + 1)
+        return {"x_src": xs[src], "y_src": y[src], "x_tgt": xt[tgt], "y_tgt_hidden": y[tgt],
+                "x_test_src": xs[test], "x_test_tgt": xt[test], "y_test": y[test]}
+    d = load_labelled_images(cfg.dataset, cfg.data_dir, seed)
+    src, tgt = split_indices(len(d.x_train), (0.5, 0.5), seed=seed)
+    return {"x_src": shift_domain(d.x_train[src], cfg.source, seed=seed)[0], "y_src": d.y_train[src],
+            "x_tgt": shift_domain(d.x_train[tgt], cfg.target, seed=seed + 1)[0], "y_tgt_hidden": d.y_train[tgt],
+            "x_test_src": shift_domain(d.x_test, cfg.source, seed=seed + 2)[0],
+            "x_test_tgt": shift_domain(d.x_test, cfg.target, seed=seed + 3)[0], "y_test": d.y_test}
 
 
 def make_loss_fn(model: DANN, domain_weight: float):
@@ -160,4 +178,7 @@ SPEC = ModelSpec(
     config_cls=DANNConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("dann_target_accuracy", "source_only_target_accuracy", "dann_source_accuracy",
               "dann_domain_probe_accuracy", "source_only_domain_probe_accuracy"),
+    datasets=("digits", "mnist"),
+    # MNIST → a textured MNIST (MNIST-M's photo backgrounds are not available offline).
+    presets={"mnist": {"steps": 3000, "target": "textured"}},
 )

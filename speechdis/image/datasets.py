@@ -5,13 +5,15 @@ Arrays are numpy, images ``float32`` in ``[0, 1]`` with shape ``(N, C, H, W)``.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from speechdis.errors import ConfigError
+from speechdis.errors import ConfigError, DataDirError
 
 # ----------------------------------------------------------------------------------------------- digits
 
@@ -202,3 +204,100 @@ def colour_digits(gray: np.ndarray, style: np.ndarray) -> np.ndarray:
     bg = BACKGROUND_COLOURS[style[:, 1]][:, :, None, None]
     return (bg * (1 - g) + fg * g).astype(np.float32)
 
+
+
+# ------------------------------------------------------------------------------------------------ MNIST
+
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+DATASETS = ("digits", "mnist")
+IMAGE_SIZES = {"digits": 16, "mnist": 28}  # side of the images each data set yields
+
+
+def image_size(dataset: str) -> int:
+    """Side of the images of ``dataset`` (digits 16, mnist 28)."""
+    if dataset not in IMAGE_SIZES:
+        raise ConfigError(f"unknown image dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+    return IMAGE_SIZES[dataset]
+
+
+def _read_idx(path: Path, expected_dims: int) -> np.ndarray:
+    """One idx file (gzip-compressed or not) as a uint8 array; errors name the file and what is wrong."""
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as e:
+        raise DataDirError(f"{path}: cannot read idx file ({e})") from e
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise DataDirError(f"{path}: not an idx file of unsigned bytes (bad magic number)")
+    dims = data[3]
+    if dims != expected_dims:
+        raise DataDirError(f"{path}: {dims}-dimensional idx data, expected {expected_dims}")
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims))
+    body = data[4 + 4 * dims:]
+    if len(body) != int(np.prod(shape)):
+        raise DataDirError(f"{path}: header says {shape} = {int(np.prod(shape))} bytes, file holds {len(body)} "
+                        "(truncated?)")
+    return np.frombuffer(body, np.uint8).reshape(shape)
+
+
+@functools.lru_cache(maxsize=4)
+def load_mnist(data_dir: str, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """MNIST from the four original idx files in ``data_dir``; returns (images (N,1,28,28) float32 in [0, 1],
+    labels (N,) int64). No download: a missing file is an error naming what is expected where."""
+    if split not in MNIST_FILES:
+        raise ConfigError(f"MNIST split must be train or test, not {split!r}")
+    if not data_dir:
+        raise ConfigError("dataset mnist needs data_dir: the directory holding "
+                          + ", ".join(f for pair in MNIST_FILES.values() for f in pair))
+    root = Path(data_dir)
+    paths = []
+    for name in MNIST_FILES[split]:
+        p = root / name
+        if not p.is_file() and (root / name[:-3]).is_file():
+            p = root / name[:-3]  # uncompressed copies are fine too
+        if not p.is_file():
+            raise DataDirError(f"{root}: no {name}; MNIST needs the four original idx files in this directory: "
+                              + ", ".join(f for pr in MNIST_FILES.values() for f in pr))
+        paths.append(p)
+    images = _read_idx(paths[0], 3)
+    labels = _read_idx(paths[1], 1)
+    if len(images) != len(labels):
+        raise DataDirError(f"{root}: {len(images)} images but {len(labels)} labels in the {split} split")
+    if labels.max(initial=0) > 9:
+        raise DataDirError(f"{paths[1]}: label {int(labels.max())} out of range 0-9")
+    # Cached: callers get the same arrays and must not write to them.
+    x = (images.astype(np.float32) / 255.0)[:, None]
+    y = labels.astype(np.int64)
+    return x, y
+
+
+@dataclass
+class LabelledImages:
+    """A train/test pair of grey digit images (N,1,S,S) with labels; ``size`` is S."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.x_train.shape[-1])
+
+
+def load_labelled_images(dataset: str = "digits", data_dir: str = "", seed: int = 0) -> LabelledImages:
+    """``digits``: scikit-learn's digits at 16x16, a seeded 80/20 split; ``mnist``: the official 60k/10k
+    split at 28x28 read from ``data_dir``."""
+    if dataset == "digits":
+        x, y = load_digits_images(16)
+        tr, te = split_indices(len(x), (0.8, 0.2), seed=seed)
+        return LabelledImages(x[tr], y[tr], x[te], y[te])
+    if dataset == "mnist":
+        return LabelledImages(*load_mnist(data_dir, "train"), *load_mnist(data_dir, "test"))
+    raise ConfigError(f"unknown image dataset {dataset!r}; expected one of {', '.join(DATASETS)}")

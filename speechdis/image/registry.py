@@ -48,6 +48,10 @@ class ModelSpec:
     evaluate: Callable[[Any, Modules, int, Path], dict[str, Any]]  # (config, modules, seed, out_dir)
     headline: tuple[str, ...] = ()  # metric keys for the combined table
     fit_when_initialised: bool = True  # False: weights from --init are used as they are (no training)
+    # Data sets the model trains on (the config's ``dataset`` field; the first is the default) and, per data
+    # set, the config defaults that differ from the dataclass's (e.g. wider nets and more steps on MNIST).
+    datasets: tuple[str, ...] = ()
+    presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 # name -> module under speechdis.image (imported lazily so `speechdis image list` stays fast)
@@ -75,9 +79,15 @@ def make_config(name: str, steps: int | None = None, overrides: Mapping[str, Any
     """The model's default config with ``steps`` and ``overrides`` (field=value; string values are parsed as
     YAML, as ``--set`` values are everywhere in the package, and type-checked by :mod:`speechdis.config`)."""
     spec = get_spec(name)
-    items = [f"{k}={v}" for k, v in (overrides or {}).items() if isinstance(v, str)]
-    data = apply_overrides(to_dict(spec.config_cls()), items)
-    data.update({k: v for k, v in (overrides or {}).items() if not isinstance(v, str)})
+    overrides = dict(overrides or {})
+    dataset = str(overrides.get("dataset", spec.datasets[0] if spec.datasets else ""))
+    if "dataset" in overrides and dataset not in spec.datasets:
+        known = ", ".join(spec.datasets) if spec.datasets else "its own built-in data only"
+        raise ConfigError(f"{name}: no dataset {dataset!r}; it trains on {known}")
+    base = {**to_dict(spec.config_cls()), **spec.presets.get(dataset, {})}
+    items = [f"{k}={v}" for k, v in overrides.items() if isinstance(v, str)]
+    data = apply_overrides(base, items)
+    data.update({k: v for k, v in overrides.items() if not isinstance(v, str)})
     try:
         cfg = from_dict(spec.config_cls, data)
     except ConfigError as e:
@@ -118,13 +128,18 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
     save_image_model(out, name, cfg, modules, seed)
     start = time.time()
     metrics = spec.evaluate(cfg, modules, seed, out)
-    metrics = {"model": name, "seed": seed, "steps": cfg.steps if trained else 0, "train_seconds": train_time,
+    metrics = {"model": name, "seed": seed, **_dataset_of(cfg), "steps": cfg.steps if trained else 0,
+               "train_seconds": train_time,
                "eval_seconds": time.time() - start, **metrics, "final_losses": train_logs}
     if init_dir is not None:
         metrics["initialised_from"] = str(init_dir)
     write_metrics(out, metrics)
     log.info("%s: trained %d steps in %.1fs; metrics in %s", name, metrics["steps"], train_time, out / METRICS)
     return metrics
+
+
+def _dataset_of(cfg: Any) -> dict[str, str]:
+    return {"dataset": cfg.dataset} if hasattr(cfg, "dataset") else {}
 
 
 @dataclass
@@ -169,7 +184,7 @@ def evaluate_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike | No
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
     metrics = spec.evaluate(cfg, modules, m.seed, out)
-    metrics = {"model": spec.name, "seed": m.seed, "steps": cfg.steps,
+    metrics = {"model": spec.name, "seed": m.seed, **_dataset_of(cfg), "steps": cfg.steps,
                "eval_seconds": time.time() - start, **metrics}
     previous = Path(model_dir) / METRICS
     if previous.is_file():  # keep what only training knew (time, losses, init) when rewriting the file

@@ -5,6 +5,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from speechdis.errors import ConfigError
 from speechdis.image.common import METRICS
 from speechdis.image.registry import MODEL_NAMES, get_spec
@@ -18,8 +20,26 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
+def _read_metrics(f: Path) -> dict:
+    try:
+        return json.loads(f.read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{f}: unreadable metrics ({e})") from e
+
+
+def _mean_std(values: list) -> str:
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) and len(values) > 1:
+        a = np.asarray(values, float)
+        return f"{a.mean():.4f} ± {a.std(ddof=1):.4f} (seeds: {', '.join(_fmt(float(v)) for v in values)})"
+    return _fmt(values[0])
+
+
 def metrics_table(exp_dir: str | os.PathLike) -> str:
-    """Markdown: per model its headline metrics, steps and train time, plus the PNG pictures it wrote."""
+    """Markdown: per model its headline metrics, steps and train time, plus the PNG pictures it wrote.
+
+    A model's extra seeds live in ``<exp>/<model>/seed<k>/``; with them a metric is shown as mean ± sample
+    standard deviation over all the model's seeds, followed by each seed's value.
+    """
     exp = Path(exp_dir)
     files = sorted(exp.glob(f"*/{METRICS}"))
     if not files:
@@ -27,22 +47,67 @@ def metrics_table(exp_dir: str | os.PathLike) -> str:
     order = {n: i for i, n in enumerate(MODEL_NAMES)}
     runs = []
     for f in files:
-        try:
-            m = json.loads(f.read_text())
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"{f}: unreadable metrics ({e})") from e
-        runs.append((order.get(m.get("model", ""), len(order)), f.parent, m))
+        m = _read_metrics(f)
+        extra = [_read_metrics(g) for g in sorted(f.parent.glob(f"seed*/{METRICS}"))]
+        runs.append((order.get(m.get("model", ""), len(order)), f.parent, m, [m, *extra]))
     lines = ["| model | metric | value |", "|---|---|---|"]
-    for _, d, m in sorted(runs, key=lambda r: (r[0], r[1].name)):
+    for _, d, m, seeds in sorted(runs, key=lambda r: (r[0], r[1].name)):
         name = m.get("model", d.name)
         label = name if d.name == name else f"{name} ({d.name})"
         keys = get_spec(name).headline if name in order else tuple(k for k in m if isinstance(m[k], float))
+        if len(seeds) > 1:
+            lines.append(f"| {label} | seeds | {', '.join(str(s.get('seed', '?')) for s in seeds)} |")
         for k in keys:
             if k in m:
-                lines.append(f"| {label} | {k} | {_fmt(m[k])} |")
+                lines.append(f"| {label} | {k} | {_mean_std([s[k] for s in seeds if k in s])} |")
         lines.append(f"| {label} | steps / train seconds | {m.get('steps', '?')} / "
                      f"{float(m.get('train_seconds', 0)):.0f} |")
         pictures = sorted(p.name for p in d.glob("*.png"))
         if pictures:
             lines.append(f"| {label} | pictures | {', '.join(pictures)} |")
+    return "\n".join(lines) + "\n"
+
+
+# What the papers report on MNIST, for the paper-vs-speechdis table: (model, measure, paper figure, a
+# function of metrics.json giving ours, its comparison figure).
+PAPER_ROWS = (
+    ("infogan", "unsupervised classification test error, 10-way code (Chen et al., 2016)", "5% (± 0.01)",
+     lambda m: _pct(m.get("unsupervised_error")), lambda m: ""),
+    ("triplegan", "test error with 100 labels (Li et al., 2017)", "0.91% (± 0.58)",
+     lambda m: _pct(1 - m["classifier_accuracy"]) if "classifier_accuracy" in m else "–",
+     lambda m: f"same 100 labels alone: {_pct(1 - m['baseline_accuracy'])}" if "baseline_accuracy" in m else ""),
+    ("bigan", "1-NN test accuracy on E(x) (Donahue et al., 2017)", "97.39%",
+     lambda m: _pct(m.get("knn1_accuracy_z")),
+     lambda m: f"recon MSE {m['recon_mse']:.4f} vs mean image {m['recon_mse_mean_image']:.4f}"
+     if "recon_mse" in m else ""),
+    ("dann", "MNIST → textured MNIST target accuracy (paper: → MNIST-M, Ganin & Lempitsky, 2015)", "76.66%",
+     lambda m: _pct(m.get("dann_target_accuracy")),
+     lambda m: f"source only: {_pct(m.get('source_only_target_accuracy'))} (paper 52.25%)"),
+    ("vaegan", "samples scored by an MNIST classifier: confidence / class entropy (no paper figure)", "–",
+     lambda m: f"{m['sample_confidence']:.3f} / {m['sample_class_entropy']:.3f}" if "sample_confidence" in m
+     else "–",
+     lambda m: f"recon MSE {m['recon_mse']:.4f} vs mean image {m['recon_mse_mean_image']:.4f}"
+     if "recon_mse" in m else ""),
+)
+
+
+def _pct(v: object) -> str:
+    return f"{100 * float(v):.2f}%" if isinstance(v, (int, float)) else "–"
+
+
+def paper_table(exp_dir: str | os.PathLike) -> str:
+    """Markdown: the papers' MNIST figures beside ours (``<exp>/<model>/metrics.json`` of MNIST runs), with
+    steps and train time; models without a run are listed as not run."""
+    exp = Path(exp_dir)
+    lines = ["| model | measure | paper | speechdis | compare with | steps / train time |", "|---|---|---|---|---|---|"]
+    for name, measure, paper, ours, other in PAPER_ROWS:
+        f = exp / name / METRICS
+        if not f.is_file():
+            lines.append(f"| {name} | {measure} | {paper} | not run | | |")
+            continue
+        m = _read_metrics(f)
+        if m.get("dataset", "mnist") != "mnist":
+            raise ConfigError(f"{f}: not an MNIST run (dataset {m.get('dataset')!r})")
+        lines.append(f"| {name} | {measure} | {paper} | {ours(m)} | {other(m)} | {m.get('steps', '?')} / "
+                     f"{float(m.get('train_seconds', 0)) / 60:.1f} min |")
     return "\n".join(lines) + "\n"

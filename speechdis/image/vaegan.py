@@ -25,7 +25,7 @@ from speechdis.adversarial import AlternatingTrainer, discriminator_loss, genera
 from speechdis.adversarial.multiclass import multiclass_discriminator_loss, multiclass_generator_loss, realness
 from speechdis.errors import ConfigError
 from speechdis.image.common import apply_batched, batches, run_steps
-from speechdis.image.datasets import Shapes, make_shapes
+from speechdis.image.datasets import Shapes, image_size, load_labelled_images, make_shapes
 from speechdis.image.metrics import (
     classifier_scores,
     disentanglement_report,
@@ -54,6 +54,8 @@ class VAEGANConfig:
     gan_weight: float = 1.0
     lr: float = 1e-3
     lr_d: float = 2e-4
+    dataset: str = "shapes"  # shapes (16x16 colour, known factors) | mnist (28x28 grey, from data_dir)
+    data_dir: str = ""
 
 
 class Encoder(nn.Module):
@@ -92,10 +94,14 @@ class FeatureDiscriminator(nn.Module):
 
 
 def build(cfg: VAEGANConfig) -> dict[str, nn.Module]:
+    if cfg.dataset == "shapes":
+        ch, size = 3, 16
+    else:
+        ch, size = 1, image_size(cfg.dataset)
     return {
-        "encoder": Encoder(3, cfg.z_dim, 16, cfg.width),
-        "decoder": ConvDecoder(cfg.z_dim, 3, 16, cfg.width),
-        "discriminator": FeatureDiscriminator(3, 3 if cfg.three_class else 1, 16, cfg.width),
+        "encoder": Encoder(ch, cfg.z_dim, size, cfg.width),
+        "decoder": ConvDecoder(cfg.z_dim, ch, size, cfg.width),
+        "discriminator": FeatureDiscriminator(ch, 3 if cfg.three_class else 1, size, cfg.width),
     }
 
 
@@ -166,8 +172,11 @@ def make_loss_fns(cfg: VAEGANConfig, modules: dict[str, nn.Module], gen: torch.G
 
 def fit(cfg: VAEGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[str, float]:
     gen = torch.Generator().manual_seed(seed + 1)
-    train, _ = shapes_splits(cfg, seed)
-    stream = batches(train.images, batch_size=cfg.batch_size, generator=gen)
+    if cfg.dataset == "shapes":
+        x = shapes_splits(cfg, seed)[0].images
+    else:
+        x = load_labelled_images(cfg.dataset, cfg.data_dir, seed).x_train
+    stream = batches(x, batch_size=cfg.batch_size, generator=gen)
     enc, dec, disc = modules["encoder"], modules["decoder"], modules["discriminator"]
     trainer = AlternatingTrainer(
         torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=cfg.lr, betas=(0.5, 0.999)),
@@ -192,22 +201,29 @@ def evaluate(cfg: VAEGANConfig, modules: dict[str, nn.Module], seed: int, out_di
     enc, dec = modules["encoder"], modules["decoder"]
     for m in modules.values():
         m.eval()
-    _, held = shapes_splits(cfg, seed)
-    mu = encode_mean(enc, held.images)
+    if cfg.dataset == "shapes":
+        held = shapes_splits(cfg, seed)[1]
+        images, factors = held.images, held.factors
+    else:
+        images, factors = load_labelled_images(cfg.dataset, cfg.data_dir, seed).x_test, None
+    mu = encode_mean(enc, images)
     recon = apply_batched(dec, mu)
-    metrics: dict[str, Any] = {"recon_mse": reconstruction_error(held.images, recon),
+    metrics: dict[str, Any] = {"recon_mse": reconstruction_error(images, recon),
                                "recon_mse_mean_image": reconstruction_error(
-                                   held.images, np.broadcast_to(held.images.mean(0), held.images.shape))}
-    metrics.update(disentanglement_report(mu.numpy(), held.factors, seed=seed))
+                                   images, np.broadcast_to(images.mean(0), images.shape))}
+    if factors is not None:
+        metrics.update(disentanglement_report(mu.numpy(), factors, seed=seed))
     gen = torch.Generator().manual_seed(seed + 7)
     samples = dec(torch.randn(1000, cfg.z_dim, generator=gen))
-    clf, clf_acc = reference_classifier("shapes", seed=0)
-    shape_scores = classifier_scores(predict_proba(clf, samples, head=0))
-    metrics.update({"sample_shape_coverage": shape_scores["coverage"],
-                    "sample_shape_confidence": shape_scores["confidence"],
+    clf, clf_acc = reference_classifier(cfg.dataset, seed=0, data_dir=cfg.data_dir)
+    # Shapes: the shape head; MNIST: the digit classifier (confident, all ten digits = good samples).
+    scores = classifier_scores(predict_proba(clf, samples, head=0))
+    prefix = "sample_shape_" if cfg.dataset == "shapes" else "sample_"
+    metrics.update({f"{prefix}coverage": scores["coverage"], f"{prefix}confidence": scores["confidence"],
+                    f"{prefix}class_entropy": scores["class_entropy"],
                     "sample_realness": float(realness_score(modules["discriminator"], samples).mean()),
                     "reference_classifier_accuracy": clf_acc})
-    x = torch.from_numpy(held.images[:16])
+    x = torch.from_numpy(images[:16])
     save_grid(out_dir / "reconstructions.png", torch.stack([x, recon[:16]], 1).flatten(0, 1), nrow=8)
     save_grid(out_dir / "samples.png", samples[:64], nrow=8)
     # Traversal: each row moves one latent dim of the first held-out image's code from -2.5 to 2.5.
@@ -224,4 +240,6 @@ SPEC = ModelSpec(
     name="vaegan", description="VAE-GAN on shapes (optional 3-class D and learned-similarity reconstruction)",
     config_cls=VAEGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("recon_mse", "mig", "dci_disentanglement", "factor_vae", "sample_shape_coverage"),
+    datasets=("shapes", "mnist"),
+    presets={"mnist": {"steps": 3000, "z_dim": 16}},
 )
