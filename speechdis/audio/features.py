@@ -44,6 +44,7 @@ __all__ = [
     "compute_features",
     "num_frames",
     "segment_frames",
+    "segment_frames_array",
     "add_deltas",
     "mel_filterbank",
     "cmvn_stats",
@@ -219,6 +220,22 @@ def segment_frames(start: float, end: float, cfg: FeatureConfig, total_frames: i
     if total_frames is not None:
         b = min(b, max(total_frames - 1, 0))
         e = min(max(e, b + 1), total_frames)
+    return b, e
+
+
+def segment_frames_array(start: np.ndarray, end: np.ndarray, cfg: FeatureConfig, total_frames: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`segment_frames` of many spans at once (int64 arrays ``b``, ``e``): the same float64 operations in
+    the same order, so the same frames, without a Python call per span (a million word segments)."""
+    h = cfg.frame_shift_ms / 1000.0
+    half = cfg.frame_length_ms / 2000.0
+    start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
+    total = np.asarray(total_frames, dtype=np.int64)
+    b = np.maximum(0, np.ceil((start - half) / h - 1e-9)).astype(np.int64)
+    e = np.maximum(0, np.ceil((end - half) / h - 1e-9)).astype(np.int64)
+    e = np.where(e <= b, b + 1, e)
+    b = np.minimum(b, np.maximum(total - 1, 0))
+    e = np.minimum(np.maximum(e, b + 1), total)
     return b, e
 
 
