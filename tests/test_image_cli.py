@@ -69,5 +69,15 @@ def test_recipe_smoke(tmp_path):
     table = (exp / "metrics.md").read_text()
     assert "| crossdomain | probe_digit_from_shared |" in table and "Recipe wall time" in table
     assert table in res.stdout  # the recipe prints the combined table at the end
+    # A rerun keeps the finished model and trains only the extra seed; the table then has mean ± std.
+    again = subprocess.run(["bash", str(script), "--steps", "2", "--models", "crossdomain", "--exp", str(exp),
+                            "--seeds", "1"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "crossdomain (seed 0) already trained" in again.stdout
+    assert (exp / "crossdomain" / "seed1" / "metrics.json").is_file()
+    assert "| crossdomain | seeds | 0, 1 |" in (exp / "metrics.md").read_text()
     bad = subprocess.run(["bash", str(script), "--nj", "0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--nj" in bad.stderr
+    no_mnist = subprocess.run(["bash", str(script), "--dataset", "mnist", "--mnist-dir", str(tmp_path / "none")],
+                              capture_output=True, text=True)
+    assert no_mnist.returncode == 2 and "train-images-idx3-ubyte.gz" in no_mnist.stderr

@@ -90,7 +90,7 @@ def test_presets_and_dataset_choice():
 
 
 TINY_MNIST = {
-    "infogan": {"width": "8", "hidden": "16"},
+    "infogan": {"width": "8", "hidden": "16", "curve_every": "1"},
     "triplegan": {"width": "8", "labels_per_class": "2", "clf_hidden": "16", "batch_size": "16"},
     "bigan": {"width": "8", "z_dim": "4"},
     "dann": {"width": "8"},
@@ -120,6 +120,8 @@ def test_models_train_and_evaluate_on_mnist(name, cheap_mnist_reference, tmp_pat
                 "dann": "dann_target_accuracy", "vaegan": "sample_confidence"}[name]
     assert 0 <= m[expected] <= 1
     assert list(out.glob("*.png"))
+    if name == "infogan":  # the training curve of the unsupervised error
+        assert 0 <= m["final_losses"]["curve_unsupervised_error_step1"] <= 1
     assert evaluate_model(out)[expected] == pytest.approx(m[expected], abs=1e-6)
     table = paper_table(tmp_path)
     assert table.count("not run") == 4 and f"| {name} |" in table

@@ -12,6 +12,7 @@
 # --dataset mnist trains infogan, triplegan, bigan, dann and vaegan on real MNIST (the four idx .gz files in
 #   --mnist-dir, default ../shared/data/mnist beside the repository) into exp/mnist/ and writes
 #   exp/mnist/paper_table.md, the papers' figures beside ours (about 20-30 min per model on one core).
+# A model already trained into its directory with the same arguments is kept (--force true retrains).
 # The edit model reuses the trained VAE-GAN (exp/vaegan) when it is part of the run.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,8 +26,9 @@ models=""
 exp=""
 dataset=digits
 mnist_dir="$root/../shared/data/mnist"
+force=false
 
-_po_vars="steps seed seeds nj models exp dataset mnist_dir"
+_po_vars="steps seed seeds nj models exp dataset mnist_dir force"
 # shellcheck source=../librispeech/local/parse_options.sh
 . "$root/recipes/librispeech/local/parse_options.sh"
 if [ $# -gt 0 ]; then
@@ -56,10 +58,18 @@ start=$(date +%s)
 
 train() {  # train <model> <dir> <seed> [extra args]: logs to <dir>/train.log, exit status to <dir>/rc
   local name="$1" dir="$2" s="$3"; shift 3
+  local args=(--seed "$s" ${steps:+--steps "$steps"} ${data_args[@]+"${data_args[@]}"} "$@")
+  # A run that finished with the same arguments is kept (a rerun resumes an interrupted recipe).
+  if [ "$force" != true ] && [ "$(cat "$dir/rc" 2>/dev/null)" = 0 ] && [ -f "$dir/model.pt" ] &&
+     [ "$(cat "$dir/args" 2>/dev/null)" = "${args[*]}" ]; then
+    echo "[images] $name (seed $s) already trained in $dir (--force true retrains)"
+    return 0
+  fi
   mkdir -p "$dir"
+  rm -f "$dir/rc"
   local rc=0
-  python -m speechdis image --threads 1 train "$name" --out "$dir" --seed "$s" \
-    ${steps:+--steps "$steps"} ${data_args[@]+"${data_args[@]}"} "$@" > "$dir/train.log" 2>&1 || rc=$?
+  python -m speechdis image --threads 1 train "$name" --out "$dir" "${args[@]}" > "$dir/train.log" 2>&1 || rc=$?
+  echo "${args[*]}" > "$dir/args"
   echo "$rc" > "$dir/rc"
   echo "[images] $name (seed $s) done (exit $rc, $(( $(date +%s) - start ))s elapsed)"
 }

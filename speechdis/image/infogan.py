@@ -42,6 +42,7 @@ class InfoGANConfig:
     data_dir: str = ""
     hidden: int = 128  # width of the discriminator's fully connected layer (the paper: 1024)
     d_norm: str = "layer"  # normalisation in D's conv body (the paper: batch)
+    curve_every: int = 0  # log the unsupervised error every this many steps (0 = never)
 
 
 class InfoGAN(nn.Module):
@@ -122,8 +123,26 @@ def fit(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[st
         info, logs = model.info_loss(q, cat, cont, cfg.cont_weight)
         return adv + cfg.info_weight * info, {"g": adv.item(), **logs}
 
-    model.train()
-    return run_steps(trainer, stream, critic_fn, generator_fn, cfg.steps, name="infogan")
+    curve: dict[str, float] = {}
+    x_eval, y_eval = real_images(cfg, seed)[1:]
+
+    def on_step(step: int, progress: float) -> None:
+        # The training curve of the unsupervised error (first 2000 evaluation images; monitoring only).
+        if cfg.curve_every and step and step % cfg.curve_every == 0:
+            curve[f"curve_unsupervised_error_step{step}"] = unsupervised_error(model, x_eval[:2000], y_eval[:2000])
+            model.train()
+
+    logs = run_steps(trainer, stream, critic_fn, generator_fn, cfg.steps, on_step=on_step, name="infogan")
+    return {**logs, **curve}
+
+
+@torch.no_grad()
+def unsupervised_error(model: InfoGAN, images: np.ndarray, labels: np.ndarray) -> float:
+    """The paper's unsupervised classification error: Q's categorical code read off real images, each code
+    value matched one-to-one to a class (Hungarian)."""
+    model.eval()
+    q = apply_batched(lambda x: model.critic(x)[1], images)
+    return 1.0 - aligned_accuracy(model.codes.split_q(q)[0][:, 0].argmax(1).numpy(), labels)
 
 
 @torch.no_grad()
@@ -148,17 +167,13 @@ def evaluate(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int, out_d
     q_acc = float((logits[:, 0].argmax(1) == cat[:, 0]).float().mean())
     # R^2 of Q's continuous predictions: how much of each continuous code survives into the image.
     resid = ((mean - cont) ** 2).mean(0) / cont.var(0)
-    # The paper's unsupervised classification: Q's categorical code read off real images, each code value
-    # matched one-to-one to a class (Hungarian), error on the test images.
     _, x_eval, y_eval = real_images(cfg, seed)
-    q_real = apply_batched(lambda x: model.critic(x)[1], x_eval)
-    code_of_real = model.codes.split_q(q_real)[0][:, 0].argmax(1).numpy()
     metrics = {
         "code_class_alignment": aligned_accuracy(cat[:, 0].numpy(), pred),
         "code_class_nmi": float(normalized_mutual_info_score(cat[:, 0].numpy(), pred)),
         "sample_coverage": scores["coverage"], "sample_confidence": scores["confidence"],
         "q_cat_accuracy": q_acc, "q_cont_r2": (1 - resid).tolist(),
-        "unsupervised_error": 1.0 - aligned_accuracy(code_of_real, y_eval),
+        "unsupervised_error": unsupervised_error(model, x_eval, y_eval),
         "sample_class_entropy": scores["class_entropy"],
         "reference_classifier_accuracy": clf_acc, "chance": 1.0 / cfg.cat_dim,
     }
@@ -182,5 +197,6 @@ SPEC = ModelSpec(
     datasets=("digits", "mnist"),
     # The paper's MNIST set-up (62 noise dims, 10-way + 2 continuous codes, lr 2e-4 / 1e-3, batch norm in D)
     # at a width that trains on 2 CPU cores (conv 32/64 and 256 hidden units instead of 64/128 and 1024).
-    presets={"mnist": {"steps": 5000, "noise_dim": 62, "hidden": 256, "d_norm": "batch"}},
+    presets={"mnist": {"steps": 5000, "noise_dim": 62, "hidden": 256, "d_norm": "batch",
+                       "curve_every": 1000}},
 )
