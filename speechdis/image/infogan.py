@@ -43,6 +43,7 @@ class InfoGANConfig:
     hidden: int = 128  # width of the discriminator's fully connected layer (the paper: 1024)
     d_norm: str = "layer"  # normalisation in D's conv body (the paper: batch)
     curve_every: int = 0  # log the unsupervised error every this many steps (0 = never)
+    q_hidden: int = 0  # hidden units of Q's own layer (0 = Q is one linear layer on D's features)
 
 
 class InfoGAN(nn.Module):
@@ -57,7 +58,10 @@ class InfoGAN(nn.Module):
         self.discriminator = nn.ModuleDict({
             "body": ConvBody(channels, size, cfg.width, cfg.hidden, norm=cfg.d_norm),
             "d_head": nn.Linear(cfg.hidden, 1),
-            "q_head": nn.Linear(cfg.hidden, self.codes.q_dim),  # the only layer Q does not share with D
+            # Q's own layers: one linear layer (q_hidden = 0) or, as in the paper, FC-BN-LReLU then the output.
+            "q_head": nn.Linear(cfg.hidden, self.codes.q_dim) if not cfg.q_hidden else nn.Sequential(
+                nn.Linear(cfg.hidden, cfg.q_hidden), nn.BatchNorm1d(cfg.q_hidden), nn.LeakyReLU(0.2),
+                nn.Linear(cfg.q_hidden, self.codes.q_dim)),
         })
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None
