@@ -163,13 +163,15 @@ BACKGROUND_COLOURS = np.array([[0.1, 0.1, 0.1], [0.45, 0.2, 0.5], [0.15, 0.4, 0.
                               np.float32)
 
 
-def shift_domain(gray: np.ndarray, domain: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def shift_domain(gray: np.ndarray, domain: str, seed: int = 0, texture_range: float = 1.0
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Re-render grey digits (N,1,H,W) in ``domain``; returns (images (N,3,H,W), style (N,2) int64).
 
     - ``plain``: grey on black (style all 0);
     - ``inverted``: black on white;
     - ``coloured``: one of 4 digit colours on one of 4 background colours (style = (colour, background));
-    - ``textured``: MNIST-M-like: a smooth random colour texture, digit drawn as |texture - stroke|;
+    - ``textured``: MNIST-M-like: a smooth random colour texture with values in [0, texture_range], digit
+      drawn as |texture - stroke| (below 1 the strokes stay brighter than the background: easier);
     - ``noisy``: grey digit on Gaussian pixel noise.
     """
     if domain not in DOMAINS:
@@ -188,9 +190,11 @@ def shift_domain(gray: np.ndarray, domain: str, seed: int = 0) -> tuple[np.ndarr
         out = colour_digits(gray, style)
     elif domain == "textured":
         # Low-resolution colour noise upsampled gives blotchy textures (a stand-in for MNIST-M's photo patches).
-        coarse = torch.from_numpy(rng.uniform(0, 1, (n, 3, 3, 3)).astype(np.float32))
+        if not 0 < texture_range <= 1:
+            raise ConfigError(f"texture_range must be in (0, 1], got {texture_range}")
+        coarse = torch.from_numpy(rng.uniform(0, texture_range, (n, 3, 3, 3)).astype(np.float32))
         tex = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=True).numpy()
-        tex = np.clip(tex + rng.normal(0, 0.05, tex.shape).astype(np.float32), 0, 1)
+        tex = np.clip(tex + rng.normal(0, 0.05 * texture_range, tex.shape).astype(np.float32), 0, 1)
         out = np.abs(tex - g)
     else:
         out = np.clip(g + rng.normal(0, 0.3, (n, 1, h, w)).astype(np.float32), 0, 1)
