@@ -26,7 +26,6 @@ All writes go through :func:`speechdis.fileio.atomic_open`.
 from __future__ import annotations
 
 import math
-import operator
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,39 +206,9 @@ def read_utt2dur(path: str | os.PathLike) -> dict[str, float]:
             for i, (utt, v) in enumerate(read_table(path, 2, 2).items(), 1)}
 
 
-def _word_segments_fast(path: Path) -> list[WordSegment] | None:
-    """The rows of a well-formed ``word_segments`` in one pass over columns; None when anything is off
-    (the line-by-line reader then finds it and names the line)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().split("\n")  # text mode: \r\n and \r are already \n, as for line iteration
-    except (OSError, UnicodeDecodeError):
-        return None
-    if lines and lines[-1] == "":
-        lines.pop()
-    parts = [ln.split() for ln in lines]
-    if not parts:
-        return []
-    if min(map(len, parts)) != 5 or max(map(len, parts)) != 5:
-        return None
-    ids, utts, s, e, words = zip(*parts)
-    if len(set(ids)) != len(ids):
-        return None
-    try:
-        starts, ends = list(map(float, s)), list(map(float, e))
-    except ValueError:
-        return None
-    if not (all(map(math.isfinite, starts)) and all(map(math.isfinite, ends)) and all(map(operator.le, starts, ends))):
-        return None
-    return list(map(WordSegment, ids, utts, starts, ends, words))
-
-
 def read_word_segments(path: str | os.PathLike) -> list[WordSegment]:
     """``word_segments`` -> [WordSegment] in file order."""
     path = Path(path)
-    fast = _word_segments_fast(path)  # a million rows in seconds; errors go the careful way below
-    if fast is not None:
-        return fast
     out = []
     for i, (seg, rest) in enumerate(read_table(path, 5, 5).items(), 1):  # blank lines are errors: i = line
         utt, s, e, word = rest.split()
