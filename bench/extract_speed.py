@@ -7,7 +7,12 @@ for each utterance the model-ready features are computed (:meth:`Embedder.featur
 time of each stage and the real-time factor (audio seconds / wall seconds) of the two together, one process,
 one torch thread. Weights are random: the speed of a trained model of the same config is the same.
 
+With ``--workers 0,1,2`` it then also times ``extract()`` end to end (what ``speechdis extract --workers N``
+runs) on the same utterances written as 16-bit wav files with a ``word_segments`` table: reading, features
+(in N forked worker processes; 0 = in the main one), cutting and embedding, as one real-time factor per N.
+
     python bench/extract_speed.py [--config recipes/librispeech/conf/train_disentangled.yaml] [--utts 40]
+        [--workers 0,1]
 """
 from __future__ import annotations
 
@@ -30,6 +35,8 @@ def main() -> None:
     ap.add_argument("--word", type=float, default=0.35, help="length of each word segment")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--set", action="append", default=[], help="config overrides, key=value")
+    ap.add_argument("--workers", default="", help="comma-separated feature worker counts for the end-to-end "
+                                                  "extract() timing (e.g. 0,1,2; default: not timed)")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -69,6 +76,33 @@ def main() -> None:
           f"({len(segs) / embed_s:,.0f} segments/s)")
     print(f"together                 {feat_s + embed_s:7.2f} s   {audio / (feat_s + embed_s):8.0f}x real time "
           f"(features {feat_s / (feat_s + embed_s):.0%} of the time)")
+    if args.workers:
+        end_to_end(emb, waves, spans, sr, [int(w) for w in args.workers.split(",")], audio)
+
+
+def end_to_end(emb, waves: list[np.ndarray], spans: list[tuple[float, float]], sr: int, workers: list[int],
+               audio: float) -> None:
+    """Real-time factor of ``extract()`` on wav files + word_segments, per number of feature workers."""
+    import tempfile
+
+    import soundfile as sf
+
+    from speechdis.inference.extract import extract
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        lines = []
+        for k, w in enumerate(waves):
+            sf.write(str(d / f"u{k:03d}.wav"), w, sr, subtype="PCM_16")
+            lines += [f"u{k:03d}_{j:04d} u{k:03d} {a:.3f} {b:.3f} W" for j, (a, b) in enumerate(spans)]
+        (d / "word_segments").write_text("\n".join(lines) + "\n")
+        files = sorted(d.glob("*.wav"))
+        for n in workers:
+            t0 = time.perf_counter()
+            res = extract(emb, files, word_segments=d / "word_segments", workers=n)
+            wall = time.perf_counter() - t0
+            print(f"extract(), --workers {n}   {wall:7.2f} s   {audio / wall:8.0f}x real time  "
+                  f"({len(res)} segments, {len(res) / wall:,.0f} segments/s)")
 
 
 if __name__ == "__main__":

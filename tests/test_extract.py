@@ -249,3 +249,27 @@ def test_data_dirs_without_matching_features_are_computed_from_audio(setup, dis,
     (mv,) = embed_models([("d", setup.disentangled)], data, device="cpu")
     k = data.seg_ids.index(segs[0].seg_id)
     np.testing.assert_allclose(mv.vectors["phonetic"][k], want["phonetic"][0], atol=1e-5)
+
+
+def test_feature_workers_give_the_same_result(setup, dis, tmp_path):
+    from speechdis.errors import ConfigError
+    from speechdis.inference.extract import extract
+
+    d = tmp_path / "in"
+    for k in range(3):
+        write_wave(d / f"tone{k}.wav", 0.4 + 0.1 * k, freq=300.0 + 50 * k, seed=k)
+    (d / "broken.wav").write_bytes(b"RIFF\x00\x00garbage, not audio")
+    write_wave(d / "short.flac", 0.01)
+    raw = DataDir.load(setup.data).subset(speakers=["1017"])
+    raw.feats_scp, raw.cmvn_scp, raw.utt2num_frames = {}, {}, {}
+    inputs = [d, raw.save(tmp_path / "raw")]  # audio files; a data dir's wav.scp with word segments
+    done, total = [], []
+    one = extract(dis, inputs)
+    two = extract(dis, inputs, workers=2, progress=done.append, on_start=total.append)
+    assert sum(done) == total[0] > 5  # every utterance reported once, skipped ones too
+    assert len(one) > 10 and len(two.skipped) == 2
+    assert two.ids == one.ids and two.skipped == one.skipped and two.n_utterances == one.n_utterances
+    for k in one.vectors:
+        np.testing.assert_array_equal(two.vectors[k], one.vectors[k])
+    with pytest.raises(ConfigError, match="workers"):
+        extract(dis, inputs, workers=-1)

@@ -35,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256, help="segments per embedding batch")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="processes reading audio and computing features while the main one embeds (default 0: "
+                        "all in the main process); e.g. 1 on 2 cores")
     p.add_argument("--nj", type=int, default=1, help="number of splits for --job / --combine (grid job arrays)")
     grid = p.add_mutually_exclusive_group()
     grid.add_argument("--job", type=int, default=None, metavar="K",
@@ -58,6 +61,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--window and --hop must be > 0")
     if args.nj < 1:
         raise ConfigError(f"--nj must be >= 1, got {args.nj}")
+    if args.workers < 0:
+        raise ConfigError(f"--workers must be >= 0, got {args.workers}")
     if args.job is not None and not 1 <= args.job <= args.nj:
         raise ConfigError(f"--job must be in 1..{args.nj} (--nj), got {args.job}")
     npz, ark = output_paths(args.out, args.format)
@@ -77,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         res = extract(model, args.inputs, word_segments=args.word_segments, ctm=args.ctm, window=args.window,
                       hop=args.hop, min_frames=args.min_frames, progress=bar.update, on_start=start,
-                      nj=args.nj, job=args.job)
+                      nj=args.nj, job=args.job, workers=args.workers)
     finally:
         bar.close()
     if args.job is not None:

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -396,14 +397,18 @@ def extract(
     on_start: Callable[[int], None] | None = None,
     nj: int = 1,
     job: int | None = None,
+    workers: int = 0,
 ) -> EmbeddingSet:
     """Embed the segments of ``inputs`` (see the module doc for inputs and segmentation).
 
     ``progress(n)`` is called as utterances are done; ``on_start(total)`` first, with the number of
     utterances. Unreadable / too-short audio and segments under ``min_frames`` frames are skipped and
     listed in the result; an :class:`AudioError` is raised only when nothing could be embedded.
-    ``job=K`` embeds only split K of ``nj`` (:func:`split_utterances`).
+    ``job=K`` embeds only split K of ``nj`` (:func:`split_utterances`). ``workers`` > 0 reads audio and
+    computes features in that many (forked) processes while this one cuts and embeds; the result is the same.
     """
+    if workers < 0:
+        raise ConfigError(f"workers must be >= 0, got {workers}")
     t0 = time.perf_counter()
     if sum(x is not None for x in (word_segments, ctm, window)) > 1:
         raise ValueError("use only one of word_segments, ctm and window")
@@ -437,19 +442,20 @@ def extract(
             parts.append(embedder.embed_features(pending))
             pending.clear()
 
-    for u in utts:
-        # Segments: the given table; else windows; else the data dir's word segments; else the whole.
-        table = given.get(u.utt, []) if given is not None else (None if window is not None else u.segments)
+    # Segments: the given table; else windows; else the data dir's word segments; else the whole.
+    tables = [given.get(u.utt, []) if given is not None else (None if window is not None else u.segments)
+              for u in utts]
+    loaded = _load_features([u for u, t in zip(utts, tables) if t is None or t], workers)
+    for u, table in zip(utts, tables):
         if table is not None and not table:
             where = source if given is not None else "the data dir's word_segments"
             skipped.append(Skipped(u.source, f"no segments for '{u.utt}' in {where}"))
             if progress:
                 progress(1)
             continue
-        try:
-            feats = u.load()
-        except SpeechdisError as e:
-            skipped.append(Skipped(u.source, str(e)))
+        feats, error = next(loaded)
+        if feats is None:
+            skipped.append(Skipped(u.source, error))
             if progress:
                 progress(1)
             continue
@@ -488,6 +494,52 @@ def extract(
         speakers=[r[3] for r in rows], starts=np.array([r[4] for r in rows], dtype=np.float64),
         ends=np.array([r[5] for r in rows], dtype=np.float64), vectors=vectors, kind=embedder.kind,
         model=str(embedder.path), skipped=skipped, n_utterances=n_utts, seconds=time.perf_counter() - t0)
+
+
+# Utterances of the running extract(), for its forked feature workers (inherited at fork, never pickled: their
+# load() closures hold readers and the embedder).
+_FORKED: list[Utterance] = []
+
+
+def _load_one(u: Utterance) -> tuple[np.ndarray | None, str | None]:
+    """(features, None) or (None, why not) of one utterance; other errors propagate."""
+    try:
+        return u.load(), None
+    except SpeechdisError as e:
+        return None, str(e)
+
+
+def _load_forked(i: int) -> tuple[np.ndarray | None, str | None]:
+    return _load_one(_FORKED[i])
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # the workers are the parallelism; a thread pool each would oversubscribe
+
+
+def _load_features(utts: list[Utterance], workers: int) -> Iterator[tuple[np.ndarray | None, str | None]]:
+    """:func:`_load_one` of each utterance in order: in this process, or in ``workers`` forked processes a
+    few utterances ahead (bounded, so features never pile up faster than they are embedded)."""
+    global _FORKED
+    if workers <= 0 or len(utts) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(_load_one, utts)
+        return
+    _FORKED = utts
+    try:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init) as pool:
+            ahead = 4 * workers
+            pending = deque(pool.apply_async(_load_forked, (i,)) for i in range(min(ahead, len(utts))))
+            nxt = len(pending)
+            while pending:
+                res = pending.popleft().get()
+                if nxt < len(utts):
+                    pending.append(pool.apply_async(_load_forked, (nxt,)))
+                    nxt += 1
+                yield res
+    finally:
+        _FORKED = []
 
 
 # ------------------------------------------------------------------------------------ grid job arrays
