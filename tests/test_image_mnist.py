@@ -171,3 +171,16 @@ def test_table_shows_mean_and_std_over_seed_dirs(tmp_path):
     text = metrics_table(tmp_path)
     assert "| triplegan | seeds | 0, 1, 2 |" in text
     assert "| triplegan | classifier_accuracy | 0.8000 ± 0.1000 (seeds: 0.9000, 0.8000, 0.7000) |" in text
+
+
+def test_paper_table_reports_seed_spread(tmp_path):
+    for sub, acc in (("dann", 0.9), ("dann/seed1", 0.8)):
+        (tmp_path / sub).mkdir(parents=True)
+        (tmp_path / sub / "metrics.json").write_text(json.dumps(
+            {"model": "dann", "dataset": "mnist", "dann_target_accuracy": acc, "source_only_target_accuracy": 0.5,
+             "steps": 5, "train_seconds": 60.0}))
+    row = next(r for r in paper_table(tmp_path).splitlines() if r.startswith("| dann |"))
+    assert "| 90.00% | 85.00 ± 7.07 (2 seeds) | source only: 50.00% (paper 52.25%) | 5 / 1.0 min |" in row
+    (tmp_path / "dann" / "metrics.json").write_text(json.dumps({"model": "dann", "dataset": "digits"}))
+    with pytest.raises(ConfigError, match="not an MNIST run"):
+        paper_table(tmp_path)

@@ -68,26 +68,22 @@ def metrics_table(exp_dir: str | os.PathLike) -> str:
     return "\n".join(lines) + "\n"
 
 
-# What the papers report on MNIST, for the paper-vs-speechdis table: (model, measure, paper figure, a
-# function of metrics.json giving ours, its comparison figure).
+# What the papers report on MNIST, for the paper-vs-speechdis table: (model, measure, paper figure, our metric,
+# whether it is shown as an error (1 - value), and what to show beside it).
 PAPER_ROWS = (
     ("infogan", "unsupervised classification test error, 10-way code (Chen et al., 2016)", "5% (± 0.01)",
-     lambda m: _pct(m.get("unsupervised_error")), lambda m: ""),
-    ("triplegan", "test error with 100 labels (Li et al., 2017)", "0.91% (± 0.58)",
-     lambda m: _pct(1 - m["classifier_accuracy"]) if "classifier_accuracy" in m else "–",
+     "unsupervised_error", False, lambda m: ""),
+    ("triplegan", "test error with 100 labels (Li et al., 2017)", "0.91% (± 0.58)", "classifier_accuracy", True,
      lambda m: f"same 100 labels alone: {_pct(1 - m['baseline_accuracy'])}" if "baseline_accuracy" in m else ""),
-    ("bigan", "1-NN test accuracy on E(x) (Donahue et al., 2017)", "97.39%",
-     lambda m: _pct(m.get("knn1_accuracy_z")),
+    ("bigan", "1-NN test accuracy on E(x) (Donahue et al., 2017)", "97.39%", "knn1_accuracy_z", False,
      lambda m: f"recon MSE {m['recon_mse']:.4f} vs mean image {m['recon_mse_mean_image']:.4f}"
      if "recon_mse" in m else ""),
     ("dann", "MNIST → textured MNIST target accuracy (paper: → MNIST-M, Ganin & Lempitsky, 2015)", "76.66%",
-     lambda m: _pct(m.get("dann_target_accuracy")),
+     "dann_target_accuracy", False,
      lambda m: f"source only: {_pct(m.get('source_only_target_accuracy'))} (paper 52.25%)"),
-    ("vaegan", "samples scored by an MNIST classifier: confidence / class entropy (no paper figure)", "–",
-     lambda m: f"{m['sample_confidence']:.3f} / {m['sample_class_entropy']:.3f}" if "sample_confidence" in m
-     else "–",
-     lambda m: f"recon MSE {m['recon_mse']:.4f} vs mean image {m['recon_mse_mean_image']:.4f}"
-     if "recon_mse" in m else ""),
+    ("vaegan", "samples: MNIST classifier's confidence (no paper figure)", "–", "sample_confidence", False,
+     lambda m: f"class entropy {m['sample_class_entropy']:.3f}; recon MSE {m['recon_mse']:.4f} vs mean image "
+     f"{m['recon_mse_mean_image']:.4f}" if "sample_class_entropy" in m else ""),
 )
 
 
@@ -96,18 +92,26 @@ def _pct(v: object) -> str:
 
 
 def paper_table(exp_dir: str | os.PathLike) -> str:
-    """Markdown: the papers' MNIST figures beside ours (``<exp>/<model>/metrics.json`` of MNIST runs), with
-    steps and train time; models without a run are listed as not run."""
+    """Markdown: the papers' MNIST figures beside ours (``<exp>/<model>/metrics.json`` of MNIST runs, and the
+    mean ± std over ``<exp>/<model>/seed<k>/`` runs when there are any), with steps and train time."""
     exp = Path(exp_dir)
-    lines = ["| model | measure | paper | speechdis | compare with | steps / train time |", "|---|---|---|---|---|---|"]
-    for name, measure, paper, ours, other in PAPER_ROWS:
+    lines = ["| model | measure | paper | speechdis (seed 0) | over seeds | compare with (seed 0) "
+             "| steps / train time |", "|---|---|---|---|---|---|---|"]
+    for name, measure, paper, key, as_error, other in PAPER_ROWS:
         f = exp / name / METRICS
         if not f.is_file():
-            lines.append(f"| {name} | {measure} | {paper} | not run | | |")
+            lines.append(f"| {name} | {measure} | {paper} | not run | | | |")
             continue
-        m = _read_metrics(f)
+        runs = [_read_metrics(f), *(_read_metrics(g) for g in sorted(f.parent.glob(f"seed*/{METRICS}")))]
+        m = runs[0]
         if m.get("dataset", "mnist") != "mnist":
             raise ConfigError(f"{f}: not an MNIST run (dataset {m.get('dataset')!r})")
-        lines.append(f"| {name} | {measure} | {paper} | {ours(m)} | {other(m)} | {m.get('steps', '?')} / "
-                     f"{float(m.get('train_seconds', 0)) / 60:.1f} min |")
+        values = [1 - r[key] if as_error else r[key] for r in runs if key in r]
+        show = _pct if name != "vaegan" else (lambda v: f"{v:.3f}")
+        spread = ""
+        if len(values) > 1:
+            a = 100 * np.asarray(values) if name != "vaegan" else np.asarray(values)
+            spread = f"{a.mean():.2f} ± {a.std(ddof=1):.2f} ({len(values)} seeds)"
+        lines.append(f"| {name} | {measure} | {paper} | {show(values[0]) if values else '–'} | {spread} | "
+                     f"{other(m)} | {m.get('steps', '?')} / {float(m.get('train_seconds', 0)) / 60:.1f} min |")
     return "\n".join(lines) + "\n"
