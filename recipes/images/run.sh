@@ -65,6 +65,7 @@ train() {  # train <model> <dir> <seed> [extra args]: logs to <dir>/train.log, e
     echo "[images] $name (seed $s) already trained in $dir (--force true retrains)"
     return 0
   fi
+  echo "[images] training $name (seed $s)"
   mkdir -p "$dir"
   rm -f "$dir/rc"
   local rc=0
@@ -81,13 +82,11 @@ for m in $models; do
     dir="$exp/$m"
     if [ "$s" != "$seed" ]; then dir="$exp/$m/seed$s"; fi
     while [ "$(jobs -rp | wc -l)" -ge "$nj" ]; do wait -n || true; done
-    echo "[images] training $m (seed $s)"
     train "$m" "$dir" "$s" &
   done
 done
 wait || true
 if [ "$run_edit" = 1 ]; then
-  echo "[images] training edit"
   if [ -f "$exp/vaegan/model.pt" ] && [ "$(cat "$exp/vaegan/rc" 2>/dev/null)" = 0 ]; then
     train edit "$exp/edit" "$seed" --init "$exp/vaegan"
   else

@@ -28,7 +28,7 @@ def _read_metrics(f: Path) -> dict:
 
 
 def _mean_std(values: list) -> str:
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) and len(values) > 1:
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) and len(set(values)) > 1:
         a = np.asarray(values, float)
         return f"{a.mean():.4f} ± {a.std(ddof=1):.4f} (seeds: {', '.join(_fmt(float(v)) for v in values)})"
     return _fmt(values[0])
