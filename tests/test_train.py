@@ -110,6 +110,21 @@ def test_baseline_trains(mini_data, tmp_path):
     assert res.steps == 3 and "loss/rec" in res.final and "loss/adv" not in res.final
 
 
+def test_float16_storage_holds_half_the_bytes_and_trains(mini_data, tmp_path):
+    from speechdis.training.loop import load_data
+
+    ds32 = load_data(_cfg(), mini_data["train"])[0]
+    ds16 = load_data(_cfg(data__storage_dtype="float16"), mini_data["train"])[0]
+    i = list(range(8))
+    a, b = ds32.__getitems__(i)["feats"], ds16.__getitems__(i)["feats"]
+    assert b.dtype == torch.float32 and torch.allclose(a, b, rtol=1e-3, atol=1e-3) and not torch.equal(a, b)
+    assert ds16.feature_bytes * 2 == ds32.feature_bytes > 0
+    res = train(_cfg(train__steps=3, data__storage_dtype="float16"), mini_data["train"], tmp_path / "exp")
+    assert res.steps == 3 and all(torch.isfinite(torch.tensor(v)) for v in res.final.values())
+    with pytest.raises(ConfigError, match="storage_dtype"):
+        _cfg(data__storage_dtype="int8")
+
+
 def test_malformed_config_names_the_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("loss:\n  adv_mod: wgan\n")

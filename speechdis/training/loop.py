@@ -217,7 +217,8 @@ def load_data(cfg: TrainConfig, data_dir: str | os.PathLike, valid_dir: str | os
     if feat_dim != cfg.model.feat_dim:
         raise ConfigError(f"model.feat_dim is {cfg.model.feat_dim} but the features in {data_dir} have "
                           f"{feat_dim} dimensions")
-    train_ds = WordSegmentDataset(train_segs, reader, cfg.data.crop_frames, preload=cfg.data.preload)
+    train_ds = WordSegmentDataset(train_segs, reader, cfg.data.crop_frames, preload=cfg.data.preload,
+                                  storage_dtype=cfg.data.storage_dtype)
     valid_ds = WordSegmentDataset(valid_segs[: cfg.data.max_valid_segments], reader, cfg.data.crop_frames,
                                   speaker_index={s: k for k, s in enumerate(sorted({x.speaker for x in valid_segs}))}
                                   ) if valid_segs else None
@@ -426,7 +427,8 @@ def train(
 # where it runs).
 RESUMABLE_CHANGES = frozenset({
     "train.steps", "train.log_every", "train.valid_every", "train.ckpt_every", "train.keep_checkpoints",
-    "train.device", "train.amp", "data.num_workers", "data.preload", "data.max_valid_segments",
+    "train.device", "train.amp", "data.num_workers", "data.preload", "data.storage_dtype",
+    "data.max_valid_segments",
     "model.speaker_classes",  # derived from the training data, which is compared on its own
 })
 
