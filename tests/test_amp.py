@@ -1,13 +1,12 @@
 """Mixed precision (train.amp: none | bf16 | fp16) on CPU: config switch, autocast dtype, fp16 gradient scaling."""
-import json
 import math
 
 import pytest
 import torch
-from test_train import TINY
+from test_train import _cfg
 
 from speechdis.adversarial import AlternatingTrainer
-from speechdis.config import from_dict, load_config
+from speechdis.config import load_config
 from speechdis.errors import ConfigError
 from speechdis.training.config import TrainConfig
 from speechdis.training.loop import train
@@ -72,14 +71,6 @@ def test_fp16_scaler_skips_an_overflowing_step_and_clips_true_gradients():
     fresh = AlternatingTrainer(torch.optim.SGD(net.parameters(), lr=1.0), n_critic=0, amp="fp16")
     fresh.load_state_dict(trainer.state_dict())
     assert fresh.scalers["generator"].get_scale() == scale / 2
-
-
-def _cfg(**over) -> TrainConfig:
-    data = json.loads(json.dumps(TINY))
-    for key, value in over.items():
-        section, name = key.split("__")
-        data.setdefault(section, {})[name] = value
-    return from_dict(TrainConfig, data)
 
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
