@@ -102,7 +102,8 @@ def real_images(cfg: InfoGANConfig, seed: int) -> tuple[np.ndarray, np.ndarray, 
 def fit(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[str, float]:
     model: InfoGAN = modules["infogan"]  # type: ignore[assignment]
     gen = torch.Generator().manual_seed(seed + 1)
-    x, _, _ = real_images(cfg, seed)  # labels unused: InfoGAN is unsupervised
+    # Training never sees a label; the evaluation images and labels only feed the monitoring curve.
+    x, x_eval, y_eval = real_images(cfg, seed)
     stream = (b[0] for b in batches(x, batch_size=cfg.batch_size, generator=gen))
     trainer = AlternatingTrainer(
         torch.optim.Adam(model.generator.parameters(), lr=cfg.lr_g, betas=(0.5, 0.999)),
@@ -128,7 +129,6 @@ def fit(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[st
         return adv + cfg.info_weight * info, {"g": adv.item(), **logs}
 
     curve: dict[str, float] = {}
-    x_eval, y_eval = real_images(cfg, seed)[1:]
 
     def on_step(step: int, progress: float) -> None:
         # The training curve of the unsupervised error (first 2000 evaluation images; monitoring only).
