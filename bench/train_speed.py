@@ -4,19 +4,20 @@ For each model (baseline, disentangled with each adversary mode) and each batch 
 
 * full: ``AlternatingTrainer.step`` as ``speechdis train`` runs it — batches drawn by ``PairBatchSampler``,
   assembled by the dataset (``__getitems__`` + ``collate_segments``), pinned and copied with
-  ``non_blocking`` on CUDA, the critic steps (each on its own batch), the whole objective, clipping, AMP;
+  ``non_blocking`` on CUDA, the critic steps (each on its own batch, or with ``--critic-batches shared``
+  all on one batch embedded once), the whole objective, clipping, AMP;
 * bare: the same autoencoder's forward + masked reconstruction loss + backward + a plain Adam step on batches
   already on the device (no sampler, no critic, no speaker or adversarial terms).
 
-Segments/s counts every segment a step consumes (the critic steps draw their own batches). The ratio compares
+Segments/s counts every segment a step consumes (fresh critic steps draw their own batches). The ratio compares
 autoencoder updates per second, full / bare: for the baseline the trainer's overhead over the bare
 encoder-decoder (issue 11 target on a GPU: ≥ 0.8); for the disentangled model it also holds the speaker
 encoder and the critic steps, work the bare step does not do. Synthetic segments (random frames, lengths 20–70)
 measure the model, not the disk. Batch B is B/8 speakers x 8 segments (the reference config's batch 64 is 8 x 8).
 
     python bench/train_speed.py [--config recipes/mini/conf/train_disentangled.yaml] [--steps 30] [--device auto]
-        [--batch-sizes 64,256,1024] [--adv-modes wgan,bce,grl] [--amp none|bf16|fp16] [--threads N]
-        [--set key=value ...]
+        [--batch-sizes 64,256,1024] [--adv-modes wgan,bce,grl] [--critic-batches fresh,shared]
+        [--amp none|bf16|fp16] [--threads N] [--set key=value ...]
 
 On a GPU box, the reference LibriSpeech config:
 
@@ -76,7 +77,7 @@ def measure_full(cfg: TrainConfig, ds: WordSegmentDataset, steps: int, device: t
         critic.to(device)
     obj = SpeechObjective(model, critic, cfg.loss, cfg.model.kind == "disentangled", steps)
     trainer = build_trainer(cfg, model, critic, device)
-    fns = (obj.critic_loss if trainer.critic_opt is not None else None, obj.generator_loss)
+    fns = (obj.critic_loss if trainer.critic_opt is not None else None, obj.generator_loss, obj.critic_prepare)
     batches = _batches(ds, cfg, device)
     for _ in range(WARMUP):
         trainer.step(batches, *fns)
@@ -85,7 +86,7 @@ def measure_full(cfg: TrainConfig, ds: WordSegmentDataset, steps: int, device: t
     for _ in range(steps):
         trainer.step(batches, *fns)
     _sync(device)
-    return steps / (time.perf_counter() - t0), cfg.batch_size * (trainer.n_critic + 1)
+    return steps / (time.perf_counter() - t0), cfg.batch_size * trainer.batches_per_step
 
 
 def measure_bare(cfg: TrainConfig, ds: WordSegmentDataset, steps: int, device: torch.device) -> float:
@@ -133,6 +134,8 @@ def main() -> None:
                          "threads of small RNN ops wait on busy cores)")
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--adv-modes", default="wgan,bce,grl", help="adversary modes of the disentangled model to time")
+    ap.add_argument("--critic-batches", default="fresh,shared",
+                    help="loss.critic_batches values to time for the wgan/bce modes")
     args = ap.parse_args()
     device = resolve_device(args.device)
     if args.threads:
@@ -142,8 +145,10 @@ def main() -> None:
         ap.error("--batch-sizes: each a multiple of 8, at least 16 (two speakers per batch)")
     sets = list(args.set) + ([f"train.amp={args.amp}"] if args.amp else [])
     runs = [("baseline", ["model.kind=baseline"])]
-    runs += [(f"disentangled ({m})", ["model.kind=disentangled", f"loss.adv_mode={m}"])
-             for m in args.adv_modes.split(",") if m]
+    for m in filter(None, args.adv_modes.split(",")):
+        shares = [c for c in args.critic_batches.split(",") if c] if m in ("wgan", "bce") else ["fresh"]
+        runs += [(f"disentangled ({m}" + (", shared critic batch)" if c == "shared" else ")"),
+                  ["model.kind=disentangled", f"loss.adv_mode={m}", f"loss.critic_batches={c}"]) for c in shares]
     print(f"device: {device} ({torch.get_num_threads()} threads)  config: {args.config}  timed steps: {args.steps}")
     print("| model | batch | amp | full step: segments/s (segments/step) | bare fwd+bwd: segments/s | "
           "autoencoder updates/s, full / bare |\n|---|---|---|---|---|---|", flush=True)

@@ -118,3 +118,42 @@ def test_alternating_trainer_wgan_gp_learns_to_separate():
     # the bound keeps a 2x margin over the worst seen, still far below where it started.
     assert torch.dist(torch.stack(tail).mean(0), target) < 0.5 * start_dist
     assert all(p.requires_grad for p in critic.parameters())  # unfrozen after the generator step
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_alternating_trainer_shared_critic_batch(share):
+    """Shared mode: n_critic updates on one prepared batch (prepared once, without gradients), 2 draws/step."""
+    critic = torch.nn.Linear(2, 1)
+    gen = torch.nn.Parameter(torch.zeros(2))
+    trainer = AlternatingTrainer(torch.optim.SGD([gen], lr=0.1), torch.optim.SGD(critic.parameters(), lr=0.1),
+                                 critic=critic, n_critic=3, share_critic_batch=share)
+    drawn, prepared, seen = [], [], []
+
+    def batches():
+        k = 0
+        while True:
+            drawn.append(k)
+            yield torch.full((4, 2), float(k))
+            k += 1
+
+    def prepare(b):
+        prepared.append(torch.is_grad_enabled())
+        return b + 100.0
+
+    def critic_fn(b):
+        seen.append(float(b[0, 0]))
+        return critic(b).mean(), {}
+
+    def gen_fn(b):
+        return (critic(b + gen) ** 2).mean(), {}
+
+    it = batches()
+    for _ in range(2):
+        trainer.step(it, critic_fn, gen_fn, prepare)
+    assert len(drawn) == 2 * trainer.batches_per_step
+    if share:
+        assert trainer.batches_per_step == 2 and prepared == [False, False]
+        assert seen == [100.0] * 3 + [102.0] * 3  # batch 0 then batch 2 (1 and 3 went to the generator)
+    else:
+        assert trainer.batches_per_step == 4 and prepared == []
+        assert seen == [0.0, 1.0, 2.0, 4.0, 5.0, 6.0]

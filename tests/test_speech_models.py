@@ -170,3 +170,27 @@ def test_correspondence_targets_pick_same_word_other_speaker():
         assert t[0] == 1 and t[5] == 1 and t[1] in (0, 5)  # word 0 by the other speaker
         assert t[2] == 2 and t[3] == 3 and t[4] == 4 and t[6] == 6  # no token by another speaker: itself
     assert torch.equal(correspondence_targets(words, spk, 0.0, generator=g), torch.arange(7))
+
+
+def test_critic_prepared_batch_gives_the_same_critic_loss():
+    """Shared critic batches: the phonetic vectors computed once (E_p only) are what each update recomputes."""
+    from speechdis.speech.objective import LossConfig, SpeechObjective
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(kind="disentangled", **SMALL)
+    model = DisentangledAutoencoder(cfg)
+    x, lengths = torch.randn(8, 12, 5), torch.tensor([12, 9, 7, 12, 5, 11, 8, 6])
+    assert torch.allclose(model.phonetic(x, lengths), model.embed(x, lengths)["phonetic"])
+    batch = {"feats": x, "lengths": lengths, "speaker": torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])}
+    for mode in ("wgan", "bce"):
+        obj = SpeechObjective(model, SpeakerPairClassifier(cfg.phonetic_dim, (8,)),
+                              LossConfig(adv_mode=mode, pairs_per_batch=8), True, 10)
+        prepared = obj.critic_prepare(batch)
+        assert not prepared["phonetic"].requires_grad and set(batch) < set(prepared)
+        torch.manual_seed(1)
+        fresh, _ = obj.critic_loss(batch)
+        torch.manual_seed(1)
+        shared, _ = obj.critic_loss(prepared)
+        assert shared.item() == pytest.approx(fresh.item(), rel=1e-5), mode
+    with pytest.raises(ValueError, match="critic_batches"):
+        LossConfig(critic_batches="once")

@@ -50,10 +50,11 @@ def test_loss_decreases_on_mini_corpus(mini_data, tmp_path):
     assert (tmp_path / "exp" / "model.pt").exists() and (tmp_path / "exp" / "feats.yaml").exists()
 
 
-@pytest.mark.parametrize("mode,group", [("wgan", 1), ("grl", 1), ("bce", 2)])
-def test_resume_reproduces_next_step_losses(mini_data, tmp_path, mode, group):
+@pytest.mark.parametrize("mode,group,critic_batches", [("wgan", 1, "fresh"), ("grl", 1, "fresh"),
+                                                       ("bce", 2, "fresh"), ("wgan", 1, "shared")])
+def test_resume_reproduces_next_step_losses(mini_data, tmp_path, mode, group, critic_batches):
     cfg = _cfg(train__steps=6, train__valid_every=3, loss__adv_mode=mode, loss__n_critic=2,
-               loss__critic_group_size=group)
+               loss__critic_group_size=group, loss__critic_batches=critic_batches)
     train(cfg, mini_data["train"], tmp_path / "full")
     first = train(cfg, mini_data["train"], tmp_path / "cut", stop_after=3)
     assert first.steps == 3 and not (tmp_path / "cut" / "model.pt").exists()

@@ -1,7 +1,10 @@
 """The alternating adversarial update, written once for every model (speech and image).
 
 A training step is ``n_critic`` updates of the critic/discriminator, each on its own batch, followed by one
-update of the generator side (encoders, decoders, generators). ``n_critic = 0`` gives a single joint update,
+update of the generator side (encoders, decoders, generators). With ``share_critic_batch`` the critic updates
+share one batch whose generator-side outputs are computed once (``critic_prepare``): the generator does not
+change between critic updates, so those outputs are exactly what each update would recompute; only the
+critic sees fewer distinct examples per step. ``n_critic = 0`` gives a single joint update,
 which is what gradient-reversal training uses (the GRL does the min-max inside one backward pass).
 Each side has its own optimiser, optional gradient clipping and optional mixed precision (``amp``: bf16 or
 fp16 autocast on the trainer's device; fp16 with a gradient scaler per optimiser, since fp16 gradients
@@ -65,6 +68,7 @@ class AlternatingTrainer:
         clip_mode: str = "norm",
         amp: bool | str = False,
         device: torch.device | str = "cpu",
+        share_critic_batch: bool = False,
     ) -> None:
         if n_critic > 0 and critic_opt is None:
             raise ValueError("n_critic > 0 needs a critic optimiser")
@@ -74,6 +78,7 @@ class AlternatingTrainer:
         self.critic_opt = critic_opt
         self.critic = critic
         self.n_critic = n_critic
+        self.share_critic_batch = share_critic_batch
         self.clip_grad = clip_grad
         self.clip_mode = clip_mode
         self.device = torch.device(device)
@@ -123,12 +128,32 @@ class AlternatingTrainer:
         with frozen(self.critic):
             return self._update(self.generator_opt, loss_fn, batch, self.scalers.get("generator"))
 
-    def step(self, batches: Iterator[object], critic_fn: LossFn | None, generator_fn: LossFn) -> dict[str, float]:
-        """``n_critic`` critic updates then one generator update, each drawing its own batch."""
+    @property
+    def batches_per_step(self) -> int:
+        """Batches one :meth:`step` draws when it has a critic function."""
+        if self.n_critic == 0:
+            return 1
+        return 2 if self.share_critic_batch else self.n_critic + 1
+
+    def step(self, batches: Iterator[object], critic_fn: LossFn | None, generator_fn: LossFn,
+             critic_prepare: Callable[[object], object] | None = None) -> dict[str, float]:
+        """``n_critic`` critic updates then one generator update, each drawing its own batch.
+
+        With ``share_critic_batch`` the critic updates draw one batch between them, passed through
+        ``critic_prepare`` once (no gradients, under the same autocast) — the place to compute the
+        generator-side inputs of the critic that every update would otherwise recompute."""
         logs: dict[str, float] = {}
-        if critic_fn is not None:
-            for _ in range(self.n_critic):
-                logs.update(self.critic_step(critic_fn, next(batches)))
+        if critic_fn is not None and self.n_critic > 0:
+            if self.share_critic_batch:
+                shared = next(batches)
+                if critic_prepare is not None:
+                    with torch.no_grad(), self._autocast():
+                        shared = critic_prepare(shared)
+                for _ in range(self.n_critic):
+                    logs.update(self.critic_step(critic_fn, shared))
+            else:
+                for _ in range(self.n_critic):
+                    logs.update(self.critic_step(critic_fn, next(batches)))
         logs.update(self.generator_step(generator_fn, next(batches)))
         return logs
 

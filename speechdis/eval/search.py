@@ -119,8 +119,8 @@ class FaissIndex:
     """A faiss inner-product index over the normalised archive: ``flat``, ``ivf`` or ``hnsw``.
 
     ``nlist`` (IVF cells) defaults to ``4 * sqrt(N)`` rounded to a power of two, trained on at most
-    ``train_size`` vectors (seeded sample); ``nprobe`` defaults to ``max(32, nlist // 16)`` (recall@10 ~0.96
-    on the clustered data of ``bench/search_speed.py``). HNSW uses ``M`` links per node and
+    ``max(train_size, 40 * nlist)`` vectors (seeded sample); ``nprobe`` defaults to ``max(32, nlist // 16)``
+    (recall@10 ~0.96 on the clustered data of ``bench/search_speed.py``). HNSW uses ``M`` links per node and
     ``ef_search`` candidates at query time. ``threads`` sets faiss's OpenMP threads (None: faiss's default).
     """
 
@@ -156,8 +156,9 @@ class FaissIndex:
             index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
             index.cp.seed = seed
             train = x
-            if n > train_size:
-                train = x[np.sort(np.random.default_rng(seed).choice(n, size=train_size, replace=False))]
+            m = max(train_size, 40 * nlist)  # faiss's k-means warns below 39 points per cell
+            if n > m:
+                train = x[np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))]
             index.train(train)
             index.nprobe = nprobe if nprobe is not None else min(nlist, max(32, nlist // 16))
             self.nlist, self.nprobe = nlist, index.nprobe

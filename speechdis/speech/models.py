@@ -252,6 +252,11 @@ class DisentangledAutoencoder(_Autoencoder):
         """Returns ``{"phonetic": (B, phonetic_dim), "speaker": (B, speaker_dim)}``."""
         return self._encode(*self._front(x, lengths)[1:])
 
+    def phonetic(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``embed(x, lengths)["phonetic"]`` without running the speaker encoder (what the critic needs)."""
+        _, content, _, steps = self._front(x, lengths)
+        return self.phonetic_encoder(content, steps)
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor, partner: torch.Tensor | None = None
                 ) -> dict[str, torch.Tensor]:
         target, *inputs = self._front(x, lengths)

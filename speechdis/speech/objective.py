@@ -57,6 +57,10 @@ class LossConfig:
     # Softmax cross-entropy of a linear classifier of the training speakers on v_s (as x-vectors are
     # trained), beside the distance constraints; 0 = off.
     speaker_ce_weight: float = 0.0
+    # "fresh": each of the n_critic D_s updates draws its own batch and embeds it; "shared": the n_critic
+    # updates share one batch, embedded once (E_p is fixed during them, so the vectors are the same), each
+    # update drawing its own pairs from it: n_critic - 1 fewer encoder passes and batches per step.
+    critic_batches: Literal["fresh", "shared"] = "fresh"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.same_fraction < 1.0:
@@ -67,6 +71,8 @@ class LossConfig:
             raise ValueError("loss.correspondence must be between 0 and 1")
         if self.critic_group_size < 1:
             raise ValueError("loss.critic_group_size must be ≥ 1")
+        if self.critic_batches not in ("fresh", "shared"):
+            raise ValueError(f"loss.critic_batches must be 'fresh' or 'shared', not {self.critic_batches!r}")
 
 
 class SpeechObjective:
@@ -110,11 +116,15 @@ class SpeechObjective:
                                         c.same_fraction)
         return v_p[i].mean(1), v_p[j].mean(1), same
 
-    def critic_loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
-        """D_s update on phonetic vectors of the (fixed) encoder."""
-        assert self.critic is not None
+    def critic_prepare(self, batch: dict) -> dict:
+        """The batch with its phonetic vectors (``"phonetic"``, no gradient) for :meth:`critic_loss`."""
         with torch.no_grad():
-            v_p = self.plain_model.embed(batch["feats"], batch["lengths"])["phonetic"]
+            return {**batch, "phonetic": self.plain_model.phonetic(batch["feats"], batch["lengths"])}
+
+    def critic_loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """D_s update on phonetic vectors of the (fixed) encoder (``batch["phonetic"]`` when prepared)."""
+        assert self.critic is not None
+        v_p = batch["phonetic"] if "phonetic" in batch else self.critic_prepare(batch)["phonetic"]
         a, b, same = self._critic_inputs(v_p, batch)
         scores = self.critic(a, b)
         if self.cfg.adv_mode == "wgan":

@@ -76,7 +76,8 @@ def build_trainer(cfg: TrainConfig, model: torch.nn.Module, critic: torch.nn.Mod
                   device: torch.device, freeze_critic: bool = True) -> AlternatingTrainer:
     """Optimisers and the alternating trainer for ``cfg.loss.adv_mode``.
 
-    wgan/bce: the critic has its own optimiser and ``n_critic`` steps per autoencoder step, and is frozen
+    wgan/bce: the critic has its own optimiser and ``n_critic`` steps per autoencoder step (on one shared
+    batch with ``loss.critic_batches: shared``), and is frozen
     during the autoencoder step (``freeze_critic``; off under DDP, which expects the same parameters to
     get gradients in every step). grl: one joint update, the critic sits in the generator optimiser and is
     never frozen, since that step is the only one in which it learns.
@@ -91,7 +92,8 @@ def build_trainer(cfg: TrainConfig, model: torch.nn.Module, critic: torch.nn.Mod
     return AlternatingTrainer(
         gen_opt, critic_opt, critic=critic if (alternating and freeze_critic) else None,
         n_critic=cfg.loss.n_critic if alternating else 0,
-        clip_grad=o.clip_grad or None, clip_mode=o.clip_mode, amp=cfg.train.amp, device=device)
+        clip_grad=o.clip_grad or None, clip_mode=o.clip_mode, amp=cfg.train.amp, device=device,
+        share_critic_batch=cfg.loss.critic_batches == "shared")
 
 
 def _to(batch: dict, device: torch.device) -> dict:
@@ -193,7 +195,7 @@ class Run:
 
     @property
     def batches_per_step(self) -> int:
-        return self.trainer.n_critic + 1
+        return self.trainer.batches_per_step
 
 
 def init_distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
@@ -289,7 +291,7 @@ def train_one_step(run: Run, batches) -> dict[str, float]:
     """``n_critic`` critic updates and one autoencoder update; advances ``run.step``; returns the logs."""
     run.objective.step = run.step
     critic_fn = run.objective.critic_loss if run.trainer.critic_opt is not None else None
-    logs = run.trainer.step(batches, critic_fn, run.objective.generator_loss)
+    logs = run.trainer.step(batches, critic_fn, run.objective.generator_loss, run.objective.critic_prepare)
     run.step += 1
     return logs
 
