@@ -11,24 +11,27 @@ For each model (baseline, disentangled with each adversary mode) and each batch 
 
 Segments/s counts every segment a step consumes (fresh critic steps draw their own batches). The ratio compares
 autoencoder updates per second, full / bare: for the baseline the trainer's overhead over the bare
-encoder-decoder (issue 11 target on a GPU: ≥ 0.8); for the disentangled model it also holds the speaker
-encoder and the critic steps, work the bare step does not do. Synthetic segments (random frames, lengths 20–70)
+encoder-decoder (issue 11 target on a GPU: ≥ 0.8); for the disentangled model it also holds the critic steps
+and the speaker and adversarial terms, work the bare step does not do. The two sides are timed in alternating
+rounds (``--rounds``, ``--steps`` each), and the figures are medians over rounds, so a change in the
+machine's load moves both sides of a ratio. Synthetic segments (random frames, lengths 20–70)
 measure the model, not the disk. Batch B is B/8 speakers x 8 segments (the reference config's batch 64 is 8 x 8).
 
-    python bench/train_speed.py [--config recipes/mini/conf/train_disentangled.yaml] [--steps 30] [--device auto]
-        [--batch-sizes 64,256,1024] [--adv-modes wgan,bce,grl] [--critic-batches fresh,shared]
+    python bench/train_speed.py [--config recipes/mini/conf/train_disentangled.yaml] [--steps 10] [--rounds 3]
+        [--device auto] [--batch-sizes 64,256,1024] [--adv-modes wgan,bce,grl] [--critic-batches fresh,shared]
         [--amp none|bf16|fp16] [--threads N] [--set key=value ...]
 
 On a GPU box, the reference LibriSpeech config:
 
     python bench/train_speed.py --device cuda --config recipes/librispeech/conf/train_disentangled.yaml \\
-        --batch-sizes 64,256,1024 --amp bf16 --steps 50
+        --batch-sizes 64,256,1024 --amp bf16 --steps 20 --rounds 5
 """
 from __future__ import annotations
 
 import argparse
 import itertools
 import time
+from typing import Callable
 
 import numpy as np
 import torch
@@ -67,39 +70,34 @@ def _batches(ds: WordSegmentDataset, cfg: TrainConfig, device: torch.device):
         yield {k: (v.pin_memory() if pin else v).to(device, non_blocking=True) for k, v in batch.items()}
 
 
-def measure_full(cfg: TrainConfig, ds: WordSegmentDataset, steps: int, device: torch.device
-                 ) -> tuple[float, int]:
-    """(Full training steps/s, segments consumed per step)."""
+def full_step(cfg: TrainConfig, ds: WordSegmentDataset, device: torch.device
+              ) -> tuple[Callable[[], None], int]:
+    """(One full training step, segments it consumes)."""
     torch.manual_seed(0)
     model, critic = build_modules(cfg)
     model.to(device)
     if critic is not None:
         critic.to(device)
-    obj = SpeechObjective(model, critic, cfg.loss, cfg.model.kind == "disentangled", steps)
+    obj = SpeechObjective(model, critic, cfg.loss, cfg.model.kind == "disentangled", 1000)
     trainer = build_trainer(cfg, model, critic, device)
     fns = (obj.critic_loss if trainer.critic_opt is not None else None, obj.generator_loss, obj.critic_prepare)
     batches = _batches(ds, cfg, device)
-    for _ in range(WARMUP):
-        trainer.step(batches, *fns)
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        trainer.step(batches, *fns)
-    _sync(device)
-    return steps / (time.perf_counter() - t0), cfg.batch_size * trainer.batches_per_step
+    return (lambda: trainer.step(batches, *fns)), cfg.batch_size * trainer.batches_per_step
 
 
-def measure_bare(cfg: TrainConfig, ds: WordSegmentDataset, steps: int, device: torch.device) -> float:
-    """Steps/s of forward + reconstruction loss + backward + Adam step of the same autoencoder."""
+def bare_step(cfg: TrainConfig, ds: WordSegmentDataset, device: torch.device) -> Callable[[], None]:
+    """Forward + reconstruction loss + backward + Adam step of the same autoencoder, on batches already on
+    the device."""
     torch.manual_seed(0)
     model, _ = build_modules(cfg)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, betas=cfg.optim.betas)
-    fixed = list(itertools.islice(_batches(ds, cfg, device), 4))  # on the device before the clock starts
+    fixed = itertools.cycle(list(itertools.islice(_batches(ds, cfg, device), 4)))
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.train.amp)
     scaler = torch.amp.GradScaler(device.type) if cfg.train.amp == "fp16" else None
 
-    def step(batch: dict) -> None:
+    def step() -> None:
+        batch = next(fixed)
         opt.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             out = model(batch["feats"], batch["lengths"])
@@ -112,20 +110,40 @@ def measure_bare(cfg: TrainConfig, ds: WordSegmentDataset, steps: int, device: t
             loss.backward()
             opt.step()
 
-    for k in range(WARMUP):
-        step(fixed[k % len(fixed)])
+    return step
+
+
+def steps_per_second(step: Callable[[], None], steps: int, device: torch.device) -> float:
     _sync(device)
     t0 = time.perf_counter()
-    for k in range(steps):
-        step(fixed[k % len(fixed)])
+    for _ in range(steps):
+        step()
     _sync(device)
     return steps / (time.perf_counter() - t0)
+
+
+def measure(cfg: TrainConfig, ds: WordSegmentDataset, steps: int, rounds: int, device: torch.device
+            ) -> tuple[float, float, float, int]:
+    """(Full steps/s, bare steps/s, median full/bare ratio, segments per full step), timed in ``rounds``
+    alternating rounds of ``steps`` steps each, so that a change in the machine's load hits both sides."""
+    full, per_step = full_step(cfg, ds, device)
+    bare = bare_step(cfg, ds, device)
+    for _ in range(WARMUP):
+        full()
+        bare()
+    f, b = [], []
+    for _ in range(rounds):
+        f.append(steps_per_second(full, steps, device))
+        b.append(steps_per_second(bare, steps, device))
+    return float(np.median(f)), float(np.median(b)), float(np.median(np.divide(f, b))), per_step
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="recipes/mini/conf/train_disentangled.yaml")
-    ap.add_argument("--steps", type=int, default=30, help="timed steps per figure (after a few warm-up steps)")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps per round and side (after warm-up)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternating full / bare rounds; figures are medians, the ratio the median of rounds")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--batch-sizes", default="64", help="comma-separated, multiples of 8 (B/8 speakers x 8)")
     ap.add_argument("--amp", default=None, choices=["none", "bf16", "fp16"], help="train.amp (default: config's)")
@@ -157,10 +175,9 @@ def main() -> None:
         for name, extra in runs:
             cfg = load_config(TrainConfig, args.config, sets + extra + batch)
             ds = _dataset(cfg)
-            full, per_step = measure_full(cfg, ds, args.steps, device)
-            bare = measure_bare(cfg, ds, args.steps, device)
+            full, bare, ratio, per_step = measure(cfg, ds, args.steps, args.rounds, device)
             print(f"| {name} | {b} | {cfg.train.amp} | {full * per_step:,.0f} ({per_step}) | {bare * b:,.0f} | "
-                  f"{full / bare:.2f} |", flush=True)
+                  f"{ratio:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
