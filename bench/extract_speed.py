@@ -5,14 +5,15 @@ for each utterance the model-ready features are computed (:meth:`Embedder.featur
 ``speechdis extract`` does for audio), then all segments are embedded in batches of ``--batch-size``
 (:meth:`Embedder.embed_features`; ``speechdis extract`` batches up to 1,024 segments per call). Prints the
 time of each stage and the real-time factor (audio seconds / wall seconds) of the two together, one process,
-one torch thread. Weights are random: the speed of a trained model of the same config is the same.
+``--threads`` torch threads (default 1); ``--vectors phonetic`` runs only the phonetic encoder. Weights are
+random: the speed of a trained model of the same config is the same.
 
 With ``--workers 0,1,2`` it then also times ``extract()`` end to end (what ``speechdis extract --workers N``
 runs) on the same utterances written as 16-bit wav files with a ``word_segments`` table: reading, features
 (in N forked worker processes; 0 = in the main one), cutting and embedding, as one real-time factor per N.
 
     python bench/extract_speed.py [--config recipes/librispeech/conf/train_disentangled.yaml] [--utts 40]
-        [--workers 0,1]
+        [--workers 0,1] [--threads 1] [--vectors phonetic]
 """
 from __future__ import annotations
 
@@ -34,11 +35,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=12.0, help="length of each utterance")
     ap.add_argument("--word", type=float, default=0.35, help="length of each word segment")
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of the embedding (extract --threads)")
+    ap.add_argument("--vectors", default="", help="compute only these vectors, e.g. phonetic (extract --vectors)")
     ap.add_argument("--set", action="append", default=[], help="config overrides, key=value")
     ap.add_argument("--workers", default="", help="comma-separated feature worker counts for the end-to-end "
                                                   "extract() timing (e.g. 0,1,2; default: not timed)")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
 
     from speechdis.audio.features import FeatureConfig
     from speechdis.config import load_config
@@ -53,7 +56,8 @@ def main() -> None:
     model, _ = build_modules(cfg)
     model.eval()
     emb = Embedder(model=model, train_config=cfg, feature_config=fcfg, device=torch.device("cpu"),
-                   path=Path("untrained"), batch_size=args.batch_size, threads=1)
+                   path=Path("untrained"), batch_size=args.batch_size, threads=args.threads,
+                   vectors=tuple(args.vectors.split(",")) if args.vectors else None)
     rng = np.random.default_rng(0)
     sr = fcfg.sample_rate
     waves = [0.1 * rng.standard_normal(int(args.seconds * sr)).astype(np.float32) for _ in range(args.utts)]
@@ -70,7 +74,8 @@ def main() -> None:
     audio = args.utts * args.seconds
     feat_s, embed_s = t1 - t0, t2 - t1
     print(f"{args.config}: {cfg.model.kind}, {len(segs)} segments of {args.word}s from {args.utts} x "
-          f"{args.seconds}s utterances ({audio:.0f}s of audio), batch {args.batch_size}, one thread")
+          f"{args.seconds}s utterances ({audio:.0f}s of audio), batch {args.batch_size}, {args.threads} "
+          f"torch thread(s), vectors {', '.join(emb.out_keys)}")
     print(f"features (MFCC + CMVN)   {feat_s:7.2f} s   {audio / feat_s:8.0f}x real time")
     print(f"embedding (encoders)     {embed_s:7.2f} s   {audio / embed_s:8.0f}x real time  "
           f"({len(segs) / embed_s:,.0f} segments/s)")

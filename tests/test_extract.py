@@ -90,6 +90,25 @@ def test_batching_does_not_change_vectors(setup, dis):
                                dis.embed_features([feats[5][:40]])["phonetic"], atol=1e-6)
 
 
+def test_only_the_asked_for_vectors_are_computed(setup, dis, tmp_path):
+    from speechdis.errors import ConfigError
+    from speechdis.inference.extract import load_embeddings
+
+    utt, path, segs = _utt_with_segments(setup.data)
+    spans = [(s.start, s.end) for s in segs]
+    both = dis.embed_file(path, segments=spans)
+    for key in ("phonetic", "speaker"):
+        only = speechdis.load_model(setup.disentangled, device="cpu", vectors=[key])
+        out = only.embed_file(path, segments=spans)
+        assert list(out) == [key] and only.keys == ["phonetic", "speaker"]
+        np.testing.assert_allclose(out[key], both[key], atol=1e-6)
+    with pytest.raises(ConfigError, match="makes phonetic, speaker"):
+        speechdis.load_model(setup.disentangled, device="cpu", vectors=["embedding"])
+    rc = cli_main(["extract", "--model", str(setup.disentangled), str(setup.data), "--out", str(tmp_path / "p"),
+                   "--vectors", "phonetic", "--no-progress", "--device", "cpu"])
+    assert rc == 0 and set(load_embeddings(tmp_path / "p.npz").vectors) == {"phonetic"}
+
+
 def test_baseline_gives_one_vector(setup, base):
     utt, path, segs = _utt_with_segments(setup.data)
     out = base.embed_file(path, segments=[(s.start, s.end) for s in segs])

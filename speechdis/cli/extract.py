@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-frames", type=int, default=3, help="skip segments shorter than this (default 3)")
     p.add_argument("--batch-size", type=int, default=256, help="segments per embedding batch")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--vectors", metavar="KIND[,KIND]",
+                   help="compute only these vectors, e.g. phonetic (runs only the phonetic encoder: half the "
+                        "encoder work of the disentangled model; default: all the model makes)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="processes reading audio and computing features while the main one embeds (default 0: "
@@ -67,7 +70,9 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--job must be in 1..{args.nj} (--nj), got {args.job}")
     npz, ark = output_paths(args.out, args.format)
     check_output_dir(npz if npz is not None else ark)  # before the work, not after it
-    model = load_model(args.model, device=args.device, batch_size=args.batch_size, threads=args.threads)
+    vectors = [v for v in args.vectors.split(",") if v] if args.vectors else None
+    model = load_model(args.model, device=args.device, batch_size=args.batch_size, threads=args.threads,
+                       vectors=vectors)
     if args.combine:
         from speechdis.inference.extract import combine_job_parts
 

@@ -481,14 +481,14 @@ def extract(
     flush()
     if not rows and job is not None:  # a split may hold only unusable inputs; the combine reports them
         return EmbeddingSet(ids=[], utts=[], words=[], speakers=[], starts=np.zeros(0), ends=np.zeros(0),
-                            vectors={k: np.zeros((0, 0), dtype=np.float32) for k in embedder.keys},
+                            vectors={k: np.zeros((0, 0), dtype=np.float32) for k in embedder.out_keys},
                             kind=embedder.kind, model=str(embedder.path), skipped=skipped,
                             seconds=time.perf_counter() - t0)
     if not rows:
         reasons = [s for s in skipped if s.item != "(note)"][:3]
         detail = "; ".join(f"{s.item}: {s.reason}" for s in reasons) or "no segments"
         raise AudioError(f"nothing could be embedded from {len(utts)} utterance(s): {detail}")
-    vectors = {k: np.concatenate([p[k] for p in parts]) for k in embedder.keys}
+    vectors = {k: np.concatenate([p[k] for p in parts]) for k in embedder.out_keys}
     return EmbeddingSet(
         ids=[r[0] for r in rows], utts=[r[1] for r in rows], words=[r[2] for r in rows],
         speakers=[r[3] for r in rows], starts=np.array([r[4] for r in rows], dtype=np.float64),

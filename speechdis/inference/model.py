@@ -8,7 +8,8 @@
 
 Every ``embed_*`` method returns ``{name: (N, dim) float32 array}`` with one row per segment: keys
 ``phonetic`` and ``speaker`` for the disentangled model, ``embedding`` for the baseline autoencoder
-(:attr:`Embedder.keys`).
+(:attr:`Embedder.keys`); ``load_model(..., vectors=("phonetic",))`` computes only those (and runs only
+their encoder).
 
 Features are computed exactly as for training: with the feature config stored inside ``model.pt`` (the
 features the model was trained on; ``model.pt`` alone is enough), over the **whole** file or wave, then CMVN over
@@ -114,6 +115,17 @@ class Embedder:
     provenance: dict = field(default_factory=dict)  # versions and git revision that made the model file
     batch_size: int = 256
     threads: int | None = 1  # torch CPU threads while embedding (see load_model); None: leave as is
+    # Which of :attr:`keys` the embed_* calls compute (None: all). Only the asked-for encoders run, so
+    # ``("phonetic",)`` halves the disentangled model's encoder work when the speaker vectors are not needed.
+    vectors: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.vectors is not None:
+            self.vectors = tuple(self.vectors)
+            bad = [v for v in self.vectors if v not in self.keys]
+            if bad or not self.vectors:
+                raise ConfigError(f"vectors {list(self.vectors)}: this {self.kind} model makes "
+                                  f"{', '.join(self.keys)}")
 
     # -- description ---------------------------------------------------------------------------
     @property
@@ -133,6 +145,11 @@ class Embedder:
         if self.kind == "disentangled":
             return {"phonetic": m.phonetic_dim, "speaker": m.speaker_dim}
         return {"embedding": m.embed_dim}
+
+    @property
+    def out_keys(self) -> list[str]:
+        """The vectors the embed_* calls return: :attr:`vectors` when set, else all :attr:`keys`."""
+        return list(self.vectors) if self.vectors is not None else self.keys
 
     @property
     def crop_frames(self) -> int | None:
@@ -211,7 +228,7 @@ class Embedder:
 
         n = len(feats)
         dim = self.train_config.model.feat_dim
-        out = {k: np.zeros((n, d), dtype=np.float32) for k, d in self.dims.items()}
+        out = {k: np.zeros((n, self.dims[k]), dtype=np.float32) for k in self.out_keys}
         if n == 0:
             return out
         crop = self.crop_frames
@@ -244,7 +261,7 @@ class Embedder:
                 idx = order[b0:b0 + bs]
                 batch = collate_segments([{"feats": torch.from_numpy(arrays[i]), "length": arrays[i].shape[0],
                                            "speaker": -1, "word": -1, "index": int(i)} for i in idx])
-                res = self.model.embed(batch["feats"].to(self.device), batch["lengths"])
+                res = self.model.embed(batch["feats"].to(self.device), batch["lengths"], tuple(out))
                 for k in out:
                     out[k][idx] = res[k].float().cpu().numpy()
                 if progress is not None:
@@ -262,7 +279,7 @@ class Embedder:
 
 
 def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int = 256,
-               threads: int | None = 1):
+               threads: int | None = 1, vectors: Sequence[str] | None = None):
     """Load a trained model from an experiment dir (``speechdis train --out EXP_DIR``) or a model file.
 
     Speech models come back as an :class:`Embedder`; image models (``speechdis image train``) as a
@@ -273,8 +290,9 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
     (format 1) needs the experiment's ``feats.yaml`` beside it, else :class:`ModelError`. ``device``: ``auto``
     (CUDA when available), ``cpu``, ``cuda``, ``cuda:N``. ``threads``: torch CPU threads while embedding
     (default 1: these small RNN batches gain little from more, and on shared cores competing OpenMP threads
-    made embedding ~40x slower in our measurements; None keeps torch's setting). Raises :class:`ModelError`
-    when there is no usable model.
+    made embedding ~40x slower in our measurements; None keeps torch's setting). ``vectors``: compute only
+    these of the model's vectors (:attr:`Embedder.vectors`). Raises :class:`ModelError` when there is no
+    usable model.
     """
     from speechdis.training.checkpoint import load_checkpoint, load_trained, model_family
     from speechdis.training.config import resolve_device
@@ -308,4 +326,4 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
                          f"describes {fcfg.dim}-dim {fcfg.kind}")
     return Embedder(model=trained.model, train_config=cfg, feature_config=fcfg, device=dev, path=path,
                     step=trained.step, warnings=warns, batch_size=batch_size, threads=threads,
-                    provenance=trained.provenance)
+                    provenance=trained.provenance, vectors=tuple(vectors) if vectors is not None else None)

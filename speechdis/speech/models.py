@@ -211,8 +211,9 @@ class Seq2SeqAutoencoder(_Autoencoder):
                                   cfg.bidirectional, cfg.rnn, cfg.dropout)
         self.decoder = _decoder(cfg, cfg.embed_dim)
 
-    def embed(self, x: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Returns ``{"embedding": (B, embed_dim)}``."""
+    def embed(self, x: torch.Tensor, lengths: torch.Tensor, keys: tuple[str, ...] = ("embedding",)
+              ) -> dict[str, torch.Tensor]:
+        """Returns ``{"embedding": (B, embed_dim)}`` (``keys`` for the disentangled model's signature)."""
         _, xs, _, steps = self._front(x, lengths)
         return {"embedding": self.encoder(xs, steps)}
 
@@ -245,17 +246,24 @@ class DisentangledAutoencoder(_Autoencoder):
         # x-vector style speaker classifier on v_s; only the training objective uses it.
         self.speaker_head = nn.Linear(cfg.speaker_dim, cfg.speaker_classes) if cfg.speaker_classes > 0 else None
 
-    def _encode(self, content: torch.Tensor, speaker: torch.Tensor, steps: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"phonetic": self.phonetic_encoder(content, steps), "speaker": self.speaker_encoder(speaker, steps)}
+    def _encode(self, content: torch.Tensor, speaker: torch.Tensor, steps: torch.Tensor,
+                keys: tuple[str, ...] = ("phonetic", "speaker")) -> dict[str, torch.Tensor]:
+        out = {}
+        if "phonetic" in keys:
+            out["phonetic"] = self.phonetic_encoder(content, steps)
+        if "speaker" in keys:
+            out["speaker"] = self.speaker_encoder(speaker, steps)
+        return out
 
-    def embed(self, x: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Returns ``{"phonetic": (B, phonetic_dim), "speaker": (B, speaker_dim)}``."""
-        return self._encode(*self._front(x, lengths)[1:])
+    def embed(self, x: torch.Tensor, lengths: torch.Tensor, keys: tuple[str, ...] = ("phonetic", "speaker")
+              ) -> dict[str, torch.Tensor]:
+        """Returns ``{"phonetic": (B, phonetic_dim), "speaker": (B, speaker_dim)}``, or only the ``keys``
+        asked for (the other encoder then does not run)."""
+        return self._encode(*self._front(x, lengths)[1:], keys=keys)
 
     def phonetic(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``embed(x, lengths)["phonetic"]`` without running the speaker encoder (what the critic needs)."""
-        _, content, _, steps = self._front(x, lengths)
-        return self.phonetic_encoder(content, steps)
+        return self.embed(x, lengths, ("phonetic",))["phonetic"]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor, partner: torch.Tensor | None = None
                 ) -> dict[str, torch.Tensor]:
