@@ -55,35 +55,13 @@ _po_vars="stage stop_stage nj corpus alignments train_subset test_subset exp dat
   train_config_baseline train_config_disentangled steps train_jobs device nnodes nproc_per_node rdzv_endpoint train_gpu
   dtw_budget max_queries_per_word eval_opts
   seeds"
-# shellcheck source=local/parse_options.sh
-. "$recipe/local/parse_options.sh"
-if [ $# -gt 0 ]; then
-  echo "$0: unexpected argument(s): $*" >&2
-  exit 1
-fi
+# shellcheck source=local/common.sh
+. "$recipe/local/common.sh" "$@"
 
-# shellcheck source=path.sh
-. "$recipe/path.sh"
-# shellcheck source=cmd.sh
-. "$recipe/cmd.sh"
-
-# Small RNNs on shared CPU cores: one OpenMP/BLAS thread per job. Competing intra-op threads made training
-# and embedding tens of times slower on a busy 2-core machine. Set OMP_NUM_THREADS yourself to override.
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
-
-[ -n "$data_root" ] || data_root="$(dirname "$exp")/data"
 train_dir="$data_root/$train_subset"
 test_dir="$data_root/$test_subset"
 eval_dir="$exp/eval_$test_subset"
-log_dir="$exp/log"
-mkdir -p "$exp" "$log_dir"
 
-run_stage() {  # run_stage N: true when stage N is selected
-  [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]
-}
-banner() {
-  echo "=== stage $1: $2 ($(date +%H:%M:%S))"
-}
 train_model() {  # train_model NAME CONFIG [KEY=VALUE...]: trains into $exp/NAME
   local name="$1" config="$2" out="$exp/$1"
   shift 2
@@ -115,28 +93,6 @@ grid_array() {  # grid_array CMD LOGNAME COMMAND... : COMMAND --nj $nj --job JOB
   fi
   $cmd JOB=1:"$nj" "$log_dir/$logname.JOB.log" "$@" --nj "$nj" --job JOB
   $cmd "$log_dir/$logname.log" "$@" --nj "$nj" --combine
-}
-run_train_jobs() {  # run_train_jobs "NAME|CONFIG|KEY=VALUE ..." ...: train_model each, at most --train-jobs at once
-  local pids=() names=() failed="" job name config sets k
-  for job in "$@"; do
-    IFS='|' read -r name config sets <<< "$job"
-    # shellcheck disable=SC2086 # sets is a list of KEY=VALUE words on purpose
-    train_model "$name" "$config" $sets &
-    pids+=($!)
-    names+=("$name")
-    if [ "${#pids[@]}" -ge "$train_jobs" ]; then
-      wait "${pids[0]}" || failed="$failed ${names[0]}"
-      pids=("${pids[@]:1}")
-      names=("${names[@]:1}")
-    fi
-  done
-  for k in "${!pids[@]}"; do
-    wait "${pids[$k]}" || failed="$failed ${names[$k]}"
-  done
-  if [ -n "$failed" ]; then
-    echo "$0: training failed:$failed (see the train_* logs under $log_dir)" >&2
-    exit 1
-  fi
 }
 if [ "$nnodes" -gt 1 ] && [ -z "$rdzv_endpoint" ]; then
   echo "$0: --nnodes $nnodes needs --rdzv-endpoint HOST:PORT (a host one of the training tasks runs on)" >&2

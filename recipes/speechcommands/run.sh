@@ -44,26 +44,12 @@ device=auto
 dtw_budget=300
 _po_vars="stage stop_stage nj corpus fsdd exp data_root feat_config train_config_baseline
   train_config_disentangled seeds steps train_jobs ablations export_pretrained device dtw_budget"
-# shellcheck source=local/parse_options.sh
-. "$recipe/local/parse_options.sh"
-if [ $# -gt 0 ]; then
-  echo "$0: unexpected argument(s): $*" >&2
-  exit 1
-fi
-# shellcheck source=path.sh
-. "$recipe/path.sh"
-# shellcheck source=cmd.sh
-. "$recipe/cmd.sh"
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
+# shellcheck source=local/common.sh
+. "$recipe/local/common.sh" "$@"
 
-[ -n "$data_root" ] || data_root="$(dirname "$exp")/data"
-log_dir="$exp/log"
-mkdir -p "$exp" "$log_dir"
 have_fsdd=false
 [ -d "$fsdd/recordings" ] && have_fsdd=true
 
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
-banner() { echo "=== stage $1: $2 ($(date +%H:%M:%S))"; }
 train_model() {  # train_model OUT CONFIG [KEY=VALUE...]
   local out="$1" config="$2"
   shift 2
@@ -76,24 +62,6 @@ train_model() {  # train_model OUT CONFIG [KEY=VALUE...]
   fi
   [ -f "$out/checkpoints/latest.pt" ] && args+=(--resume)
   $train_cmd "$log_dir/train_$(basename "$out").log" speechdis train "${args[@]}" >/dev/null
-}
-run_train_jobs() {  # run_train_jobs "OUT|CONFIG|KEY=VALUE ..." ...: at most --train-jobs at once
-  local pids=() failed="" job out config sets
-  for job in "$@"; do
-    IFS='|' read -r out config sets <<< "$job"
-    # shellcheck disable=SC2086 # sets is a list of KEY=VALUE words on purpose
-    train_model "$out" "$config" $sets &
-    pids+=($!)
-    if [ "${#pids[@]}" -ge "$train_jobs" ]; then
-      wait "${pids[0]}" || failed="$failed ${pids[0]}"
-      pids=("${pids[@]:1}")
-    fi
-  done
-  for p in ${pids[@]+"${pids[@]}"}; do wait "$p" || failed="$failed $p"; done
-  if [ -n "$failed" ]; then
-    echo "$0: training failed (see the train_* logs under $log_dir)" >&2
-    exit 1
-  fi
 }
 evaluate() {  # evaluate DATA OUT MODEL_SPECS...: std (with DTW), speaker, probes in one pass
   local data="$1" out="$2"

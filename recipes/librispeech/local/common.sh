@@ -1,0 +1,54 @@
+# What every speech recipe's run.sh does after setting its option defaults and $_po_vars (Kaldi's
+# utils/parse_options.sh + path.sh + cmd.sh preamble), sourced as `. "$recipe/local/common.sh" "$@"`:
+# parses the options, sets up the environment and the job launchers, one OpenMP/BLAS thread per job, the
+# data and log dirs; defines run_stage, banner and run_train_jobs. The recipe defines train_model.
+# Linked from other recipes' local/ (recipes/speechcommands), like parse_options.sh.
+
+# shellcheck source=parse_options.sh
+. "$recipe/local/parse_options.sh"
+if [ $# -gt 0 ]; then
+  echo "$0: unexpected argument(s): $*" >&2
+  exit 1
+fi
+# shellcheck source=../path.sh
+. "$recipe/path.sh"
+# shellcheck source=../cmd.sh
+. "$recipe/cmd.sh"
+
+# Small RNNs on shared CPU cores: one OpenMP/BLAS thread per job. Competing intra-op threads made training
+# and embedding tens of times slower on a busy 2-core machine. Set OMP_NUM_THREADS yourself to override.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
+
+[ -n "$data_root" ] || data_root="$(dirname "$exp")/data"
+log_dir="$exp/log"
+mkdir -p "$exp" "$log_dir"
+
+run_stage() {  # run_stage N: true when stage N is selected
+  [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]
+}
+banner() {
+  echo "=== stage $1: $2 ($(date +%H:%M:%S))"
+}
+run_train_jobs() {  # run_train_jobs "NAME|CONFIG|KEY=VALUE ..." ...: train_model NAME CONFIG KEY=VALUE...
+  # for each, at most $train_jobs at once; exits naming the failed ones
+  local pids=() names=() failed="" job name config sets k
+  for job in "$@"; do
+    IFS='|' read -r name config sets <<< "$job"
+    # shellcheck disable=SC2086 # sets is a list of KEY=VALUE words on purpose
+    train_model "$name" "$config" $sets &
+    pids+=($!)
+    names+=("$name")
+    if [ "${#pids[@]}" -ge "$train_jobs" ]; then
+      wait "${pids[0]}" || failed="$failed ${names[0]}"
+      pids=("${pids[@]:1}")
+      names=("${names[@]:1}")
+    fi
+  done
+  for k in "${!pids[@]}"; do
+    wait "${pids[$k]}" || failed="$failed ${names[$k]}"
+  done
+  if [ -n "$failed" ]; then
+    echo "$0: training failed:$failed (see the train_* logs under $log_dir)" >&2
+    exit 1
+  fi
+}

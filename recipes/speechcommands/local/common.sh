@@ -1,0 +1,1 @@
+../../librispeech/local/common.sh
