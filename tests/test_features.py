@@ -237,6 +237,16 @@ def test_make_features_parallel_resume_and_reader(tiny_data_dir, tiny_corpus):
     assert seg.shape == (25, 39)
     clone = pickle.loads(pickle.dumps(reader))
     np.testing.assert_array_equal(clone["22-200-0001"], reader["22-200-0001"])
+    # A feats.yaml written before `energy` / `mel_filters` existed describes the front end of its time
+    # (c0 kept, librosa-htk filters), not today's defaults: that is what a model trained on it must use.
+    conf = tiny_data_dir / "conf/feats.yaml"
+    lines = [ln for ln in conf.read_text().splitlines() if not ln.startswith(("energy:", "mel_filters:"))]
+    conf.write_text("\n".join(lines) + "\n")
+    old = FeatsReader(tiny_data_dir).config
+    assert (old.energy, old.mel_filters) == (False, "librosa-htk") and old.n_mels == 23
+    conf.write_text("- not\n- a mapping\n")
+    with pytest.raises(ConfigError, match="feats.yaml"):
+        FeatsReader(tiny_data_dir)
 
     # resume: nothing recomputed
     mtimes = {p.name: p.stat().st_mtime_ns for p in feat_dir.iterdir()}

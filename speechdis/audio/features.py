@@ -41,6 +41,7 @@ __all__ = [
     "load_feature_config",
     "save_feature_config",
     "stored_feature_config",
+    "read_stored_feature_config",
     "compute_features",
     "num_frames",
     "segment_frames",
@@ -189,6 +190,21 @@ def stored_feature_config(data: dict) -> FeatureConfig:
     from speechdis.config import from_dict
 
     return from_dict(FeatureConfig, {**_BEFORE_FIELDS, **data})
+
+
+def read_stored_feature_config(path: str | os.PathLike) -> FeatureConfig:
+    """:func:`stored_feature_config` of a YAML file written by speechdis (a data dir's ``conf/feats.yaml``,
+    an experiment's ``feats.yaml``); :class:`ConfigError` naming the file when it is unreadable or invalid."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"expected a mapping of feature settings, got {type(data).__name__}")
+        return stored_feature_config(data)
+    except (OSError, yaml.YAMLError, ConfigError) as e:
+        raise ConfigError(f"{path}: {e}") from e
 
 
 def save_feature_config(cfg: FeatureConfig, path: str | os.PathLike) -> None:

@@ -53,8 +53,8 @@ from speechdis.audio.features import (
     apply_cmvn,
     cmvn_stats,
     compute_features,
-    load_feature_config,
     mel_filterbank,
+    read_stored_feature_config,
     save_feature_config,
     segment_frames,
 )
@@ -566,7 +566,8 @@ class FeatsReader(Mapping[str, np.ndarray]):
             raise DataDirError(f"{scp}: no such file (run 'speechdis features {self.data_dir}' first)")
         self._scp = read_feats_scp(scp)
         conf = self.data_dir / FEATS_CONFIG
-        self.config: FeatureConfig | None = load_feature_config(conf) if conf.exists() else None
+        # As stored by make_features: fields an older speechdis did not write take that version's behaviour.
+        self.config: FeatureConfig | None = read_stored_feature_config(conf) if conf.exists() else None
         mode = cmvn if cmvn is not None else (self.config.cmvn if self.config else "none")
         if mode not in ("utterance", "speaker", "none"):
             raise ConfigError(f"cmvn must be 'utterance', 'speaker' or 'none', got {mode!r}")

@@ -32,7 +32,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from speechdis.audio.features import FeatureConfig, cmvn, compute_features, segment_frames, stored_feature_config
+from speechdis.audio.features import (
+    FeatureConfig,
+    cmvn,
+    compute_features,
+    read_stored_feature_config,
+    segment_frames,
+)
 from speechdis.errors import AudioError, ConfigError, ModelError
 
 log = logging.getLogger(__name__)
@@ -75,12 +81,10 @@ def find_model_file(exp_dir: str | os.PathLike) -> tuple[Path, list[str]]:
 
 def _stored_yaml(path: Path) -> FeatureConfig:
     """A feats.yaml written by training (fields it lacks mean the behaviour of the version that wrote it)."""
-    import yaml
-
     try:
-        return stored_feature_config(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    except (OSError, yaml.YAMLError, ConfigError) as e:
-        raise ModelError(f"{path}: {e}") from e
+        return read_stored_feature_config(path)
+    except ConfigError as e:
+        raise ModelError(str(e)) from e
 
 
 def vector_roles(keys: Sequence[str]) -> dict[str, str]:
