@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--word", type=float, default=0.35, help="length of each word segment")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the embedding (extract --threads)")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda | auto (the embedding's device)")
     ap.add_argument("--vectors", default="", help="compute only these vectors, e.g. phonetic (extract --vectors)")
     ap.add_argument("--set", action="append", default=[], help="config overrides, key=value")
     ap.add_argument("--workers", default="", help="comma-separated feature worker counts for the end-to-end "
@@ -46,16 +47,17 @@ def main() -> None:
     from speechdis.audio.features import FeatureConfig
     from speechdis.config import load_config
     from speechdis.inference.model import Embedder
-    from speechdis.training.config import TrainConfig
+    from speechdis.training.config import TrainConfig, resolve_device
     from speechdis.training.loop import build_modules
 
     cfg = load_config(TrainConfig, args.config, args.set)
     fcfg = FeatureConfig()
     if fcfg.dim != cfg.model.feat_dim:
         raise SystemExit(f"{args.config}: model takes {cfg.model.feat_dim}-dim features, default MFCC has {fcfg.dim}")
+    device = resolve_device(args.device)
     model, _ = build_modules(cfg)
-    model.eval()
-    emb = Embedder(model=model, train_config=cfg, feature_config=fcfg, device=torch.device("cpu"),
+    model.to(device).eval()
+    emb = Embedder(model=model, train_config=cfg, feature_config=fcfg, device=device,
                    path=Path("untrained"), batch_size=args.batch_size, threads=args.threads,
                    vectors=tuple(args.vectors.split(",")) if args.vectors else None)
     rng = np.random.default_rng(0)
@@ -75,7 +77,7 @@ def main() -> None:
     feat_s, embed_s = t1 - t0, t2 - t1
     print(f"{args.config}: {cfg.model.kind}, {len(segs)} segments of {args.word}s from {args.utts} x "
           f"{args.seconds}s utterances ({audio:.0f}s of audio), batch {args.batch_size}, {args.threads} "
-          f"torch thread(s), vectors {', '.join(emb.out_keys)}")
+          f"torch thread(s), vectors {', '.join(emb.out_keys)}, device {device}")
     print(f"features (MFCC + CMVN)   {feat_s:7.2f} s   {audio / feat_s:8.0f}x real time")
     print(f"embedding (encoders)     {embed_s:7.2f} s   {audio / embed_s:8.0f}x real time  "
           f"({len(segs) / embed_s:,.0f} segments/s)")
