@@ -124,6 +124,7 @@ def test_recipe_options_are_checked(tmp_path):
                                     "recipes/librispeech/local/run_fsdd.sh", "recipes/librispeech/path.sh",
                                     "recipes/librispeech/cmd.sh", "recipes/librispeech/local/run_local.sh",
                                     "recipes/librispeech/local/parse_options.sh",
-                                    "recipes/librispeech/local/common.sh", "recipes/speechcommands/run.sh"])
+                                    "recipes/librispeech/local/common.sh", "recipes/speechcommands/run.sh",
+                                    "bench/gpu_checks.sh"])
 def test_recipe_scripts_parse(script):
     assert subprocess.run(["bash", "-n", str(REPO / script)]).returncode == 0
