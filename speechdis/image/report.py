@@ -69,19 +69,20 @@ def metrics_table(exp_dir: str | os.PathLike) -> str:
 
 
 # What the papers report on MNIST, for the paper-vs-speechdis table: (model, measure, paper figure, our metric,
-# whether it is shown as an error (1 - value), and what to show beside it).
+# whether it is shown as an error (1 - value), whether as a percentage (else a 0-1 score), and what to show
+# beside it).
 PAPER_ROWS = (
     ("infogan", "unsupervised classification test error, 10-way code (Chen et al., 2016)", "5% (± 0.01)",
-     "unsupervised_error", False, lambda m: ""),
-    ("triplegan", "test error with 100 labels (Li et al., 2017)", "0.91% (± 0.58)", "classifier_accuracy", True,
+     "unsupervised_error", False, True, lambda m: ""),
+    ("triplegan", "test error with 100 labels (Li et al., 2017)", "0.91% (± 0.58)", "classifier_accuracy", True, True,
      lambda m: f"same 100 labels alone: {_pct(1 - m['baseline_accuracy'])}" if "baseline_accuracy" in m else ""),
-    ("bigan", "1-NN test accuracy on E(x) (Donahue et al., 2017)", "97.39%", "knn1_accuracy_z", False,
+    ("bigan", "1-NN test accuracy on E(x) (Donahue et al., 2017)", "97.39%", "knn1_accuracy_z", False, True,
      lambda m: f"recon MSE {m['recon_mse']:.4f} vs mean image {m['recon_mse_mean_image']:.4f}"
      if "recon_mse" in m else ""),
     ("dann", "MNIST → textured MNIST target accuracy (paper: → MNIST-M, Ganin & Lempitsky, 2015)", "76.66%",
-     "dann_target_accuracy", False,
+     "dann_target_accuracy", False, True,
      lambda m: f"source only: {_pct(m.get('source_only_target_accuracy'))} (paper 52.25%)"),
-    ("vaegan", "samples: MNIST classifier's confidence (no paper figure)", "–", "sample_confidence", False,
+    ("vaegan", "samples: MNIST classifier's confidence (no paper figure)", "–", "sample_confidence", False, False,
      lambda m: f"class entropy {m['sample_class_entropy']:.3f}; recon MSE {m['recon_mse']:.4f} vs mean image "
      f"{m['recon_mse_mean_image']:.4f}" if "sample_class_entropy" in m else ""),
 )
@@ -97,7 +98,7 @@ def paper_table(exp_dir: str | os.PathLike) -> str:
     exp = Path(exp_dir)
     lines = ["| model | measure | paper | speechdis (seed 0) | over seeds | compare with (seed 0) "
              "| steps / train time |", "|---|---|---|---|---|---|---|"]
-    for name, measure, paper, key, as_error, other in PAPER_ROWS:
+    for name, measure, paper, key, as_error, percent, other in PAPER_ROWS:
         f = exp / name / METRICS
         if not f.is_file():
             lines.append(f"| {name} | {measure} | {paper} | not run | | | |")
@@ -107,10 +108,10 @@ def paper_table(exp_dir: str | os.PathLike) -> str:
         if m.get("dataset", "mnist") != "mnist":
             raise ConfigError(f"{f}: not an MNIST run (dataset {m.get('dataset')!r})")
         values = [1 - r[key] if as_error else r[key] for r in runs if key in r]
-        show = _pct if name != "vaegan" else (lambda v: f"{v:.3f}")
+        show = _pct if percent else (lambda v: f"{v:.3f}")
         spread = ""
         if len(values) > 1:
-            a = 100 * np.asarray(values) if name != "vaegan" else np.asarray(values)
+            a = np.asarray(values) * (100 if percent else 1)
             spread = f"{a.mean():.2f} ± {a.std(ddof=1):.2f} ({len(values)} seeds)"
         lines.append(f"| {name} | {measure} | {paper} | {show(values[0]) if values else '–'} | {spread} | "
                      f"{other(m)} | {m.get('steps', '?')} / {float(m.get('train_seconds', 0)) / 60:.1f} min |")
