@@ -5,13 +5,16 @@ field's type, otherwise :class:`~speechdis.errors.ConfigError` names the offendi
 nested dataclasses, e.g. ``model.encoder.hidden``). Typos therefore fail loudly instead of being
 silently ignored and leaving a default in place.
 
-Supported field types: ``bool``, ``int``, ``float`` (ints are accepted), ``str``, ``Literal[...]``,
+YAML with a key given twice in one mapping is refused (PyYAML would silently keep the last value).
+
+Supported field types: ``bool``, ``int``, ``float`` (finite; ints are accepted), ``str``, ``Literal[...]``,
 ``Optional[X]`` / ``X | None``, ``list[X]``, ``tuple[X, ...]``, ``dict[str, X]``, ``Any`` and
 nested dataclasses.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -31,7 +34,37 @@ __all__ = [
     "load_config",
     "save_config",
     "apply_overrides",
+    "load_yaml",
 ]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)  # resolves "<<" merge keys, which may legitimately repeat keys
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            if key in seen:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {mark.line + 1}; first on line {seen[key] + 1})",
+                    mark)
+            seen[key] = key_node.start_mark.line
+        except TypeError:  # unhashable key: let PyYAML report it
+            pass
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(stream: Any) -> Any:
+    """``yaml.safe_load`` that raises ``yaml.YAMLError`` for a duplicate key in a mapping."""
+    return yaml.load(stream, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _type_name(tp: Any) -> str:
@@ -105,6 +138,8 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config key '{key}': expected a number, got {value!r}")
+        if not math.isfinite(value):  # .inf / .nan pass the type but wreck training at step 1
+            raise ConfigError(f"config key '{key}': expected a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -174,7 +209,7 @@ def _parse_override(item: str) -> tuple[str, Any]:
     key, raw = item.split("=", 1)
     # YAML parsing gives "3" -> 3, "true" -> True, "null" -> None, like in the file.
     try:
-        value = yaml.safe_load(raw) if raw != "" else ""
+        value = load_yaml(raw) if raw != "" else ""
     except yaml.YAMLError as e:
         raise ConfigError(f"override '{item}': cannot parse value: {e}") from e
     return key.strip(), value
@@ -212,7 +247,7 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
         except OSError as e:
             raise ConfigError(f"config file {path}: cannot read: {e}") from e
         try:
-            loaded = yaml.safe_load(text)
+            loaded = load_yaml(text)
         except yaml.YAMLError as e:
             raise ConfigError(f"config file {path}: invalid YAML: {e}") from e
         if loaded is None:

@@ -47,7 +47,6 @@ def test_image_list(capsys):
     (["image", "train", "dann", "--out", "{tmp}", "--set", "lr=fast"], "expected a number"),
     (["image", "evaluate", "{tmp}"], "no checkpoint"),
     (["image", "table", "{tmp}"], "no */metrics.json"),
-    (["image", "--threads", "0", "train", "dann", "--out", "{tmp}"], "--threads"),
 ])
 def test_image_errors_are_one_line_messages(argv, message, tmp_path, capsys):
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 1

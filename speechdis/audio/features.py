@@ -197,9 +197,11 @@ def read_stored_feature_config(path: str | os.PathLike) -> FeatureConfig:
     an experiment's ``feats.yaml``); :class:`ConfigError` naming the file when it is unreadable or invalid."""
     import yaml
 
+    from speechdis.config import load_yaml
+
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
+            data = load_yaml(f) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"expected a mapping of feature settings, got {type(data).__name__}")
         return stored_feature_config(data)

@@ -1,7 +1,10 @@
 """`speechdis <command>`: one module per command, each with ``register(subparsers)``.
 
 The CLI is the only place (with the recipes) that reads argv and prints; library code raises
-:class:`speechdis.errors.SpeechdisError`, which is shown here as a one-line message. Every parser shows each
+:class:`speechdis.errors.SpeechdisError`, which is shown here as a one-line message, as are the other expected
+failures (:func:`describe_error`: OSError such as a full disk, MemoryError, bad zip files, ValueError,
+FloatingPointError); ``speechdis --debug`` shows their traceback instead. Numeric options are range-checked
+while parsing (:mod:`speechdis.cli.argtypes`). Every parser shows each
 option's default once, in its help line (:class:`HelpFormatter`); help texts do not repeat it.
 """
 from __future__ import annotations
@@ -42,11 +45,15 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
 
 class Parser(argparse.ArgumentParser):
-    """ArgumentParser with :class:`HelpFormatter`; sub-command parsers inherit it."""
+    """ArgumentParser with :class:`HelpFormatter`; sub-command parsers inherit it. A bad command line is
+    one line naming the option (not the whole usage text), exit status 2 as argparse."""
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,10 +62,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="speechdis", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"speechdis {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of its one-line message")
     sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"speechdis.cli.{name}").register(sub)
     return parser
+
+
+def describe_error(e: BaseException) -> str | None:
+    """The one-line message of an expected failure (bad input, full disk, no memory), or None for a bug.
+
+    OSErrors name their file and the system's reason (no space left on device, permission denied,
+    read-only file system, ...); numpy/yaml ValueErrors and FloatingPointErrors say what was wrong.
+    """
+    import zipfile
+
+    from speechdis.errors import SpeechdisError
+
+    if isinstance(e, SpeechdisError):
+        return str(e)
+    if isinstance(e, OSError):
+        name = e.filename
+        reason = e.strerror or str(e) or type(e).__name__
+        return f"{name}: {reason}" if name is not None else reason
+    if isinstance(e, MemoryError):
+        return f"out of memory{f' ({e})' if str(e) else ''}: use smaller inputs or options (--batch-size, --nj)"
+    if isinstance(e, zipfile.BadZipFile):
+        return f"not a readable .npz/zip file: {e}"
+    if isinstance(e, FloatingPointError):
+        return f"numerical error (non-finite values): {e}"
+    if isinstance(e, ValueError):
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except SpeechdisError as e:
-        print(f"speechdis {args.command}: error: {e}", file=sys.stderr)
+    except Exception as e:
+        message = describe_error(e)
+        if message is None or args.debug:
+            raise  # a bug, or asked for: the traceback
+        hint = "" if isinstance(e, SpeechdisError) else " (speechdis --debug: traceback)"
+        print(f"speechdis {args.command}: error: {message}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"speechdis {args.command}: interrupted", file=sys.stderr)

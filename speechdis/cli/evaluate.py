@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from speechdis.cli.argtypes import fraction, int_at_least, nonneg_float, positive_float, positive_int, seed_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` command and its sub-commands."""
@@ -29,30 +31,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             sp.add_argument("--no-mfcc-stats", dest="mfcc_stats", action="store_false",
                             help="leave out the mfcc-stats baseline (MFCC mean+std vectors)")
         sp.add_argument("--out", default=None, metavar="DIR", help="output dir (default: eval_<data dir name>)")
-        sp.add_argument("--min-frames", type=int, default=5, help="shortest word segment used (frames, default 5)")
+        sp.add_argument("--min-frames", type=positive_int, default=5,
+                        help="shortest word segment used (frames, default 5)")
         sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-        sp.add_argument("--batch-size", type=int, default=256, help="segments per embedding batch")
-        sp.add_argument("--threads", type=int, default=1, help="torch CPU threads for embedding (default 1)")
-        sp.add_argument("--seed", type=int, default=0, help="seed of every random choice (trials, splits, t-SNE)")
+        sp.add_argument("--batch-size", type=positive_int, default=256, help="segments per embedding batch")
+        sp.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads for embedding (default 1)")
+        sp.add_argument("--seed", type=seed_int, default=0, help="seed of every random choice (trials, splits, t-SNE)")
 
     def std_opts(sp: argparse.ArgumentParser, dtw_default: bool) -> None:
         if dtw_default:
             sp.add_argument("--no-dtw", dest="dtw", action="store_false", help="skip the frame-level DTW baseline")
         else:
             sp.add_argument("--dtw", action="store_true", help="also run the frame-level DTW baseline")
-        sp.add_argument("--dtw-budget", type=float, default=300.0, metavar="SECONDS",
+        sp.add_argument("--dtw-budget", type=nonneg_float, default=300.0, metavar="SECONDS",
                         help="stop DTW after this long (default 300; 0 = no limit); pairs done are reported")
-        sp.add_argument("--dtw-max-pairs", type=int, default=None, help="stop DTW after this many pairs")
-        sp.add_argument("--min-occurrences", type=int, default=2, metavar="N",
+        sp.add_argument("--dtw-max-pairs", type=positive_int, default=None, help="stop DTW after this many pairs")
+        sp.add_argument("--min-occurrences", type=int_at_least(2), default=2, metavar="N",
                         help="queries: segments of words with >= N occurrences (default 2)")
-        sp.add_argument("--max-queries-per-word", type=int, default=None, metavar="N",
+        sp.add_argument("--max-queries-per-word", type=positive_int, default=None, metavar="N",
                         help="at most N queries per word (random, seeded)")
-        sp.add_argument("--max-same-diff", type=int, default=4000, metavar="N",
+        sp.add_argument("--max-same-diff", type=int_at_least(2), default=4000, metavar="N",
                         help="segments drawn for the same-different task (O(N^2) pairs; default 4000)")
         sp.add_argument("--windows", action="store_true",
                         help="utterance level: score sliding windows instead of word segments")
-        sp.add_argument("--window", type=float, default=0.5, metavar="SEC", help="window length (default 0.5)")
-        sp.add_argument("--hop", type=float, default=0.1, metavar="SEC", help="window shift (default 0.1)")
+        sp.add_argument("--window", type=positive_float, default=0.5, metavar="SEC", help="window length (default 0.5)")
+        sp.add_argument("--hop", type=positive_float, default=0.1, metavar="SEC", help="window shift (default 0.1)")
 
     s = sub.add_parser("std", help="spoken term detection (QbE MAP, P@10, P@R, same-different AP, DTW)")
     common(s)
@@ -61,29 +64,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     v = sub.add_parser("speaker", help="speaker verification: EER, minDCF, DET curves")
     common(v)
-    v.add_argument("--p-target", type=float, default=0.01, help="prior of the minDCF (default 0.01)")
-    v.add_argument("--trials", type=int, default=5000, help="target and non-target trials each (default 5000)")
+    v.add_argument("--p-target", type=fraction, default=0.01, help="prior of the minDCF (default 0.01)")
+    v.add_argument("--trials", type=positive_int, default=5000, help="target and non-target trials each (default 5000)")
     v.set_defaults(func=_speaker)
 
     pr = sub.add_parser("probes", help="linear probes: speaker/word accuracy from phonetic/speaker vectors")
     common(pr)
-    pr.add_argument("--test-size", type=float, default=0.3, help="held-out fraction (default 0.3)")
+    pr.add_argument("--test-size", type=fraction, default=0.3, help="held-out fraction (default 0.3)")
     pr.set_defaults(func=_probes)
 
     pl = sub.add_parser("plots", help="t-SNE maps of the vectors and training-loss curves")
     common(pl, baselines=False)
-    pl.add_argument("--tsne-points", type=int, default=1000, help="segments in each t-SNE plot")
-    pl.add_argument("--tsne-classes", type=int, default=10, help="most frequent speakers/words shown")
+    pl.add_argument("--tsne-points", type=int_at_least(2), default=1000, help="segments in each t-SNE plot")
+    pl.add_argument("--tsne-classes", type=positive_int, default=10, help="most frequent speakers/words shown")
     pl.set_defaults(func=_plots)
 
     a = sub.add_parser("all", help="std (with DTW) + speaker + probes + plots, and the final table")
     common(a)
     std_opts(a, dtw_default=True)
-    a.add_argument("--p-target", type=float, default=0.01, help="prior of the minDCF")
-    a.add_argument("--trials", type=int, default=5000, help="target and non-target trials each")
-    a.add_argument("--test-size", type=float, default=0.3, help="held-out fraction of the probes")
-    a.add_argument("--tsne-points", type=int, default=1000, help="segments in each t-SNE plot")
-    a.add_argument("--tsne-classes", type=int, default=10, help="most frequent speakers/words shown")
+    a.add_argument("--p-target", type=fraction, default=0.01, help="prior of the minDCF")
+    a.add_argument("--trials", type=positive_int, default=5000, help="target and non-target trials each")
+    a.add_argument("--test-size", type=fraction, default=0.3, help="held-out fraction of the probes")
+    a.add_argument("--tsne-points", type=int_at_least(2), default=1000, help="segments in each t-SNE plot")
+    a.add_argument("--tsne-classes", type=positive_int, default=10, help="most frequent speakers/words shown")
     a.add_argument("--no-plots", action="store_true", help="skip the t-SNE and DET plots")
     a.set_defaults(func=_all)
 
@@ -104,23 +107,16 @@ def _say(msg: str) -> None:
 
 
 def _std_options(args: argparse.Namespace):
-    from speechdis.errors import ConfigError
     from speechdis.eval.runner import StdOptions
 
-    if args.min_occurrences < 2:
-        raise ConfigError("--min-occurrences must be >= 2 (a query needs another occurrence to find)")
     return StdOptions(dtw=args.dtw, dtw_budget=args.dtw_budget or None, dtw_max_pairs=args.dtw_max_pairs,
                       min_occurrences=args.min_occurrences, max_queries_per_word=args.max_queries_per_word,
                       max_same_diff=args.max_same_diff, seed=args.seed)
 
 
 def _windows(args: argparse.Namespace) -> tuple[float, float] | None:
-    from speechdis.errors import ConfigError
-
     if not args.windows:
         return None
-    if args.window <= 0 or args.hop <= 0:
-        raise ConfigError("--window and --hop must be > 0")
     return args.window, args.hop
 
 
@@ -222,11 +218,18 @@ def _report(args: argparse.Namespace) -> int:
     path = out / "summary.json"
     if not path.is_file():
         raise SpeechdisError(f"{path}: no such file (run `speechdis evaluate all ... --out {out}` first)")
-    summary = json.loads(path.read_text(encoding="utf-8"))
-    d = summary.get("data", {})
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError is a ValueError
+        raise SpeechdisError(f"{path}: not a valid summary (corrupt JSON: {e}); rerun `speechdis evaluate all "
+                             f"--out {out}`") from e
+    final = summary.get("final") if isinstance(summary, dict) else None
+    if not isinstance(final, list) or not all(isinstance(r, dict) for r in final):
+        raise SpeechdisError(f"{path}: not a summary of `speechdis evaluate all` (no 'final' table); rerun it")
+    d = summary.get("data") if isinstance(summary.get("data"), dict) else {}
     print(f"\n{d.get('data_dir', '?')}: {d.get('segments')} segments, {d.get('utterances')} utterances, "
           f"{d.get('speakers')} speakers, {d.get('words')} words; {d.get('queries')} queries")
-    print(format_table(summary["final"], FINAL_COLUMNS))
+    print(format_table(final, FINAL_COLUMNS))
     files = sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".md", ".png"))
     print(f"\n{len(files)} report files in {out}: {', '.join(files)}")
     return 0

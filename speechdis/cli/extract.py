@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from speechdis.cli.argtypes import nonneg_int, positive_float, positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``extract`` command."""
@@ -29,21 +31,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     seg.add_argument("--word-segments", metavar="FILE", help="Kaldi word_segments: seg-id utt start end WORD "
                                                               "(utt = file stem for audio files)")
     seg.add_argument("--ctm", metavar="FILE", help="CTM word alignment: utt channel start duration WORD")
-    seg.add_argument("--window", type=float, metavar="SEC", help="sliding windows of SEC seconds (needs --hop)")
-    p.add_argument("--hop", type=float, metavar="SEC", help="window shift in seconds (with --window)")
-    p.add_argument("--min-frames", type=int, default=3, help="skip segments shorter than this (default 3)")
-    p.add_argument("--batch-size", type=int, default=256, help="segments per embedding batch")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    seg.add_argument("--window", type=positive_float, metavar="SEC",
+                     help="sliding windows of SEC seconds (needs --hop)")
+    p.add_argument("--hop", type=positive_float, metavar="SEC", help="window shift in seconds (with --window)")
+    p.add_argument("--min-frames", type=positive_int, default=3, help="skip segments shorter than this (default 3)")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="segments per embedding batch")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--vectors", metavar="KIND[,KIND]",
                    help="compute only these vectors, e.g. phonetic (runs only the phonetic encoder: half the "
                         "encoder work of the disentangled model; default: all the model makes)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
+    p.add_argument("--workers", type=nonneg_int, default=0, metavar="N",
                    help="processes reading audio and computing features while the main one embeds (default 0: "
                         "all in the main process); e.g. 1 on 2 cores")
-    p.add_argument("--nj", type=int, default=1, help="number of splits for --job / --combine (grid job arrays)")
+    p.add_argument("--nj", type=positive_int, default=1,
+                   help="number of splits for --job / --combine (grid job arrays)")
     grid = p.add_mutually_exclusive_group()
-    grid.add_argument("--job", type=int, default=None, metavar="K",
+    grid.add_argument("--job", type=positive_int, default=None, metavar="K",
                       help="embed split K of --nj only (1..NJ) into OUT.splitNJ.K.npz")
     grid.add_argument("--combine", action="store_true",
                       help="merge the --nj splits into OUT; fails naming the missing jobs")
@@ -56,22 +60,16 @@ def _run(args: argparse.Namespace) -> int:
 
     from speechdis.errors import ConfigError
     from speechdis.inference.extract import check_output_dir, extract, output_paths
-    from speechdis.inference.model import load_model
+    from speechdis.inference.model import load_speech_model
 
     if (args.window is None) != (args.hop is None):
         raise ConfigError("--window and --hop go together")
-    if args.window is not None and (args.window <= 0 or args.hop <= 0):
-        raise ConfigError("--window and --hop must be > 0")
-    if args.nj < 1:
-        raise ConfigError(f"--nj must be >= 1, got {args.nj}")
-    if args.workers < 0:
-        raise ConfigError(f"--workers must be >= 0, got {args.workers}")
     if args.job is not None and not 1 <= args.job <= args.nj:
         raise ConfigError(f"--job must be in 1..{args.nj} (--nj), got {args.job}")
     npz, ark = output_paths(args.out, args.format)
     check_output_dir(npz if npz is not None else ark)  # before the work, not after it
     vectors = [v for v in args.vectors.split(",") if v] if args.vectors else None
-    model = load_model(args.model, device=args.device, batch_size=args.batch_size, threads=args.threads,
+    model = load_speech_model(args.model, device=args.device, batch_size=args.batch_size, threads=args.threads,
                        vectors=vectors)
     if args.combine:
         from speechdis.inference.extract import combine_job_parts

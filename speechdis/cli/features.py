@@ -5,16 +5,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from speechdis.cli.argtypes import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``features`` command."""
     p = subparsers.add_parser("features", help="compute features (feats.scp, cmvn) for a data dir",
                               description=__doc__.splitlines()[0])
     p.add_argument("data_dir", help="data dir with wav.scp (and segments)")
-    p.add_argument("--nj", type=int, default=1,
+    p.add_argument("--nj", type=positive_int, default=1,
                    help="number of jobs (splits by speaker); worker processes of this command unless --job")
     grid = p.add_mutually_exclusive_group()
-    grid.add_argument("--job", type=int, default=None, metavar="K",
+    grid.add_argument("--job", type=positive_int, default=None, metavar="K",
                       help="grid job array: compute split K of --nj only (1..NJ), leave the data dir alone")
     grid.add_argument("--combine", action="store_true",
                       help="grid job array: merge the --nj splits into feats.scp/cmvn; fails naming the missing jobs")

@@ -13,13 +13,14 @@ import json
 import os
 import sys
 
+from speechdis.cli.argtypes import positive_int, seed_int
 from speechdis.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("image", help="image-domain models (InfoGAN, VAE-GAN, BiGAN, DANN, ...)",
                               description=__doc__)
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default 1: these small models lose badly to thread contention "
                         "on shared machines; run several models in parallel instead)")
     sub = p.add_subparsers(dest="image_command", required=True)
@@ -29,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train", help="train a model, then write pictures and metrics.json")
     t.add_argument("model", help="model name (see `speechdis image list`)")
     t.add_argument("--out", required=True, help="output directory (checkpoint, pictures, metrics.json)")
-    t.add_argument("--steps", type=int, default=None, help="training steps (default: the model's own)")
-    t.add_argument("--seed", type=int, default=0, help="seed of the weights and the data")
+    t.add_argument("--steps", type=positive_int, default=None, help="training steps (default: the model's own)")
+    t.add_argument("--seed", type=seed_int, default=0, help="seed of the weights and the data")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (repeatable), e.g. --set three_class=true")
     t.add_argument("--dataset", default=None,
@@ -58,8 +59,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _setup(args: argparse.Namespace) -> None:
     import torch
 
-    if args.threads < 1:
-        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
     torch.set_num_threads(args.threads)
 
 

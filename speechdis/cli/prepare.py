@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from speechdis.cli.argtypes import fraction, nonneg_float, percent, positive_float, positive_int, seed_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``prepare`` command and its sub-commands."""
@@ -37,9 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                "OUT/{train,dev,test} + OUT/noise")
     sc.add_argument("corpus", metavar="CORPUS", help="folder holding <word>/<speaker>_nohash_<n>.wav")
     sc.add_argument("out", metavar="OUT", help="output folder")
-    sc.add_argument("--dev-percent", type=float, default=15.0,
+    sc.add_argument("--dev-percent", type=percent, default=15.0,
                     help="speakers for dev when splitting by speaker hash (default 15)")
-    sc.add_argument("--test-percent", type=float, default=15.0,
+    sc.add_argument("--test-percent", type=percent, default=15.0,
                     help="speakers for test when splitting by speaker hash (default 15)")
     sc.add_argument("--no-lists", action="store_true",
                     help="ignore validation_list.txt/testing_list.txt; always split by speaker hash")
@@ -70,13 +72,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sp.add_argument("data_dir", help="data dir to split")
     sp.add_argument("out_train", help="output data dir of the training speakers")
     sp.add_argument("out_test", help="output data dir of the test speakers")
-    sp.add_argument("--test-fraction", type=float, default=0.2, help="fraction of speakers for test (default 0.2)")
-    sp.add_argument("--seed", type=int, default=0, help="seed of the speaker draw")
+    sp.add_argument("--test-fraction", type=fraction, default=0.2, help="fraction of speakers for test (default 0.2)")
+    sp.add_argument("--seed", type=seed_int, default=0, help="seed of the speaker draw")
     sp.set_defaults(func=_split_speakers)
 
     sj = sub.add_parser("split", help="split into N per-speaker parts: DATA_DIR/splitN/{1..N}")
     sj.add_argument("data_dir", help="data dir to split")
-    sj.add_argument("--nj", type=int, required=True, help="number of parts")
+    sj.add_argument("--nj", type=positive_int, required=True, help="number of parts")
     sj.set_defaults(func=_split)
 
     va = sub.add_parser("validate", help="check a data dir like Kaldi's validate_data_dir.sh")
@@ -89,9 +91,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _trim_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--trim-db", type=float, default=35.0,
+    p.add_argument("--trim-db", type=positive_float, default=35.0,
                    help="word segment: frames within this many dB of the loudest one (default 35)")
-    p.add_argument("--pad", type=float, default=0.03, help="seconds added on both sides of the segment (default 0.03)")
+    p.add_argument("--pad", type=nonneg_float, default=0.03,
+                   help="seconds added on both sides of the segment (default 0.03)")
     p.add_argument("--no-trim", action="store_true", help="word segment = the whole clip")
 
 

@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from speechdis.cli.argtypes import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``search`` command."""
@@ -25,10 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--archive", required=True, metavar="FILE", help="vectors of `speechdis extract` (.npz/.scp/.ark)")
     p.add_argument("--model", metavar="EXP_DIR", help="model that embeds audio queries (the archive's model)")
     p.add_argument("--vector", default=None, help="vector kind to search (default: phonetic / embedding)")
-    p.add_argument("-k", "--k", type=int, default=10, help="hits per query")
+    p.add_argument("-k", "--k", type=positive_int, default=10, help="hits per query")
     p.add_argument("--index", default="auto", choices=INDEX_KINDS,
                    help="auto: exact below 2M vectors, else faiss ivf when installed")
-    p.add_argument("--nprobe", type=int, default=None, help="IVF cells visited (default max(32, nlist/16))")
+    p.add_argument("--nprobe", type=positive_int, default=None, help="IVF cells visited (default max(32, nlist/16))")
     p.add_argument("--out", default=None, metavar="FILE", help="TSV output (default: stdout)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (embedding audio queries)")
     p.set_defaults(func=_run)
@@ -58,9 +60,9 @@ def _queries(args: argparse.Namespace, archive) -> tuple[list[str], "np.ndarray"
             if model is None:
                 if args.model is None:
                     raise ConfigError(f"query {p} is audio: give --model (the model that made the archive)")
-                from speechdis.inference.model import load_model
+                from speechdis.inference.model import load_speech_model
 
-                model = load_model(args.model, device=args.device)
+                model = load_speech_model(args.model, device=args.device)
                 if archive.vector not in model.keys:
                     raise ConfigError(f"the model makes {', '.join(model.keys)} vectors, the archive holds "
                                       f"{archive.vector}")
@@ -76,6 +78,16 @@ def _queries(args: argparse.Namespace, archive) -> tuple[list[str], "np.ndarray"
     return names, np.stack(vecs), own
 
 
+def _tsv_line(fields: list[str]) -> str:
+    """One TSV line; a field holding a tab or line break would shift or split the columns, so it is refused."""
+    from speechdis.errors import ConfigError
+
+    for f in fields:
+        if any(c in f for c in "\t\n\r"):
+            raise ConfigError(f"{f!r} holds a tab or line break and cannot be written as a TSV field (rename it)")
+    return "\t".join(fields)
+
+
 def _run(args: argparse.Namespace) -> int:
     import time
 
@@ -85,8 +97,6 @@ def _run(args: argparse.Namespace) -> int:
     from speechdis.eval.search import build_index, load_archive
     from speechdis.fileio import atomic_open
 
-    if args.k < 1:
-        raise ConfigError("--k must be >= 1")
     archive = load_archive(args.archive, args.vector)
     names, qv, own = _queries(args, archive)
     if qv.shape[1] != archive.vectors.shape[1]:
@@ -105,8 +115,8 @@ def _run(args: argparse.Namespace) -> int:
                 continue
             rank += 1
             st, en = archive.starts[j], archive.ends[j]
-            lines.append(f"{name}\t{rank}\t{archive.ids[j]}\t{s:.4f}\t{archive.words[j]}\t{archive.utts[j]}\t"
-                         f"{'' if np.isnan(st) else f'{st:.3f}'}\t{'' if np.isnan(en) else f'{en:.3f}'}")
+            lines.append(_tsv_line([name, str(rank), archive.ids[j], f"{s:.4f}", archive.words[j], archive.utts[j],
+                                    "" if np.isnan(st) else f"{st:.3f}", "" if np.isnan(en) else f"{en:.3f}"]))
     text = "\n".join(lines) + "\n"
     if args.out:
         with atomic_open(Path(args.out), "w") as f:

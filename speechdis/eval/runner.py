@@ -46,7 +46,7 @@ from speechdis.eval.systems import (
     segment_stats,
     standardise,
 )
-from speechdis.inference.model import Embedder, load_model
+from speechdis.inference.model import Embedder, load_speech_model
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ def _embed_source(name: str, source: object, data: EvalData, *, device: str, bat
             return ModelVectors(name, "python", type(source).__name__, None, vecs, seconds, roles_for(list(vecs)),
                                 notes=notes)
     else:
-        emb = load_model(source, device=device, batch_size=batch_size, threads=threads)
+        emb = load_speech_model(source, device=device, batch_size=batch_size, threads=threads)
     segs, notes = _model_segments(emb, data)
     _say(progress, f"embedding {len(segs)} segments with {name} ({emb.kind})")
     t0 = time.perf_counter()

@@ -271,6 +271,10 @@ def load_mnist(data_dir: str, split: str = "train") -> tuple[np.ndarray, np.ndar
         paths.append(p)
     images = _read_idx(paths[0], 3)
     labels = _read_idx(paths[1], 1)
+    side = IMAGE_SIZES["mnist"]
+    if images.shape[1:] != (side, side) or len(images) == 0:  # the models are built for 28x28 images
+        raise DataDirError(f"{paths[0]}: {len(images)} images of {images.shape[1]}x{images.shape[2]} pixels; "
+                           f"MNIST needs at least one image of {side}x{side}")
     if len(images) != len(labels):
         raise DataDirError(f"{root}: {len(images)} images but {len(labels)} labels in the {split} split")
     if labels.max(initial=0) > 9:

@@ -43,7 +43,7 @@ from speechdis.errors import AudioError, ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Embedder", "load_model", "find_model_file", "vector_roles", "Span"]
+__all__ = ["Embedder", "load_model", "load_speech_model", "find_model_file", "vector_roles", "Span"]
 
 # A segment given as (start, end) seconds, relative to the start of the file / wave.
 Span = tuple[float, float]
@@ -124,6 +124,7 @@ class Embedder:
     vectors: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        _check_batching(self.batch_size, self.threads)
         if self.vectors is not None:
             self.vectors = tuple(self.vectors)
             bad = [v for v in self.vectors if v not in self.keys]
@@ -243,7 +244,8 @@ class Embedder:
                 raise AudioError(f"segment {i}: expected (T, {dim}) features with T >= 1, got {f.shape}")
             arrays.append(f[:crop] if crop else f)
         order = np.argsort([-a.shape[0] for a in arrays], kind="stable")
-        bs = batch_size or self.batch_size
+        bs = self.batch_size if batch_size is None else batch_size
+        _check_batching(bs, self.threads)  # a batch size < 1 would embed nothing and return the zeros
         saved = torch.get_num_threads()
         if self.threads and self.device.type == "cpu":
             torch.set_num_threads(self.threads)
@@ -282,6 +284,14 @@ class Embedder:
         return self.embed_features(self.cut(self.file_features(path), segments))
 
 
+def _check_batching(batch_size: int, threads: int | None) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"batch size must be an integer >= 1, got {batch_size!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                or threads < 1):
+        raise ConfigError(f"threads must be an integer >= 1 or None, got {threads!r}")
+
+
 def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int = 256,
                threads: int | None = 1, vectors: Sequence[str] | None = None):
     """Load a trained model from an experiment dir (``speechdis train --out EXP_DIR``) or a model file.
@@ -301,6 +311,7 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
     from speechdis.training.checkpoint import load_checkpoint, load_trained, model_family
     from speechdis.training.config import resolve_device
 
+    _check_batching(batch_size, threads)  # before the model is read
     path, warns = find_model_file(exp_dir)
     for w in warns:
         log.warning(w)
@@ -331,3 +342,12 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
     return Embedder(model=trained.model, train_config=cfg, feature_config=fcfg, device=dev, path=path,
                     step=trained.step, warnings=warns, batch_size=batch_size, threads=threads,
                     provenance=trained.provenance, vectors=tuple(vectors) if vectors is not None else None)
+
+
+def load_speech_model(exp_dir: str | os.PathLike, **kwargs) -> Embedder:
+    """:func:`load_model` for commands that embed speech: an image model is a :class:`ModelError` naming it."""
+    model = load_model(exp_dir, **kwargs)
+    if not isinstance(model, Embedder):
+        raise ModelError(f"{model.path} is an image model ({model.name}), not a speech model; use it with "
+                         f"`speechdis image evaluate`")
+    return model

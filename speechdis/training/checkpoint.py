@@ -12,6 +12,7 @@ checkout). Speech models also carry ``features``, the resolved feature config th
 """
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import platform
@@ -91,9 +92,20 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
-    """Atomic: a crash mid-write leaves the previous checkpoint intact."""
-    with atomic_open(path, "wb") as f:
-        torch.save(payload, f)
+    """Atomic: a crash mid-write leaves the previous checkpoint intact. A failed write (disk full) is an
+    :class:`OSError` naming the file."""
+    try:
+        with atomic_open(path, "wb") as f:
+            torch.save(payload, f)
+    except RuntimeError as e:
+        # torch's zip writer turns the file's OSError (ENOSPC, EFBIG) into "[enforce fail at inline_container.cc]"
+        if "inline_container" not in str(e) and "PytorchStreamWriter" not in str(e):
+            raise
+        import shutil
+
+        if shutil.disk_usage(path.parent).free < (1 << 20):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from e
+        raise OSError(errno.EIO, "writing failed (disk full or a file size limit?)", str(path)) from e
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
@@ -111,7 +123,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         if not zipfile.is_zipfile(path):
             raise ModelError(f"checkpoint {path} is not a PyTorch model file (corrupt, truncated or another format)")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise ModelError(f"checkpoint {path} does not exist") from None
     except pickle.UnpicklingError as e:  # weights_only refused a global: code or foreign objects inside
@@ -121,6 +133,10 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     except Exception as e:  # corrupt or foreign file
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"checkpoint {path} cannot be loaded: {first}") from e
+    if not isinstance(state, dict):  # e.g. a bare tensor or list saved with torch.save
+        raise ModelError(f"checkpoint {path} holds a {type(state).__name__}, not a speechdis model file "
+                         f"(a mapping with its config and weights)")
+    return state
 
 
 def write_checkpoint(ckpt_dir: Path, step: int, cfg: TrainConfig, features: FeatureConfig | None, model, critic,

@@ -86,7 +86,7 @@ RNN_KINDS = ("gru", "lstm")
 
 def _check_values(cfg: "TrainConfig") -> None:
     """Values that type-check but would crash or silently misbehave later (one-line ValueError)."""
-    m, o, d, t = cfg.model, cfg.optim, cfg.data, cfg.train
+    m, o, d, t, lo = cfg.model, cfg.optim, cfg.data, cfg.train, cfg.loss
     if m.kind not in MODEL_KINDS:
         raise ValueError(f"model.kind is {m.kind!r}; allowed: {', '.join(MODEL_KINDS)}")
     if m.rnn not in RNN_KINDS:
@@ -102,6 +102,8 @@ def _check_values(cfg: "TrainConfig") -> None:
         ("data.num_workers", d.num_workers, 0),
         ("train.steps", t.steps, 1), ("train.log_every", t.log_every, 1), ("train.valid_every", t.valid_every, 1),
         ("train.ckpt_every", t.ckpt_every, 1), ("train.keep_checkpoints", t.keep_checkpoints, 1),
+        ("loss.pairs_per_batch", lo.pairs_per_batch, 1), ("loss.adv_warmup_steps", lo.adv_warmup_steps, 0),
+        ("loss.n_critic", lo.n_critic, 0),
     ]
     at_least += [(f"model.critic_hidden[{i}]", h, 1) for i, h in enumerate(m.critic_hidden)]
     for key, value, low in at_least:
@@ -113,7 +115,10 @@ def _check_values(cfg: "TrainConfig") -> None:
         if not value > 0:
             raise ValueError(f"{key} must be > 0, got {value}")
     for key, value in (("optim.weight_decay", o.weight_decay), ("optim.clip_grad", o.clip_grad),
-                       ("model.input_noise", m.input_noise)):
+                       ("model.input_noise", m.input_noise), ("loss.rec_weight", lo.rec_weight),
+                       ("loss.speaker_weight", lo.speaker_weight), ("loss.speaker_margin", lo.speaker_margin),
+                       ("loss.adv_weight", lo.adv_weight), ("loss.gp_weight", lo.gp_weight),
+                       ("loss.speaker_ce_weight", lo.speaker_ce_weight)):
         if not value >= 0:
             raise ValueError(f"{key} must be ≥ 0, got {value}")
     if t.amp not in AMP_MODES:
