@@ -6,6 +6,9 @@ feats.scp used when it matches the model's features). A whole file is one segmen
 default). Output: OUT.npz and/or OUT.<kind>.ark/.scp (kind = phonetic, speaker; embedding for the
 baseline).
 
+Data dirs may hold shell commands: a wav.scp or feats.scp entry ending in '|' (a Kaldi extended filename)
+is run, as Kaldi does, to read its audio/features; `speechdis prepare validate DATA_DIR` lists them.
+
 Grid job arrays: --nj N --job K embeds split K of N (whole speakers) into OUT.splitN.K.npz; --nj N --combine
 (same inputs) checks every split is there and writes OUT.
 """

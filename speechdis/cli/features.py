@@ -7,11 +7,15 @@ from pathlib import Path
 
 from speechdis.cli.argtypes import positive_int
 
+COMMANDS_NOTE = ("A wav.scp entry ending in '|' is a shell command (a Kaldi extended filename): this command runs it "
+                 "and reads the audio from its output, as Kaldi does. Only use data dirs you trust; `speechdis "
+                 "prepare validate DATA_DIR` lists such entries.")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``features`` command."""
     p = subparsers.add_parser("features", help="compute features (feats.scp, cmvn) for a data dir",
-                              description=__doc__.splitlines()[0])
+                              description=__doc__.splitlines()[0], epilog=COMMANDS_NOTE)
     p.add_argument("data_dir", help="data dir with wav.scp (and segments)")
     p.add_argument("--nj", type=positive_int, default=1,
                    help="number of jobs (splits by speaker); worker processes of this command unless --job")

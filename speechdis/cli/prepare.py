@@ -81,7 +81,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sj.add_argument("--nj", type=positive_int, required=True, help="number of parts")
     sj.set_defaults(func=_split)
 
-    va = sub.add_parser("validate", help="check a data dir like Kaldi's validate_data_dir.sh")
+    va = sub.add_parser("validate", help="check a data dir like Kaldi's validate_data_dir.sh (warns of shell-command "
+                                         "entries)")
     va.add_argument("data_dir", help="data dir to check")
     va.set_defaults(func=_validate)
 

@@ -5,6 +5,9 @@ an audio file (embedded whole; needs --model, the model that made the archive), 
 vectors (every segment in it is a query), or the id of an archive segment (that segment itself is left
 out of its results). Output: a TSV, one line per hit: query, rank, id, score, word, utt, start, end.
 
+An .scp archive is read as plain files: an entry that is a shell command ('... |', which Kaldi tools would
+run) is refused unless --allow-commands.
+
 Search is exact (blocked matrix products) by default below 2 million vectors; --index flat/ivf/hnsw uses
 the optional faiss package (pip install 'speechdis[faiss]'); ivf and hnsw are approximate.
 """
@@ -32,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="auto: exact below 2M vectors, else faiss ivf when installed")
     p.add_argument("--nprobe", type=positive_int, default=None, help="IVF cells visited (default max(32, nlist/16))")
     p.add_argument("--out", default=None, metavar="FILE", help="TSV output (default: stdout)")
+    p.add_argument("--allow-commands", action="store_true",
+                   help="run the shell commands ('... |') an .scp archive names (default: refuse them)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (embedding audio queries)")
     p.set_defaults(func=_run)
 
@@ -97,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
     from speechdis.eval.search import build_index, load_archive
     from speechdis.fileio import atomic_open
 
-    archive = load_archive(args.archive, args.vector)
+    archive = load_archive(args.archive, args.vector, allow_commands=args.allow_commands)
     names, qv, own = _queries(args, archive)
     if qv.shape[1] != archive.vectors.shape[1]:
         raise ConfigError(f"queries have {qv.shape[1]}-dim vectors, the archive {archive.vectors.shape[1]}-dim")

@@ -58,6 +58,8 @@ __all__ = [
     "write_utt2dur",
     "write_word_segments",
     "utt2spk_to_spk2utt",
+    "command_entries",
+    "refuse_commands",
     "format_time",
 ]
 
@@ -185,6 +187,22 @@ def read_segments(path: str | os.PathLike) -> dict[str, Segment]:
 def read_feats_scp(path: str | os.PathLike) -> dict[str, str]:
     """``feats.scp`` (or ``cmvn.scp``) -> {id: rxspecifier}."""
     return read_table(path, 2)
+
+
+def command_entries(table: Mapping[str, str]) -> list[str]:
+    """Ids of the entries that are shell commands (Kaldi extended filenames ``... |``, which readers run)."""
+    return [k for k, v in table.items() if v.rstrip().endswith("|")]
+
+
+def refuse_commands(path: str | os.PathLike, table: Mapping[str, str], allow: str = "--allow-commands") -> None:
+    """DataDirError naming the first command entry of ``table`` (read from ``path``), where only plain files
+    may be read unless ``allow`` (the option that permits running them) is given."""
+    bad = command_entries(table)
+    if bad:
+        lineno = list(table).index(bad[0]) + 1  # read_table refuses blank lines: position = line
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise DataDirError(f"{path}:{lineno}: '{bad[0]}' is a shell command ({table[bad[0]]!r}){more}; not run "
+                           f"unless {allow} is given")
 
 
 def read_utt2num_frames(path: str | os.PathLike) -> dict[str, int]:

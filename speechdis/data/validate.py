@@ -111,7 +111,8 @@ def check_data_dir(path: str | os.PathLike) -> list[Problem]:
     ``wav.scp`` (or ``segments`` + recordings in ``wav.scp``), ``feats.scp``, ``utt2num_frames``,
     ``utt2dur`` cover exactly the utterances of utt2spk; segment and word-segment times
     (0 <= start < end) and that word segments name known utterances; cmvn.scp keyed by all speakers
-    or all utterances.
+    or all utterances. Entries of wav.scp/feats.scp/cmvn.scp that are shell commands (``... |``) are warnings:
+    reading them runs the command.
     """
     path = Path(path)
     c = _Checker(path)
@@ -205,6 +206,14 @@ def check_data_dir(path: str | os.PathLike) -> list[Problem]:
                 durations[u] = v
 
     cmvn = c.table("cmvn.scp", 2)
+    for name, tab, when in (("wav.scp", wav, "speechdis features and extract run"),
+                            ("feats.scp", feats, "speechdis extract, train and evaluate --allow-commands run"),
+                            ("cmvn.scp", cmvn, "speechdis extract, train and evaluate --allow-commands run")):
+        commands = [(k, lineno) for k, (lineno, f) in (tab or {}).items() if f[-1].endswith("|")]
+        if commands:
+            k, lineno = commands[0]
+            c.warn(name, lineno, k, f"shell command ({len(commands)} such entries in the file), which {when} "
+                                    f"as you: check them before using this data dir")
     if cmvn is not None:
         spks = set(spk_of.values())
         keys = set(cmvn)

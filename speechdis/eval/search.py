@@ -237,8 +237,11 @@ def pick_vector(keys: list[str], vector: str | None, source: str) -> str:
     raise ConfigError(f"{source}: say which vectors to search with --vector ({', '.join(keys)})")
 
 
-def load_archive(path: str, vector: str | None = None) -> Archive:
-    """An archive from ``speechdis extract`` output: an ``.npz``, or a Kaldi vector ``.scp`` / ``.ark``."""
+def load_archive(path: str, vector: str | None = None, allow_commands: bool = False) -> Archive:
+    """An archive from ``speechdis extract`` output: an ``.npz``, or a Kaldi vector ``.scp`` / ``.ark``.
+
+    An ``.scp`` entry that is a shell command (``... |``) is refused unless ``allow_commands``: an archive
+    is data, and reading it should never run a program."""
     from pathlib import Path
 
     from speechdis.errors import DataDirError
@@ -256,6 +259,10 @@ def load_archive(path: str, vector: str | None = None) -> Archive:
     if p.suffix in (".scp", ".ark"):
         import kaldiio
 
+        if p.suffix == ".scp" and not allow_commands:
+            from speechdis.data.tables import read_feats_scp, refuse_commands
+
+            refuse_commands(p, read_feats_scp(p))
         try:
             table = kaldiio.load_scp(str(p)) if p.suffix == ".scp" else dict(kaldiio.load_ark(str(p)))
             ids = list(table)
