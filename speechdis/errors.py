@@ -19,3 +19,7 @@ class ConfigError(SpeechdisError):
 
 class ModelError(SpeechdisError):
     """A model directory or checkpoint that cannot be used."""
+
+
+class OutputLockedError(SpeechdisError):
+    """An output (directory or file) that another running speechdis process is writing (names its pid)."""

@@ -15,7 +15,9 @@ Grid job arrays: --nj N --job K embeds split K of N (whole speakers) into OUT.sp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from typing import Iterator
 
 from speechdis.cli.argtypes import nonneg_int, positive_float, positive_int
 
@@ -59,11 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from speechdis.errors import ConfigError
-    from speechdis.inference.extract import check_output_dir, extract, output_paths
-    from speechdis.inference.model import load_speech_model
+    from speechdis.inference.extract import check_output_dir, output_paths
 
     if (args.window is None) != (args.hop is None):
         raise ConfigError("--window and --hop go together")
@@ -71,9 +70,35 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--job must be in 1..{args.nj} (--nj), got {args.job}")
     npz, ark = output_paths(args.out, args.format)
     check_output_dir(npz if npz is not None else ark)  # before the work, not after it
+    with _output_lock(args, npz.with_suffix("") if npz is not None else ark):  # the stem: every format
+        return _embed(args, npz, ark)
+
+
+@contextlib.contextmanager
+def _output_lock(args: argparse.Namespace, out) -> Iterator[None]:
+    """OUT locked for this run (a second extract into it fails at once); a grid job shares OUT's lock with
+    the other jobs and holds its own part's, so --combine cannot run while a job is writing."""
+    from speechdis.fileio import output_lock
+    from speechdis.inference.extract import job_part_paths
+
+    what = "speechdis extract" + (f" --job {args.job}" if args.job is not None else "")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(output_lock(out, what, directory=False, shared=args.job is not None))
+        if args.job is not None:
+            stack.enter_context(output_lock(job_part_paths(args.out, args.nj, args.job)[0], what,
+                                            directory=False))
+        yield
+
+
+def _embed(args: argparse.Namespace, npz, ark) -> int:
+    from tqdm import tqdm
+
+    from speechdis.inference.extract import extract
+    from speechdis.inference.model import load_speech_model
+
     vectors = [v for v in args.vectors.split(",") if v] if args.vectors else None
     model = load_speech_model(args.model, device=args.device, batch_size=args.batch_size, threads=args.threads,
-                       vectors=vectors)
+                              vectors=vectors)
     if args.combine:
         from speechdis.inference.extract import combine_job_parts
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
+from typing import Iterator
 
 from speechdis.cli.argtypes import positive_int
 
@@ -33,6 +35,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+@contextlib.contextmanager
+def _output_lock(args: argparse.Namespace) -> Iterator[None]:
+    """The data dir locked for this run; a grid job shares its lock with the other jobs and holds its own."""
+    from speechdis.fileio import output_lock
+
+    what = "speechdis features" + (f" --job {args.job}" if args.job is not None else "")
+    with contextlib.ExitStack() as stack:
+        if Path(args.data_dir).is_dir():  # else make_features says what is wrong (the lock must not create it)
+            stack.enter_context(output_lock(args.data_dir, what, directory=True, shared=args.job is not None))
+            if args.job is not None:
+                stack.enter_context(output_lock(Path(args.data_dir) / f".job{args.job}", what, directory=False))
+        yield
+
+
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -47,8 +63,9 @@ def _run(args: argparse.Namespace) -> int:
         total = len(read_utt2spk(u2s))
     bar = tqdm(total=total, unit="utt", desc="features", disable=args.no_progress or None, file=sys.stderr)
     try:
-        report = make_features(args.data_dir, cfg, nj=args.nj, feat_dir=args.feat_dir, progress=bar.update,
-                               force=args.force, job=args.job, combine=args.combine)
+        with _output_lock(args):
+            report = make_features(args.data_dir, cfg, nj=args.nj, feat_dir=args.feat_dir, progress=bar.update,
+                                   force=args.force, job=args.job, combine=args.combine)
     finally:
         bar.close()
     print(report.summary())

@@ -81,6 +81,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from speechdis.fileio import output_lock
     from speechdis.image.registry import train_model
 
     _setup(args)
@@ -89,17 +90,20 @@ def _train(args: argparse.Namespace) -> int:
         overrides["dataset"] = args.dataset
     if args.data_dir is not None:
         overrides["data_dir"] = os.path.abspath(args.data_dir)  # model.pt must find it from anywhere
-    metrics = train_model(args.model, args.out, steps=args.steps, seed=args.seed, overrides=overrides,
-                          init_dir=args.init)
+    with output_lock(args.out, "speechdis image train", directory=True):
+        metrics = train_model(args.model, args.out, steps=args.steps, seed=args.seed, overrides=overrides,
+                              init_dir=args.init)
     _print_headline(metrics)
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from speechdis.fileio import output_lock
     from speechdis.image.registry import evaluate_model
 
     _setup(args)
-    _print_headline(evaluate_model(args.model_dir, args.out))
+    with output_lock(args.out or args.model_dir, "speechdis image evaluate", directory=True):
+        _print_headline(evaluate_model(args.model_dir, args.out))
     return 0
 
 

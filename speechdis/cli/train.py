@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -26,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from speechdis.config import load_config
+    from speechdis.fileio import output_lock
     from speechdis.training.config import TrainConfig
     from speechdis.training.loop import train
 
@@ -44,8 +46,11 @@ def run(args: argparse.Namespace) -> int:
             bar.write("valid @%d: %s" % (rec["step"], "  ".join(
                 f"{k}={v:.4f}" for k, v in rec.items() if k not in ("step", "split"))))
 
-    result = train(cfg, args.data, args.out, valid_dir=args.valid, resume=args.resume, callback=show,
-                   force=args.force)
+    # One writer per --out: a second train into it fails at once naming this one (under torchrun, rank 0 holds it).
+    lock = output_lock(args.out, "speechdis train", directory=True) if main_rank else contextlib.nullcontext()
+    with lock:
+        result = train(cfg, args.data, args.out, valid_dir=args.valid, resume=args.resume, callback=show,
+                       force=args.force)
     bar.close()
     if not main_rank:
         return 0
