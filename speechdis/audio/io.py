@@ -22,10 +22,16 @@ __all__ = [
     "load_wav_entry",
     "audio_info",
     "check_wav_complete",
+    "check_upsampling",
+    "MIN_SAMPLE_RATE",
     "is_pipe_entry",
     "resample",
     "WavEntryLoader",
 ]
+
+# Audio below this rate is refused rather than upsampled unless asked (check_upsampling): telephone speech is
+# 8 kHz; anything under 4 kHz is almost always a damaged or hostile header.
+MIN_SAMPLE_RATE = 4000
 
 # soundfile raises LibsndfileError (a RuntimeError) for corrupt data, but some malformed headers
 # surface as other errors; all of them mean "unreadable" to the user.
@@ -78,8 +84,17 @@ def _without_path(err: Exception, path: str | os.PathLike) -> str:
     return text[len(quoted):] if text.startswith(quoted) else text.replace(str(path), "the file")
 
 
+def check_upsampling(sr: int, sample_rate: int, name: str, allow_upsample: bool = False) -> None:
+    """AudioError for audio at an implausible rate (below :data:`MIN_SAMPLE_RATE`) that would be upsampled to
+    ``sample_rate``: usually a damaged header (a 32 KB file "at 1 Hz" would become 256 M samples), unless
+    ``allow_upsample`` (Kaldi's ``--allow-upsample``)."""
+    if sr < MIN_SAMPLE_RATE and sample_rate > sr and not allow_upsample:
+        raise AudioError(f"{name}: sample rate {sr} Hz is implausible (below {MIN_SAMPLE_RATE} Hz: a damaged "
+                         f"header?); not upsampling it to {sample_rate} Hz unless --allow-upsample is given")
+
+
 def _finish(data: np.ndarray, sr: int, sample_rate: int | None, min_duration: float, name: str,
-            resample_ok: bool) -> np.ndarray:
+            resample_ok: bool, allow_upsample: bool = False) -> np.ndarray:
     wave = _to_mono(data)
     if wave.size == 0:
         raise AudioError(f"{name}: audio is empty (0 samples)")
@@ -88,6 +103,7 @@ def _finish(data: np.ndarray, sr: int, sample_rate: int | None, min_duration: fl
     if sample_rate is not None and sr != sample_rate:
         if not resample_ok:
             raise AudioError(f"{name}: sample rate is {sr} Hz, expected {sample_rate} Hz")
+        check_upsampling(sr, sample_rate, name, allow_upsample)
         wave = resample(wave, sr, sample_rate)
         sr = sample_rate
     duration = wave.size / sr
@@ -155,11 +171,13 @@ def load_audio(
     start: float | None = None,
     end: float | None = None,
     resample_ok: bool = True,
+    allow_upsample: bool = False,
 ) -> np.ndarray:
     """Read an audio file (wav, flac, ogg, ... whatever libsndfile reads) as mono float32.
 
     ``sample_rate``: target rate; audio at another rate is resampled (or, with
-    ``resample_ok=False``, rejected). ``None`` keeps the file's own rate.
+    ``resample_ok=False``, rejected). ``None`` keeps the file's own rate. Audio below
+    :data:`MIN_SAMPLE_RATE` is not upsampled unless ``allow_upsample`` (:func:`check_upsampling`).
     ``start``/``end`` (seconds) read only that slice (``end`` None or < 0: to the end of file), as in a
     Kaldi ``segments`` file; only the slice is decoded from disk.
     ``min_duration`` (seconds, after slicing) rejects shorter audio.
@@ -189,7 +207,7 @@ def load_audio(
     except _READ_ERRORS as e:
         raise AudioError(f"{name}: cannot read audio (corrupt or unsupported format): "
                          f"{_without_path(e, path)}") from e
-    return _finish(data, sr, sample_rate, min_duration, name, resample_ok)
+    return _finish(data, sr, sample_rate, min_duration, name, resample_ok, allow_upsample)
 
 
 def _run_pipe(command: str, timeout: float | None = None) -> bytes:
@@ -232,6 +250,7 @@ def load_wav_entry(
     end: float | None = None,
     resample_ok: bool = True,
     timeout: float | None = 600.0,
+    allow_upsample: bool = False,
 ) -> np.ndarray:
     """Load the audio of one ``wav.scp`` value: a path, or a command ending in ``|``.
 
@@ -239,8 +258,8 @@ def load_wav_entry(
     and must write a wav (or any libsndfile format) stream to stdout. ``start``/``end`` slice as in
     :func:`load_audio`.
     """
-    return WavEntryLoader(sample_rate, min_duration, resample_ok=resample_ok, timeout=timeout).load(
-        entry, start=start, end=end)
+    return WavEntryLoader(sample_rate, min_duration, resample_ok=resample_ok, timeout=timeout,
+                          allow_upsample=allow_upsample).load(entry, start=start, end=end)
 
 
 class WavEntryLoader:
@@ -251,10 +270,11 @@ class WavEntryLoader:
     """
 
     def __init__(self, sample_rate: int | None = 16000, min_duration: float = 0.0, *,
-                 resample_ok: bool = True, timeout: float | None = 600.0) -> None:
+                 resample_ok: bool = True, timeout: float | None = 600.0, allow_upsample: bool = False) -> None:
         self.sample_rate = sample_rate
         self.min_duration = min_duration
         self.resample_ok = resample_ok
+        self.allow_upsample = allow_upsample
         self.timeout = timeout
         self._cache_key: str | None = None
         self._cache: tuple[np.ndarray, int] | None = None
@@ -264,7 +284,7 @@ class WavEntryLoader:
         entry = entry.strip()
         if not is_pipe_entry(entry):
             return load_audio(entry, self.sample_rate, self.min_duration, start=start, end=end,
-                              resample_ok=self.resample_ok)
+                              resample_ok=self.resample_ok, allow_upsample=self.allow_upsample)
         name = f"command '{entry[:-1].strip()}'"
         if self._cache_key == entry and self._cache is not None:
             data, sr = self._cache
@@ -276,4 +296,4 @@ class WavEntryLoader:
         if start is not None or end is not None:
             s, e = _frames_for(start, end, sr, data.shape[0], name)
             data = data[s:e]
-        return _finish(data, sr, self.sample_rate, self.min_duration, name, self.resample_ok)
+        return _finish(data, sr, self.sample_rate, self.min_duration, name, self.resample_ok, self.allow_upsample)

@@ -122,6 +122,8 @@ class Embedder:
     # Which of :attr:`keys` the embed_* calls compute (None: all). Only the asked-for encoders run, so
     # ``("phonetic",)`` halves the disentangled model's encoder work when the speaker vectors are not needed.
     vectors: tuple[str, ...] | None = None
+    # Upsample audio below audio.io.MIN_SAMPLE_RATE (else refused as a damaged header; Kaldi's --allow-upsample).
+    allow_upsample: bool = False
 
     def __post_init__(self) -> None:
         _check_batching(self.batch_size, self.threads)
@@ -169,7 +171,7 @@ class Embedder:
     # -- features ------------------------------------------------------------------------------
     def features(self, wave: np.ndarray, sample_rate: int, utt: str | None = None) -> np.ndarray:
         """(T, D) model-ready features of a whole mono wave: resampled, features, utterance CMVN."""
-        from speechdis.audio.io import resample
+        from speechdis.audio.io import check_upsampling, resample
 
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
             raise AudioError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
@@ -184,6 +186,7 @@ class Embedder:
         if not np.all(np.isfinite(wave)):
             raise AudioError("wave contains NaN or infinite samples")
         cfg = self.feature_config
+        check_upsampling(int(sample_rate), cfg.sample_rate, f"wave at {sample_rate} Hz", self.allow_upsample)
         wave = resample(wave, int(sample_rate), cfg.sample_rate)
         feats = compute_features(wave, cfg, rng=_utt_rng(utt))
         if cfg.cmvn == "none":
@@ -196,7 +199,7 @@ class Embedder:
         from speechdis.audio.io import load_audio
 
         cfg = self.feature_config
-        wave = load_audio(path, cfg.sample_rate, min_duration=cfg.min_duration)
+        wave = load_audio(path, cfg.sample_rate, min_duration=cfg.min_duration, allow_upsample=self.allow_upsample)
         return self.features(wave, cfg.sample_rate, utt if utt is not None else Path(path).stem)
 
     def cut(self, feats: np.ndarray, segments: Sequence[Span] | None) -> list[np.ndarray]:
