@@ -13,7 +13,8 @@ vectors per query, best first:
 
 :func:`build_index` chooses: ``kind="auto"`` is exact below :data:`AUTO_INDEX_MIN` vectors, and an IVF index
 above it when faiss is importable (exact otherwise). Vectors are L2-normalised first (all-zero rows stay
-zero), so inner products are cosines.
+zero), so inner products are cosines; a vector with NaN or infinite values is refused by both back ends (its
+cosines would be NaN: ranked arbitrarily by exact search, dropped by faiss).
 """
 from __future__ import annotations
 
@@ -43,17 +44,23 @@ def have_faiss() -> bool:
     return True
 
 
-def normalise_f32(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm, as a C-contiguous float32 array; all-zero rows stay zero."""
+def normalise_f32(x: np.ndarray, what: str = "vector") -> np.ndarray:
+    """Rows scaled to unit L2 norm, as a C-contiguous float32 array; all-zero rows stay zero.
+
+    A row with NaN or infinite values is refused (ValueError naming its index, ``what`` saying whose): its
+    cosines would be NaN, which exact search ranks arbitrarily and faiss drops."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"expected a 2-D array of vectors, got shape {x.shape}")
+    bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+    if bad.size:
+        raise ValueError(f"{what} {int(bad[0])} has NaN or infinite values ({bad.size} such row(s))")
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.ascontiguousarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 def _check_queries(q: np.ndarray, dim: int) -> np.ndarray:
-    q = normalise_f32(q)
+    q = normalise_f32(q, "query")
     if q.shape[1] != dim:
         raise ValueError(f"query dim {q.shape[1]} != archive dim {dim}")
     return q
@@ -74,7 +81,7 @@ class ExactIndex:
     kind: str = "exact"
 
     def __post_init__(self) -> None:
-        self.vectors = normalise_f32(self.vectors)
+        self.vectors = normalise_f32(self.vectors, "archive vector")
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -135,7 +142,7 @@ class FaissIndex:
             raise ValueError(f"faiss index kind must be flat, ivf or hnsw, not {kind!r}")
         if threads is not None:
             faiss.omp_set_num_threads(int(threads))
-        x = normalise_f32(vectors)
+        x = normalise_f32(vectors, "archive vector")
         n, d = x.shape
         if n == 0:
             raise ValueError("empty archive")
