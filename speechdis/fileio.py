@@ -125,3 +125,14 @@ def _lock_holder(fd: int) -> str:
     if not pid:
         return "held shared by grid jobs"
     return f"pid {pid}: {what}" if what else f"pid {pid}"
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes (read in chunks: constant memory)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -128,13 +128,13 @@ def test_cli_faiss_index(tmp_path, capsys):
     assert "flat index" in capsys.readouterr().err
 
 
-def test_cli_audio_query_needs_and_uses_the_model(tmp_path_factory, tmp_path):
+def test_cli_audio_query_uses_the_archive_s_model(tmp_path_factory, tmp_path):
     setup = tiny_setup(tmp_path_factory)
     arch = tmp_path / "a.npz"
     assert cli_main(["extract", "--model", str(setup.disentangled), str(setup.data), "--out", str(arch),
                      "--no-progress"]) == 0
     wav = write_wave(tmp_path / "query.wav", seconds=0.4)
-    assert cli_main(["search", "--archive", str(arch), str(wav)]) == 1  # no --model
+    assert cli_main(["search", "--archive", str(arch), str(wav)]) == 0  # no --model: the one the archive records
     out = tmp_path / "hits.tsv"
     assert cli_main(["search", "--archive", str(arch), str(wav), "--model", str(setup.disentangled),
                      "--device", "cpu", "--out", str(out)]) == 0

@@ -1,9 +1,10 @@
 """`speechdis search --archive ARCHIVE QUERY...`: the archive segments nearest to each query (cosine).
 
 ARCHIVE: vectors written by `speechdis extract` (an .npz, or a <prefix>.<kind>.scp / .ark). Each QUERY is
-an audio file (embedded whole; needs --model, the model that made the archive), an .npz of extracted
-vectors (every segment in it is a query), or the id of an archive segment (that segment itself is left
-out of its results). Output: a TSV, one line per hit: query, rank, id, score, word, utt, start, end.
+an audio file (embedded whole by the model that made the archive: the one it records, or --model, which
+must be that model), an .npz of extracted vectors (every segment in it is a query), or the id of an archive
+segment (that segment itself is left out of its results). Output: a TSV, one line per hit: query, rank,
+id, score, word, utt, start, end.
 
 An .scp archive is read as plain files: an entry that is a shell command ('... |', which Kaldi tools would
 run) is refused unless --allow-commands.
@@ -28,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("queries", nargs="+", metavar="QUERY", help="audio file, .npz of vectors, or archive segment id")
     p.add_argument("--archive", required=True, metavar="FILE", help="vectors of `speechdis extract` (.npz/.scp/.ark)")
-    p.add_argument("--model", metavar="EXP_DIR", help="model that embeds audio queries (the archive's model)")
+    p.add_argument("--model", metavar="EXP_DIR",
+                   help="model that embeds audio queries; must be the archive's (default: the model file the "
+                        "archive records)")
     p.add_argument("--vector", default=None, help="vector kind to search (default: phonetic / embedding)")
     p.add_argument("-k", "--k", type=positive_int, default=10, help="hits per query")
     p.add_argument("--index", default="auto", choices=INDEX_KINDS,
@@ -63,11 +66,7 @@ def _queries(args: argparse.Namespace, archive) -> tuple[list[str], "np.ndarray"
             own += [-1] * len(es.ids)
         elif p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS:
             if model is None:
-                if args.model is None:
-                    raise ConfigError(f"query {p} is audio: give --model (the model that made the archive)")
-                from speechdis.inference.model import load_speech_model
-
-                model = load_speech_model(args.model, device=args.device)
+                model = _query_model(args, archive, p)
                 if archive.vector not in model.keys:
                     raise ConfigError(f"the model makes {', '.join(model.keys)} vectors, the archive holds "
                                       f"{archive.vector}")
@@ -81,6 +80,30 @@ def _queries(args: argparse.Namespace, archive) -> tuple[list[str], "np.ndarray"
         else:
             raise ConfigError(f"query {q!r} is neither an audio file, an .npz, nor a segment id of the archive")
     return names, np.stack(vecs), own
+
+
+def _query_model(args: argparse.Namespace, archive, query: Path):
+    """The model that embeds audio queries: --model, which must be the archive's (same file content), or by
+    default the model file the archive records."""
+    from speechdis.errors import ConfigError
+    from speechdis.fileio import file_sha256
+    from speechdis.inference.model import load_speech_model
+
+    recorded = Path(archive.model) if archive.model else None
+    if args.model is None:
+        if recorded is None or not recorded.is_file():
+            where = f" (it records {recorded}, which is not there)" if recorded else ""
+            raise ConfigError(f"query {query} is audio: give --model, the model that made the archive{where}")
+        model = load_speech_model(recorded, device=args.device)
+        print(f"[search] embedding audio queries with the archive's model {recorded}", file=sys.stderr)
+    else:
+        model = load_speech_model(args.model, device=args.device)
+    made_by = archive.model_sha256 or (file_sha256(recorded) if recorded and recorded.is_file() else "")
+    if made_by and model.sha256 != made_by:
+        raise ConfigError(f"--model {args.model} is not the model that made {args.archive} ({archive.model}; the "
+                          f"files differ): its vectors would not be comparable; leave out --model to use the "
+                          f"archive's")
+    return model
 
 
 def _tsv_line(fields: list[str]) -> str:

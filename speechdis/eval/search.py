@@ -211,7 +211,6 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ archives
-_LABELS = ("ids", "utts", "words", "speakers", "starts", "ends", "kind", "model")
 
 
 @dataclass
@@ -225,6 +224,8 @@ class Archive:
     utts: list[str]
     starts: np.ndarray
     ends: np.ndarray
+    model: str = ""  # the model file that made the vectors, as extract recorded it ("" for Kaldi vectors)
+    model_sha256: str = ""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -262,24 +263,36 @@ def load_archive(path: str, vector: str | None = None, allow_commands: bool = Fa
         es = load_embeddings(p)
         v = pick_vector(list(es.vectors), vector, str(p))
         return Archive(es.ids, np.asarray(es.vectors[v], dtype=np.float32), v, es.words, es.utts,
-                       np.asarray(es.starts), np.asarray(es.ends))
+                       np.asarray(es.starts), np.asarray(es.ends), es.model, es.model_sha256)
     if p.suffix in (".scp", ".ark"):
         import kaldiio
 
-        if p.suffix == ".scp" and not allow_commands:
+        if p.suffix == ".scp":
             from speechdis.data.tables import read_feats_scp, refuse_commands
 
-            refuse_commands(p, read_feats_scp(p))
+            scp = read_feats_scp(p)  # one-line errors for repeated ids and malformed lines
+            if not allow_commands:
+                refuse_commands(p, scp)
         try:
-            table = kaldiio.load_scp(str(p)) if p.suffix == ".scp" else dict(kaldiio.load_ark(str(p)))
-            ids = list(table)
-            mats = [np.asarray(table[i], dtype=np.float32).ravel() for i in ids]
+            if p.suffix == ".scp":  # read_feats_scp (above) refuses repeated ids
+                table = kaldiio.load_scp(str(p))
+                pairs = [(i, table[i]) for i in table]
+            else:
+                pairs = list(kaldiio.load_ark(str(p)))
+            ids = [i for i, _ in pairs]
+            mats = [np.asarray(m, dtype=np.float32).ravel() for _, m in pairs]
         except Exception as e:  # kaldiio raises many kinds on a bad file
             raise DataDirError(f"{p}: cannot read Kaldi vectors: {e}") from e
         if not ids:
             raise DataDirError(f"{p}: no vectors")
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise DataDirError(f"{p}: id {dup!r} appears twice")
         if len({m.size for m in mats}) != 1:
             raise DataDirError(f"{p}: vectors of different lengths")
+        bad = [i for i, m in zip(ids, mats) if not np.isfinite(m).all()]
+        if bad:
+            raise DataDirError(f"{p}: the vector of id {bad[0]!r} has NaN or infinite values ({len(bad)} such)")
         # <prefix>.<kind>.ark as `speechdis extract --format ark` names it
         kind = p.stem.rsplit(".", 1)[-1] if "." in p.stem else "vector"
         n = len(ids)

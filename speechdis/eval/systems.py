@@ -19,8 +19,6 @@ __all__ = ["MFCC_STATS", "RESERVED_NAMES", "segment_stats", "standardise", "mfcc
 MFCC_STATS = "mfcc-stats"
 # Names of the built-in systems: a --model may not take them.
 RESERVED_NAMES = ("dtw", MFCC_STATS)
-# Arrays of an extract npz that are labels, not vectors.
-_LABELS = ("ids", "utts", "words", "speakers", "starts", "ends", "kind", "model")
 
 
 def segment_stats(feats: Sequence[np.ndarray]) -> np.ndarray:
@@ -75,29 +73,21 @@ def load_npz_vectors(path: str | os.PathLike, seg_ids: Sequence[str]) -> tuple[d
     """Vectors of ``seg_ids`` (in that order) from an ``.npz`` holding ``ids`` and ``(N, dim)`` arrays.
 
     Returns ``({name: (len(seg_ids), dim) array}, kind)`` (``kind`` from the file when it says, else
-    ``"npz"``). Raises :class:`DataDirError` naming the segment ids the file lacks.
+    ``"npz"``). Raises :class:`DataDirError` naming the segment ids the file lacks, or what is wrong with the
+    file (:func:`~speechdis.inference.vector_files.check_vector_arrays`).
     """
+    from speechdis.inference.vector_files import check_vector_arrays, read_npz
+
     p = Path(path)
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise DataDirError(f"{p}: cannot read vectors: {e}") from e
-    if "ids" not in arrays:
-        raise DataDirError(f"{p}: no 'ids' array (expected ids plus one (N, dim) array per vector)")
-    ids = [str(i) for i in arrays["ids"].tolist()]
-    vecs = {k: v for k, v in arrays.items() if k not in _LABELS and v.ndim == 2 and v.shape[0] == len(ids)}
-    if not vecs:
-        raise DataDirError(f"{p}: no (N, dim) vector arrays with N = {len(ids)} ids (arrays: {sorted(arrays)})")
+    arrays = read_npz(p)
+    ids, vecs = check_vector_arrays(arrays, p)  # shapes, finite values, unique ids: refused, never dropped
     row = {i: n for n, i in enumerate(ids)}
-    if len(row) != len(ids):
-        raise DataDirError(f"{p}: segment ids are not unique")
     missing = [s for s in seg_ids if s not in row]
     if missing:
         raise DataDirError(_missing_message(str(p), missing, len(seg_ids)))
     take = np.array([row[s] for s in seg_ids], dtype=np.int64)
     kind = str(arrays["kind"]) if "kind" in arrays and str(arrays["kind"]) else "npz"
-    return {k: np.asarray(v[take], dtype=np.float32) for k, v in vecs.items()}, kind
+    return {k: v[take] for k, v in vecs.items()}, kind
 
 
 def call_embedder(embedder: Callable[[list[np.ndarray]], dict[str, np.ndarray]] | Any,

@@ -100,6 +100,7 @@ class EmbeddingSet:
     vectors: dict[str, np.ndarray]
     kind: str = ""
     model: str = ""
+    model_sha256: str = ""  # of the model file: which model made the vectors, wherever that file is now
     skipped: list[Skipped] = field(default_factory=list)
     n_utterances: int = 0
     seconds: float = 0.0  # wall time of feature loading + embedding
@@ -114,7 +115,8 @@ class EmbeddingSet:
                   "words": np.array(self.words, dtype=str), "speakers": np.array(self.speakers, dtype=str),
                   "starts": np.asarray(self.starts, dtype=np.float64),
                   "ends": np.asarray(self.ends, dtype=np.float64),
-                  "kind": np.array(self.kind), "model": np.array(self.model)}
+                  "kind": np.array(self.kind), "model": np.array(self.model),
+                  "model_sha256": np.array(self.model_sha256)}
         clash = set(arrays) & set(self.vectors)
         if clash:
             raise ValueError(f"vector names clash with label arrays: {sorted(clash)}")
@@ -147,23 +149,23 @@ class EmbeddingSet:
                 f"{self.seconds:.1f}s")
 
 
-def load_embeddings(path: str | os.PathLike) -> EmbeddingSet:
-    """Read an ``.npz`` written by :meth:`EmbeddingSet.save_npz`."""
+def load_embeddings(path: str | os.PathLike, allow_empty: bool = False) -> EmbeddingSet:
+    """Read an ``.npz`` written by :meth:`EmbeddingSet.save_npz`, checked (:mod:`speechdis.inference.vector_files`;
+    ``allow_empty``: a set of no segments is fine)."""
+    from speechdis.inference.vector_files import check_vector_arrays, read_npz
+
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise DataDirError(f"{path}: cannot read embeddings: {e}") from e
-    labels = ("ids", "utts", "words", "speakers", "starts", "ends", "kind", "model")
-    missing = [k for k in labels if k not in data]
+    data = read_npz(path)
+    missing = [k for k in ("ids", "utts", "words", "speakers", "starts", "ends", "kind", "model") if k not in data]
     if missing:
         raise DataDirError(f"{path}: not a speechdis embeddings file (missing {', '.join(missing)})")
+    ids, vectors = check_vector_arrays(data, path, allow_empty)
     return EmbeddingSet(
-        ids=data["ids"].tolist(), utts=data["utts"].tolist(), words=data["words"].tolist(),
+        ids=ids, utts=data["utts"].tolist(), words=data["words"].tolist(),
         speakers=data["speakers"].tolist(), starts=data["starts"], ends=data["ends"],
-        vectors={k: v for k, v in data.items() if k not in labels}, kind=str(data["kind"]),
-        model=str(data["model"]), n_utterances=len(set(data["utts"].tolist())))
+        vectors=vectors, kind=str(data["kind"]), model=str(data["model"]),
+        model_sha256=str(data["model_sha256"]) if "model_sha256" in data else "",
+        n_utterances=len(set(data["utts"].tolist())))
 
 
 def output_paths(out: str | os.PathLike, fmt: str) -> tuple[Path | None, Path | None]:
@@ -482,8 +484,8 @@ def extract(
     if not rows and job is not None:  # a split may hold only unusable inputs; the combine reports them
         return EmbeddingSet(ids=[], utts=[], words=[], speakers=[], starts=np.zeros(0), ends=np.zeros(0),
                             vectors={k: np.zeros((0, 0), dtype=np.float32) for k in embedder.out_keys},
-                            kind=embedder.kind, model=str(embedder.path), skipped=skipped,
-                            seconds=time.perf_counter() - t0)
+                            kind=embedder.kind, model=str(embedder.path), model_sha256=embedder.sha256,
+                            skipped=skipped, seconds=time.perf_counter() - t0)
     if not rows:
         reasons = [s for s in skipped if s.item != "(note)"][:3]
         detail = "; ".join(f"{s.item}: {s.reason}" for s in reasons) or "no segments"
@@ -493,7 +495,8 @@ def extract(
         ids=[r[0] for r in rows], utts=[r[1] for r in rows], words=[r[2] for r in rows],
         speakers=[r[3] for r in rows], starts=np.array([r[4] for r in rows], dtype=np.float64),
         ends=np.array([r[5] for r in rows], dtype=np.float64), vectors=vectors, kind=embedder.kind,
-        model=str(embedder.path), skipped=skipped, n_utterances=n_utts, seconds=time.perf_counter() - t0)
+        model=str(embedder.path), model_sha256=embedder.sha256, skipped=skipped, n_utterances=n_utts,
+        seconds=time.perf_counter() - t0)
 
 
 # Utterances of the running extract(), for its forked feature workers (inherited at fork, never pickled: their
@@ -609,7 +612,7 @@ def combine_job_parts(embedder: Embedder, inputs: Sequence[str | os.PathLike], o
             f"--out {out}: cannot combine: job(s) {' '.join(map(str, missing))} of {nj} not complete (no valid "
             f"{npz0.name.replace(f'.{missing[0]}.', '.JOB.')} and .done for these inputs); rerun them with "
             f"--nj {nj} --job K, then --combine", missing)
-    sets = [(load_embeddings(npz), rec) for npz, rec in recs]
+    sets = [(load_embeddings(npz, allow_empty=True), rec) for npz, rec in recs]
     skipped: list[Skipped] = []
     seen_notes: set[str] = set()
     for _, rec in sets:
@@ -629,7 +632,7 @@ def combine_job_parts(embedder: Embedder, inputs: Sequence[str | os.PathLike], o
         ids=cat("ids"), utts=cat("utts"), words=cat("words"), speakers=cat("speakers"),
         starts=np.concatenate([es.starts for es in full]), ends=np.concatenate([es.ends for es in full]),
         vectors={k: np.concatenate([es.vectors[k] for es in full]) for k in full[0].vectors},
-        kind=full[0].kind, model=full[0].model, skipped=skipped,
+        kind=full[0].kind, model=full[0].model, model_sha256=full[0].model_sha256, skipped=skipped,
         n_utterances=sum(int(rec["n_utterances"]) for _, rec in sets), seconds=sum(rec["seconds"] for _, rec in sets))
 
 

@@ -154,6 +154,15 @@ class Embedder:
         return {"embedding": m.embed_dim}
 
     @property
+    def sha256(self) -> str:
+        """SHA-256 of the model file: the model's identity (extract records it; search and --combine compare)."""
+        if not getattr(self, "_sha256", None):
+            from speechdis.fileio import file_sha256
+
+            self._sha256 = file_sha256(self.path)
+        return self._sha256
+
+    @property
     def out_keys(self) -> list[str]:
         """The vectors the embed_* calls return: :attr:`vectors` when set, else all :attr:`keys`."""
         return list(self.vectors) if self.vectors is not None else self.keys

@@ -220,9 +220,13 @@ def test_corrupt_summary_json_is_one_line(tmp_path, capsys, content):
 
 def test_ids_with_tabs_or_line_breaks_are_not_written_to_the_tsv(tmp_path, capsys):
     """A query name with a tab would shift every column of its rows: refused, naming it."""
-    write_archive(tmp_path / "arch.npz", ["a", "b"], np.eye(2))
-    write_archive(tmp_path / "q.npz", ["bad\tid"], np.eye(2)[:1])
-    rc = main(["search", str(tmp_path / "q.npz"), "--archive", str(tmp_path / "arch.npz"),
+    model = untrained_speech_model(tmp_path / "model.pt")
+    write_wave(tmp_path / "audio" / "a.wav", 0.5)
+    query = write_wave(tmp_path / "bad\tname.wav", 0.5)
+    assert main(["extract", "--model", str(model), str(tmp_path / "audio"), "--out", str(tmp_path / "arch.npz"),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    rc = main(["search", str(query), "--archive", str(tmp_path / "arch.npz"), "--model", str(model),
                "--out", str(tmp_path / "hits.tsv")])
     err = _one_line_error(capsys)
-    assert rc == 1 and "'bad\\tid' holds a tab or line break" in err and not (tmp_path / "hits.tsv").exists()
+    assert rc == 1 and "'bad\\tname' holds a tab or line break" in err and not (tmp_path / "hits.tsv").exists()
