@@ -1,6 +1,6 @@
 """Feature extraction speed (frames/s, one thread): speechdis's numpy MFCC/fbank vs kaldi-native-fbank.
 
-Both compute the same Kaldi features (``tests/test_features_kaldi.py`` checks them against each other).
+Both compute the same Kaldi features (``tests/unit/audio/test_features_kaldi.py`` checks them against each other).
 20 s of synthetic 16 kHz audio per call; the figure is the best of ``--repeats`` runs (no deltas, no CMVN).
 
     python bench/features_speed.py [--seconds 20] [--repeats 5]

@@ -1,6 +1,6 @@
 """Acoustic features (MFCC, log-mel filterbank) with deltas, and CMVN: Kaldi's compute-mfcc-feats /
 compute-fbank-feats, add-deltas and apply-cmvn, re-implemented in numpy and checked against
-``kaldi-native-fbank`` (Kaldi's own feature code; ``tests/test_features.py``: max abs difference below 1e-3
+``kaldi-native-fbank`` (Kaldi's own feature code; ``tests/unit/audio/test_features.py``: max abs difference below 1e-3
 on MFCC and log-mel values of tens, float32 vs float64 arithmetic). Our vectorised numpy version is about
 twice as fast as ``kaldi-native-fbank`` called from Python (``bench/features_speed.py``), so it stays the
 backend.

@@ -1,13 +1,11 @@
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 import torch
 
 from speechdis.cli import main
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 
 @pytest.fixture(autouse=True)

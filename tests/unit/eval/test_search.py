@@ -8,9 +8,7 @@ from speechdis.cli import main as cli_main
 from speechdis.errors import ConfigError
 from speechdis.eval.search import ExactIndex, FaissIndex, build_index, have_faiss, load_archive, recall_at_k
 from speechdis.inference.extract import EmbeddingSet
-
-from conftest import write_wave
-from test_extract_support import tiny_setup
+from tests.helpers import tiny_setup, write_wave
 
 needs_faiss = pytest.mark.skipif(not have_faiss(), reason="faiss not installed (pip install 'speechdis[faiss]')")
 

@@ -30,8 +30,7 @@ from speechdis.data.featjobs import FeatsReader, make_features
 from speechdis.data.tables import read_feats_scp, read_utt2num_frames
 from speechdis.data.validate import validate_data_dir
 from speechdis.errors import AudioError, ConfigError
-
-from conftest import make_wave, write_wave
+from tests.helpers import make_wave, write_wave
 
 CFG = FeatureConfig()
 
@@ -187,7 +186,7 @@ def test_config_helper_nested_and_overrides(tmp_path):
 
 
 def test_recipe_configs_load():
-    from conftest import REPO
+    from tests.helpers import REPO
 
     mfcc = load_feature_config(REPO / "recipes/librispeech/conf/mfcc.yaml")
     fbank = load_feature_config(REPO / "recipes/librispeech/conf/fbank.yaml")
@@ -317,7 +316,7 @@ def test_features_with_segments_and_pipe(tmp_path):
 
 
 def test_features_cli(tiny_data_dir, tmp_path, capsys):
-    from conftest import REPO
+    from tests.helpers import REPO
 
     conf = tmp_path / "fbank.yaml"
     shutil.copy(REPO / "recipes/librispeech/conf/fbank.yaml", conf)
@@ -339,8 +338,7 @@ def test_features_cli(tiny_data_dir, tmp_path, capsys):
 def test_mini_corpus_features(tmp_path):
     from speechdis.data.datadir import subset_data_dir
     from speechdis.data.librispeech import prepare_librispeech
-
-    from conftest import MINI_CORPUS, mini_corpus_ready
+    from tests.helpers import MINI_CORPUS, mini_corpus_ready
 
     if not mini_corpus_ready("test-clean-mini"):
         pytest.skip("synthetic corpus not present")

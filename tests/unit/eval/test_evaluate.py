@@ -21,8 +21,7 @@ from speechdis.eval.runner import (
     run_std,
     seed_summary,
 )
-
-from test_extract_support import tiny_setup
+from tests.helpers import tiny_setup
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import write_wave
+from tests.helpers import write_wave
 
 lhotse = pytest.importorskip("lhotse")
 

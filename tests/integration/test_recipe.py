@@ -11,9 +11,7 @@ import pytest
 import yaml
 
 from speechdis.training.checkpoint import load_checkpoint
-
-from conftest import MINI_CORPUS, REPO
-from test_extract_support import tiny_config_dict
+from tests.helpers import MINI_CORPUS, REPO, tiny_config_dict
 
 RUN = REPO / "recipes" / "librispeech" / "run.sh"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import MINI_CORPUS, REPO, mini_corpus_ready
+from tests.helpers import MINI_CORPUS, REPO, mini_corpus_ready
 
 LOCAL = REPO / "recipes" / "librispeech" / "local"
 MFCC = REPO / "recipes" / "librispeech" / "conf" / "mfcc.yaml"
@@ -196,8 +196,7 @@ def test_extract_job_array_combines_to_the_one_command_result(tmp_path_factory, 
     from speechdis.data.featjobs import IncompleteJobsError
     from speechdis.inference.extract import combine_job_parts, load_embeddings
     from speechdis.inference.model import load_model
-
-    from test_extract_support import tiny_setup
+    from tests.helpers import tiny_setup
 
     s = tiny_setup(tmp_path_factory)
     base = ["extract", "--model", str(s.disentangled), str(s.data), "--no-progress", "--device", "cpu"]
@@ -224,7 +223,7 @@ def test_extract_job_array_combines_to_the_one_command_result(tmp_path_factory, 
 def test_ddp_training_with_two_cpu_processes_is_repeatable(tmp_path_factory, tmp_path):
     import yaml
 
-    from test_extract_support import tiny_config_dict, tiny_setup
+    from tests.helpers import tiny_config_dict, tiny_setup
 
     torchrun = Path(sys.executable).parent / "torchrun"
     if not torchrun.exists():

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from test_alignments import ctm_lines, textgrid_long
 
 from speechdis.cli import main as cli_main
 from speechdis.data.datadir import DataDir
 from speechdis.data.librispeech import prepare_librispeech
 from speechdis.data.validate import validate_data_dir
 from speechdis.errors import DataDirError
-
-from conftest import MINI_CORPUS, mini_corpus_ready, write_wave
+from tests.helpers import MINI_CORPUS, ctm_lines, mini_corpus_ready, textgrid_long, write_wave
 
 
 def test_tiny_corpus(tiny_corpus, tmp_path):

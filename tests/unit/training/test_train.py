@@ -4,28 +4,12 @@ import json
 import pytest
 import torch
 
-from speechdis.config import from_dict, load_config
+from speechdis.config import load_config
 from speechdis.errors import ConfigError, ModelError
 from speechdis.training.checkpoint import load_trained
 from speechdis.training.config import TrainConfig
 from speechdis.training.loop import train
-
-TINY = {
-    "model": {"hidden": 24, "layers": 1, "phonetic_dim": 12, "speaker_dim": 12, "embed_dim": 12,
-              "decoder_hidden": 24, "decoder_layers": 1, "critic_hidden": [24]},
-    "loss": {"pairs_per_batch": 16},
-    "data": {"speakers_per_batch": 4, "segments_per_speaker": 4, "crop_frames": 40, "valid_speakers": 2,
-             "preload": True},
-    "train": {"log_every": 1, "valid_every": 1000, "ckpt_every": 3, "seed": 3, "device": "cpu"},
-}
-
-
-def _cfg(**over) -> TrainConfig:
-    data = json.loads(json.dumps(TINY))
-    for key, value in over.items():
-        section, name = key.split("__")
-        data.setdefault(section, {})[name] = value
-    return from_dict(TrainConfig, data)
+from tests.helpers import tiny_train_config as _cfg
 
 
 def _log(path):

@@ -3,13 +3,13 @@ import math
 
 import pytest
 import torch
-from test_train import _cfg
 
 from speechdis.adversarial import AlternatingTrainer
 from speechdis.config import load_config
 from speechdis.errors import ConfigError
 from speechdis.training.config import TrainConfig
 from speechdis.training.loop import train
+from tests.helpers import tiny_train_config as _cfg
 
 
 @pytest.mark.parametrize("value,mode", [("true", "bf16"), ("false", "none"), ("bf16", "bf16"), ("fp16", "fp16"),

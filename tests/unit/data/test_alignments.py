@@ -14,53 +14,13 @@ from speechdis.data.alignments import (
     read_textgrid_words,
 )
 from speechdis.errors import DataDirError
-
-from conftest import _alignment_line, build_tiny_corpus
-
-
-def intervals_with_silence(words, duration):
-    out, t = [], 0.0
-    for w, s, e in words:
-        if s > t + 1e-9:
-            out.append(("", t, s))
-        out.append((w, s, e))
-        t = e
-    if duration > t + 1e-9:
-        out.append(("", t, duration))
-    return out
-
-
-def textgrid_long(words, duration, tier="words", lower=True) -> str:
-    ivs = intervals_with_silence(words, duration)
-    lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "", "xmin = 0", f"xmax = {duration}",
-             "tiers? <exists>", "size = 2", "item []:",
-             "    item [1]:", '        class = "IntervalTier"', f'        name = "{tier}"', "        xmin = 0",
-             f"        xmax = {duration}", f"        intervals: size = {len(ivs)}"]
-    for i, (w, s, e) in enumerate(ivs, 1):
-        lines += [f"        intervals [{i}]:", f"            xmin = {s}", f"            xmax = {e}",
-                  f'            text = "{w.lower() if lower else w}"']
-    # a phones tier after it, with a quoted quote in a label, to make sure tiers are told apart
-    lines += ["    item [2]:", '        class = "IntervalTier"', '        name = "phones"', "        xmin = 0",
-              f"        xmax = {duration}", "        intervals: size = 1", "        intervals [1]:",
-              "            xmin = 0", f"            xmax = {duration}", '            text = "say ""hi"" 3"']
-    return "\n".join(lines) + "\n"
-
-
-def textgrid_short(words, duration) -> str:
-    ivs = intervals_with_silence(words, duration)
-    lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "", "0", f"{duration}", "<exists>", "1",
-             '"IntervalTier"', '"words"', "0", f"{duration}", f"{len(ivs)}"]
-    for w, s, e in ivs:
-        lines += [f"{s}", f"{e}", f'"{w}"']
-    return "\n".join(lines) + "\n"
-
-
-def ctm_lines(words_by_utt) -> str:
-    out = [";; comment line"]
-    for utt, words in words_by_utt.items():
-        for w, s, e in words:
-            out.append(f"{utt} 1 {s:.2f} {e - s:.2f} {w.lower()} 0.98")
-    return "\n".join(out) + "\n"
+from tests.helpers import (
+    alignment_line,
+    build_tiny_corpus,
+    ctm_lines,
+    textgrid_long,
+    textgrid_short,
+)
 
 
 def test_all_formats_give_the_same_segments(tmp_path):
@@ -136,7 +96,7 @@ def test_silence_unknown_and_mismatch():
 
 def test_alignment_txt_format(tmp_path):
     p = tmp_path / "1-2.alignment.txt"
-    p.write_text(_alignment_line("1-2-0000", [("A", 0.2, 0.5), ("B", 0.5, 0.9)], 1.0) + "\n")
+    p.write_text(alignment_line("1-2-0000", [("A", 0.2, 0.5), ("B", 0.5, 0.9)], 1.0) + "\n")
     assert read_alignment_txt(p)["1-2-0000"] == [AlignedWord("", 0.0, 0.2), AlignedWord("A", 0.2, 0.5),
                                                  AlignedWord("B", 0.5, 0.9), AlignedWord("", 0.9, 1.0)]
     p.write_text('1-2-0000 ",A,B" "0.2,0.5"\n')

@@ -9,8 +9,7 @@ import soundfile as sf
 
 from speechdis.audio.io import WavEntryLoader, audio_info, is_pipe_entry, load_audio, load_wav_entry
 from speechdis.errors import AudioError
-
-from conftest import make_wave, write_wave
+from tests.helpers import make_wave, write_wave
 
 
 @pytest.mark.parametrize("ext,kwargs,atol", [

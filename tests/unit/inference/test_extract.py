@@ -11,9 +11,7 @@ import speechdis
 from speechdis.cli import main as cli_main
 from speechdis.data.datadir import DataDir
 from speechdis.errors import AudioError, ModelError
-
-from conftest import write_wave
-from test_extract_support import tiny_setup
+from tests.helpers import tiny_setup, write_wave
 
 
 @pytest.fixture(scope="module")
