@@ -9,8 +9,7 @@ import soundfile as sf
 
 from speechdis.cli import main
 from speechdis.errors import AudioError
-from tests.conftest import write_wave
-from tests.model_files import untrained_speech_model
+from tests.helpers import untrained_speech_model, write_wave
 
 
 def _one_hz(path, n=2000):

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from speechdis.cli import build_parser, main
-from tests.conftest import write_wave
-from tests.model_files import untrained_image_model, untrained_speech_model, write_archive
-from tests.test_cli import _parsers
+from tests.helpers import untrained_image_model, untrained_speech_model, write_archive, write_wave
+from tests.unit.cli.test_cli import _parsers
 
 
 def _one_line_error(capsys) -> str:

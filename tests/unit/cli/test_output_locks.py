@@ -12,7 +12,7 @@ import pytest
 from speechdis.cli import main
 from speechdis.errors import OutputLockedError
 from speechdis.fileio import output_lock
-from tests.conftest import write_wave
+from tests.helpers import write_wave
 
 _HOLD = """
 import sys

@@ -7,8 +7,7 @@ import pytest
 
 from speechdis.cli import main
 from speechdis.errors import DataDirError
-from tests.conftest import write_wave
-from tests.model_files import untrained_speech_model, write_archive
+from tests.helpers import untrained_speech_model, write_archive, write_wave
 
 N = 12
 GOOD = np.random.default_rng(0).standard_normal((N, 4)).astype(np.float32)
