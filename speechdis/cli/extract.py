@@ -100,9 +100,10 @@ def _embed(args: argparse.Namespace, npz, ark) -> int:
     model = load_speech_model(args.model, device=args.device, batch_size=args.batch_size, threads=args.threads,
                               vectors=vectors)
     if args.combine:
-        from speechdis.inference.extract import combine_job_parts
+        from speechdis.inference.extract import combine_job_parts, remove_job_parts
 
-        _write(combine_job_parts(model, args.inputs, args.out, args.nj), npz, ark)
+        _write(combine_job_parts(model, args.inputs, args.out, args.nj, options=_options(args)), npz, ark)
+        remove_job_parts(args.out, args.nj)  # written: the parts and their markers are not needed any more
         return 0
     bar = tqdm(unit="utt", desc="extract", disable=args.no_progress or None, file=sys.stderr)
 
@@ -119,11 +120,17 @@ def _embed(args: argparse.Namespace, npz, ark) -> int:
     if args.job is not None:
         from speechdis.inference.extract import save_job_part
 
-        part = save_job_part(res, model, args.inputs, args.out, args.nj, args.job)
+        part = save_job_part(res, model, args.inputs, args.out, args.nj, args.job, options=_options(args))
         print(f"job {args.job} of {args.nj}: {res.summary()} -> {part} (combine with --combine once all are done)")
         return 0
     _write(res, npz, ark)
     return 0
+
+
+def _options(args: argparse.Namespace) -> dict:
+    """What a grid job's part depends on besides the inputs and the model: --combine compares it."""
+    return {"word_segments": args.word_segments, "ctm": args.ctm, "window": args.window, "hop": args.hop,
+            "min_frames": args.min_frames}
 
 
 def _write(res, npz, ark) -> None:

@@ -570,48 +570,94 @@ def _utts_hash(utts: list[Utterance]) -> str:
 
 
 def save_job_part(res: EmbeddingSet, embedder: Embedder, inputs: Sequence[str | os.PathLike],
-                  out: str | os.PathLike, nj: int, job: int) -> Path:
-    """Write split ``job``'s result (from ``extract(..., nj=nj, job=job)``) and then its done marker (the
-    utterances it covered, its skips); returns the npz path."""
+                  out: str | os.PathLike, nj: int, job: int, options: dict | None = None) -> Path:
+    """Write split ``job``'s result (from ``extract(..., nj=nj, job=job)``) and then its done marker: the
+    utterances it covered, the model (sha256 of its file), the extraction ``options`` (segments, windows,
+    ...), the part file's own sha256 and its skips. Returns the npz path."""
+    from speechdis.fileio import file_sha256
+
     npz, done = job_part_paths(out, nj, job)
     utts, _ = collect_utterances(embedder, inputs)
     splits = split_utterances(utts, nj)
     part = splits[job - 1] if job <= len(splits) else []
     res.save_npz(npz)
     with atomic_open(done, "w", encoding="utf-8") as f:
-        json.dump({"nj": nj, "job": job, "utts_hash": _utts_hash(part), "n_utterances": res.n_utterances,
+        json.dump({"nj": nj, "job": job, "utts_hash": _utts_hash(part), "model_sha256": embedder.sha256,
+                   "model": str(embedder.path), "options": _part_options(embedder, options),
+                   "part_sha256": file_sha256(npz), "n_utterances": res.n_utterances,
                    "seconds": res.seconds, "skipped": [[s.item, s.reason] for s in res.skipped]}, f)
     return npz
 
 
+def _part_options(embedder: Embedder, options: dict | None) -> dict:
+    # JSON-plain, so a marker read back compares equal to what this run would write.
+    return json.loads(json.dumps({**(options or {}), "vectors": embedder.out_keys}, default=str))
+
+
+def _part_problem(rec: dict, npz: Path, part: list[Utterance], embedder: Embedder, options: dict) -> str | None:
+    """Why a finished job's part cannot be combined into this run's output (None: it can)."""
+    from speechdis.fileio import file_sha256
+
+    if rec.get("utts_hash") != _utts_hash(part):
+        return "made for other inputs"
+    if not npz.is_file():
+        return f"{npz.name} is missing"
+    if "model_sha256" not in rec:
+        return "made by an older speechdis that did not record its model"
+    if rec["model_sha256"] != embedder.sha256:
+        return f"made by another model ({rec.get('model', '?')}, not {embedder.path}: the files differ)"
+    if options is not None and rec.get("options") != _part_options(embedder, options):
+        return f"made with other options ({rec.get('options')} here {_part_options(embedder, options)})"
+    if file_sha256(npz) != rec.get("part_sha256"):
+        return f"{npz.name} is not the file the job wrote (changed, replaced or truncated since)"
+    return None
+
+
+def remove_job_parts(out: str | os.PathLike, nj: int) -> list[Path]:
+    """Delete the parts and done markers of ``--nj nj`` jobs for ``--out out`` (after a successful combine)."""
+    removed = []
+    for k in range(1, nj + 1):
+        for path in job_part_paths(out, nj, k):
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
 def combine_job_parts(embedder: Embedder, inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
-                      nj: int) -> EmbeddingSet:
+                      nj: int, options: dict | None = None) -> EmbeddingSet:
     """The splits of ``extract(..., nj=nj, job=K)`` for K = 1..nj, concatenated in order (the same rows as one
     ``extract`` call). Raises :class:`~speechdis.data.featjobs.IncompleteJobsError` naming the jobs whose
-    part is missing or was made for other inputs; :class:`AudioError` when nothing at all was embedded."""
+    part is missing, or was made for other inputs, by another model (sha256 of the file) or with other
+    ``options`` (as given to :func:`save_job_part`; None: not compared), or whose part file is not the one
+    the job wrote (a copied-over or truncated npz);
+    :class:`AudioError` when nothing at all was embedded."""
     from speechdis.data.featjobs import IncompleteJobsError
 
     utts, _ = collect_utterances(embedder, inputs)
     splits = split_utterances(utts, nj)
-    missing, recs = [], []
+    missing, recs, problems = [], [], []
     for k in range(1, nj + 1):
         npz, done = job_part_paths(out, nj, k)
         part = splits[k - 1] if k <= len(splits) else []
         try:
             rec = json.loads(done.read_text(encoding="utf-8"))
-            ok = rec.get("utts_hash") == _utts_hash(part) and npz.is_file()
         except (OSError, ValueError):
-            ok = False
-        if ok:
+            missing.append(k)
+            continue
+        problem = _part_problem(rec, npz, part, embedder, options) if isinstance(rec, dict) else "unreadable"
+        if problem is None:
             recs.append((npz, rec))
         else:
             missing.append(k)
+            problems.append(f"job {k} ({npz.name}): {problem}")
     if missing:
         npz0, _ = job_part_paths(out, nj, missing[0])
+        why = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "") if problems else (
+            f"no valid {npz0.name.replace(f'.{missing[0]}.', '.JOB.')} and .done for these inputs")
         raise IncompleteJobsError(
-            f"--out {out}: cannot combine: job(s) {' '.join(map(str, missing))} of {nj} not complete (no valid "
-            f"{npz0.name.replace(f'.{missing[0]}.', '.JOB.')} and .done for these inputs); rerun them with "
-            f"--nj {nj} --job K, then --combine", missing)
+            f"--out {out}: cannot combine: job(s) {' '.join(map(str, missing))} of {nj} not complete ({why}); "
+            f"rerun them with --nj {nj} --job K, then --combine", missing)
     sets = [(load_embeddings(npz, allow_empty=True), rec) for npz, rec in recs]
     skipped: list[Skipped] = []
     seen_notes: set[str] = set()
