@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from speechdis.cli import main
-from tests.conftest import write_wave
-from tests.model_files import untrained_speech_model
+from tests.helpers import untrained_speech_model, write_wave
 
 
 @pytest.fixture
