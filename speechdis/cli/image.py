@@ -2,7 +2,7 @@
 
   speechdis image list
   speechdis image train MODEL --out DIR [--steps N] [--seed S] [--set key=value ...] [--init DIR]
-                        [--dataset mnist --data-dir DIR]
+                        [--dataset mnist --data-dir DIR] [--checkpoint-every N] [--resume] [--stop-after N]
   speechdis image evaluate MODEL_DIR [--out DIR]
   speechdis image table EXP_DIR [--out metrics.md] [--paper]
 """
@@ -41,6 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="directory of the data set's files (mnist: the four original idx .gz files)")
     t.add_argument("--init", default=None, metavar="DIR",
                    help="initialise from a trained model directory (for `edit`: a vaegan directory)")
+    t.add_argument("--checkpoint-every", type=int, default=1000, metavar="N",
+                   help="write a resumable training checkpoint (out/checkpoints/) every N steps (default 1000; 0: "
+                        "only at the end of each training phase); removed once the run is complete")
+    t.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in --out from its checkpoint (same command otherwise)")
+    t.add_argument("--stop-after", type=int, default=None, metavar="N",
+                   help="stop after N steps, leaving a checkpoint for --resume (time-sliced jobs)")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("evaluate", help="re-evaluate a trained model directory")
@@ -92,7 +99,11 @@ def _train(args: argparse.Namespace) -> int:
         overrides["data_dir"] = os.path.abspath(args.data_dir)  # model.pt must find it from anywhere
     with output_lock(args.out, "speechdis image train", directory=True):
         metrics = train_model(args.model, args.out, steps=args.steps, seed=args.seed, overrides=overrides,
-                              init_dir=args.init)
+                              init_dir=args.init, resume=args.resume, checkpoint_every=args.checkpoint_every,
+                              stop_after=args.stop_after)
+    if metrics is None:
+        print(f"stopped after {args.stop_after} steps; continue with --resume", file=sys.stderr)
+        return 0
     _print_headline(metrics)
     return 0
 

@@ -32,27 +32,69 @@ def as_tensor(a: np.ndarray | torch.Tensor) -> torch.Tensor:
     return a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
 
 
-def batches(*arrays: np.ndarray | torch.Tensor, batch_size: int, generator: torch.Generator,
-            device: torch.device | str = "cpu") -> Iterator[tuple[torch.Tensor, ...]]:
-    """Endless stream of random mini-batches (reshuffled every epoch) over arrays of equal length."""
-    tensors = [as_tensor(a) for a in arrays]
-    n = len(tensors[0])
-    if any(len(t) != n for t in tensors):
-        raise ConfigError("arrays of a batch stream must have the same length")
-    if n == 0:
-        raise ConfigError("cannot draw batches from an empty data set")
-    bs = min(batch_size, n)
-    while True:
-        perm = torch.randperm(n, generator=generator)
-        for lo in range(0, n - bs + 1, bs):
-            idx = perm[lo:lo + bs]
-            yield tuple(t[idx].to(device) for t in tensors)
+class BatchStream:
+    """Endless stream of random mini-batches (reshuffled every epoch) over arrays of equal length.
+
+    Its position (the epoch's permutation, the next index) and its generator's state are its
+    :meth:`state_dict`, so a resumed run draws exactly the batches the uninterrupted one would have.
+    """
+
+    def __init__(self, *arrays: np.ndarray | torch.Tensor, batch_size: int, generator: torch.Generator,
+                 device: torch.device | str = "cpu") -> None:
+        self.tensors = [as_tensor(a) for a in arrays]
+        self.n = len(self.tensors[0])
+        if any(len(t) != self.n for t in self.tensors):
+            raise ConfigError("arrays of a batch stream must have the same length")
+        if self.n == 0:
+            raise ConfigError("cannot draw batches from an empty data set")
+        self.batch_size = min(batch_size, self.n)
+        self.generator = generator
+        self.device = device
+        self.perm: torch.Tensor | None = None  # drawn at the first batch of each epoch
+        self.pos = 0
+
+    def __iter__(self) -> "BatchStream":
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, ...]:
+        if self.perm is None or self.pos + self.batch_size > self.n:  # the incomplete last batch is dropped
+            self.perm = torch.randperm(self.n, generator=self.generator)
+            self.pos = 0
+        idx = self.perm[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return tuple(t[idx].to(self.device) for t in self.tensors)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"perm": self.perm, "pos": self.pos, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.perm, self.pos = state["perm"], int(state["pos"])
+        self.generator.set_state(state["generator"])
 
 
-def zip_streams(*streams: Iterator[tuple[torch.Tensor, ...]]) -> Iterator[tuple[tuple[torch.Tensor, ...], ...]]:
-    """Combine several batch streams (e.g. labelled + unlabelled, source + target) into one."""
-    while True:
-        yield tuple(next(s) for s in streams)
+class ZipStream:
+    """Several batch streams (e.g. labelled + unlabelled, source + target) drawn together: one tuple each."""
+
+    def __init__(self, *streams: BatchStream) -> None:
+        self.streams = streams
+
+    def __iter__(self) -> "ZipStream":
+        return self
+
+    def __next__(self) -> tuple[tuple[torch.Tensor, ...], ...]:
+        return tuple(next(s) for s in self.streams)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"streams": [s.state_dict() for s in self.streams]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        # Streams sharing a generator restore the same saved state in turn (it was saved at one moment).
+        for s, st in zip(self.streams, state["streams"]):
+            s.load_state_dict(st)
+
+
+batches = BatchStream
+zip_streams = ZipStream
 
 
 def run_steps(
@@ -65,18 +107,41 @@ def run_steps(
     on_step: Callable[[int, float], None] | None = None,
     log_every: int = 100,
     name: str = "train",
+    state: dict[str, Any] | None = None,
+    checkpoint: bool = True,
 ) -> dict[str, float]:
     """Drive ``trainer.step`` for ``steps`` steps; ``on_step(step, progress)`` runs first (schedules).
 
     Returns the mean of each logged value over the last 10% of the steps (a less noisy summary than the
     final step alone).
+
+    Inside :func:`speechdis.image.resume.checkpointing` (``speechdis image train``) each call is one phase of
+    the run, checkpointed every N steps and at its end, and resumed from its checkpoint: modules, the
+    trainer's optimisers, ``stream`` (a :class:`BatchStream` / :class:`ZipStream`, with its generator), the
+    global random states and ``state`` (a dict of plain values the caller keeps across steps, e.g. a metric
+    curve; restored in place). Training randomness must come from those (or be a pure function of the step)
+    for a resumed run to equal an uninterrupted one. ``checkpoint=False``: a helper's training run (e.g. a
+    reference classifier) that is not part of the model's.
     """
+    from speechdis.image.resume import current_checkpointer
+
     if steps <= 0:
         raise ConfigError(f"steps must be positive, got {steps}")
     tail_from = int(steps * 0.9)
     tail: dict[str, list[float]] = {}
+    ckpt = current_checkpointer() if checkpoint else None
+    phase = ckpt.begin_phase(name) if ckpt is not None else ""
+    first = 0
+    if ckpt is not None:
+        resumed = ckpt.restore(phase, trainer, stream, state)
+        if resumed is not None:
+            if resumed.done:
+                log.info("%s: finished before (checkpoint %s)", name, phase)
+                return resumed.result
+            first, tail = resumed.step, resumed.tail
+            log.info("%s: resumed at step %d/%d", name, first, steps)
     start = time.time()
-    for step in range(steps):
+    for step in range(first, steps):
         if on_step is not None:
             on_step(step, step / max(steps - 1, 1))
         logs = trainer.step(stream, critic_fn, generator_fn)
@@ -86,7 +151,12 @@ def run_steps(
         if log_every and ((step + 1) % log_every == 0 or step + 1 == steps):
             shown = " ".join(f"{k}={v:.3g}" for k, v in sorted(logs.items()))
             log.info("%s step %d/%d (%.1fs) %s", name, step + 1, steps, time.time() - start, shown)
-    return {k: float(np.mean(v)) for k, v in tail.items()}
+        if ckpt is not None and step + 1 < steps:
+            ckpt.after_step(phase, step + 1, trainer, stream, state, tail)
+    result = {k: float(np.mean(v)) for k, v in tail.items()}
+    if ckpt is not None:
+        ckpt.finish_phase(phase, steps, trainer, stream, state, tail, result)
+    return result
 
 
 # ------------------------------------------------------------------------------------------- checkpoints

@@ -7,6 +7,7 @@ on detached fakes and G's update makes its codes recoverable.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from torch import nn
 
 from speechdis.adversarial import AlternatingTrainer, discriminator_loss, generator_loss
 from speechdis.adversarial.info import LatentCodes, mutual_info_loss
+from speechdis.errors import ConfigError
 from speechdis.image.common import apply_batched, batches, run_steps
 from speechdis.image.datasets import image_size, load_digits_images, load_labelled_images
 from speechdis.image.metrics import aligned_accuracy, classifier_scores, predict_proba, reference_classifier
@@ -44,6 +46,11 @@ class InfoGANConfig:
     d_norm: str = "layer"  # normalisation in D's conv body (the paper: batch)
     curve_every: int = 0  # log the unsupervised error every this many steps (0 = never)
     q_hidden: int = 0  # hidden units of Q's own layer (0 = Q is one linear layer on D's features)
+    g_hidden: int = 0  # G's first fully connected layer before the feature-map projection (0 = none; paper: 1024)
+    d_fc_norm: bool = False  # batch norm on D's fully connected layer (the paper: yes)
+    cont_std: str = "learned"  # Q's Gaussian for the continuous codes: learned variance | fixed (unit; authors' code)
+    cat_balance: float = 0.0  # weight of the code-balance term: Q's mean code distribution on real batches
+    #                           pushed towards uniform (log K - its entropy); no labels involved
 
 
 class InfoGAN(nn.Module):
@@ -54,9 +61,12 @@ class InfoGAN(nn.Module):
         self.codes = LatentCodes(cat_dim=cfg.cat_dim, n_cat=1, n_cont=cfg.n_cont)
         self.noise_dim = cfg.noise_dim
         size = image_size(cfg.dataset)
-        self.generator = ConvDecoder(cfg.noise_dim + self.codes.dim, channels, size, cfg.width)
+        if cfg.cont_std not in ("learned", "fixed"):
+            raise ConfigError(f"cont_std must be learned or fixed, not {cfg.cont_std!r}")
+        self.fixed_std = cfg.cont_std == "fixed"
+        self.generator = ConvDecoder(cfg.noise_dim + self.codes.dim, channels, size, cfg.width, hidden=cfg.g_hidden)
         self.discriminator = nn.ModuleDict({
-            "body": ConvBody(channels, size, cfg.width, cfg.hidden, norm=cfg.d_norm),
+            "body": ConvBody(channels, size, cfg.width, cfg.hidden, norm=cfg.d_norm, fc_norm=cfg.d_fc_norm),
             "d_head": nn.Linear(cfg.hidden, 1),
             # Q's own layers: one linear layer (q_hidden = 0) or, as in the paper, FC-BN-LReLU then the output.
             "q_head": nn.Linear(cfg.hidden, self.codes.q_dim) if not cfg.q_hidden else nn.Sequential(
@@ -82,7 +92,13 @@ class InfoGAN(nn.Module):
     def info_loss(self, q: torch.Tensor, cat: torch.Tensor, cont: torch.Tensor, cont_weight: float
                   ) -> tuple[torch.Tensor, dict[str, float]]:
         logits, mean, logvar = self.codes.split_q(q)
-        return mutual_info_loss(logits, cat, mean, cont, logvar, cont_weight=cont_weight)
+        return mutual_info_loss(logits, cat, mean, cont, None if self.fixed_std else logvar, cont_weight=cont_weight)
+
+    def code_balance(self, q_real: torch.Tensor) -> torch.Tensor:
+        """log K minus the entropy of Q's mean categorical distribution over a batch of real images: zero when
+        the batch spreads evenly over the code values, log K when it all lands on one (merged classes)."""
+        p = torch.softmax(self.codes.split_q(q_real)[0], -1).mean(0)  # (n_cat, K)
+        return (math.log(self.codes.cat_dim) + (p * torch.log(p + 1e-8)).sum(-1)).mean()
 
 
 def build(cfg: InfoGANConfig) -> dict[str, nn.Module]:
@@ -104,25 +120,31 @@ def fit(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[st
     gen = torch.Generator().manual_seed(seed + 1)
     # Training never sees a label; the evaluation images and labels only feed the monitoring curve.
     x, x_eval, y_eval = real_images(cfg, seed)
-    stream = (b[0] for b in batches(x, batch_size=cfg.batch_size, generator=gen))
+    stream = batches(x, batch_size=cfg.batch_size, generator=gen)
     trainer = AlternatingTrainer(
         torch.optim.Adam(model.generator.parameters(), lr=cfg.lr_g, betas=(0.5, 0.999)),
         torch.optim.Adam(model.discriminator.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999)),
         critic=model.discriminator, n_critic=1,
     )
 
-    def critic_fn(real: torch.Tensor):
+    def critic_fn(batch: tuple[torch.Tensor]):
+        real = batch[0]
         z, cat, cont = model.sample_latent(len(real), gen)
         with torch.no_grad():
             fake = model.generate(z, cat, cont)
-        d_real, _ = model.critic(real)
+        d_real, q_real = model.critic(real)
         d_fake, q = model.critic(fake)
         adv = discriminator_loss(cfg.loss, d_real, d_fake)
         info, logs = model.info_loss(q, cat, cont, cfg.cont_weight)
-        return adv + cfg.info_weight * info, {"d": adv.item(), **{f"d_{k}": v for k, v in logs.items()}}
+        loss = adv + cfg.info_weight * info
+        if cfg.cat_balance > 0:
+            balance = model.code_balance(q_real)
+            loss = loss + cfg.cat_balance * balance
+            logs["code_balance"] = balance.item()
+        return loss, {"d": adv.item(), **{f"d_{k}": v for k, v in logs.items()}}
 
-    def generator_fn(real: torch.Tensor):
-        z, cat, cont = model.sample_latent(len(real), gen)
+    def generator_fn(batch: tuple[torch.Tensor]):
+        z, cat, cont = model.sample_latent(len(batch[0]), gen)
         d_fake, q = model.critic(model.generate(z, cat, cont))
         adv = generator_loss(cfg.loss, d_fake)
         info, logs = model.info_loss(q, cat, cont, cfg.cont_weight)
@@ -136,7 +158,8 @@ def fit(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[st
             curve[f"curve_unsupervised_error_step{step}"] = unsupervised_error(model, x_eval[:2000], y_eval[:2000])
             model.train()
 
-    logs = run_steps(trainer, stream, critic_fn, generator_fn, cfg.steps, on_step=on_step, name="infogan")
+    logs = run_steps(trainer, stream, critic_fn, generator_fn, cfg.steps, on_step=on_step, name="infogan",
+                     state=curve)
     return {**logs, **curve}
 
 

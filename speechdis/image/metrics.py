@@ -57,7 +57,7 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int | Se
         return loss, {"clf": loss.item()}
 
     clf.train()
-    run_steps(trainer, stream, None, loss_fn, steps, log_every=0)
+    run_steps(trainer, stream, None, loss_fn, steps, log_every=0, checkpoint=False)
     return clf.eval()
 
 

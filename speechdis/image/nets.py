@@ -19,14 +19,14 @@ def feature_map_size(size: int) -> int:
 
 
 class ConvBody(nn.Module):
-    """Image → feature vector: conv(4, s2) → LReLU → conv(4, s2) [→ norm] → LReLU → Linear → LReLU.
+    """Image → feature vector: conv(4, s2) → LReLU → conv(4, s2) [→ norm] → LReLU → Linear [→ BN] → LReLU.
 
     ``norm``: "batch" for encoders/classifiers, "layer" or "none" for critics (batch statistics would couple
     the samples in a batch, which breaks the per-sample gradient penalty of WGAN-GP).
     """
 
     def __init__(self, in_ch: int, size: int = 16, width: int = 32, out_dim: int = 128, norm: str = "none",
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, fc_norm: bool = False) -> None:
         super().__init__()
         s = feature_map_size(size)
         if norm not in ("batch", "layer", "none"):
@@ -38,7 +38,8 @@ class ConvBody(nn.Module):
             nn.Conv2d(in_ch, width, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(width, 2 * width, 4, 2, 1), norm_layer, nn.LeakyReLU(0.2),
             nn.Flatten(), nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
-            nn.Linear(2 * width * s * s, out_dim), nn.LeakyReLU(0.2),
+            nn.Linear(2 * width * s * s, out_dim), nn.BatchNorm1d(out_dim) if fc_norm else nn.Identity(),
+            nn.LeakyReLU(0.2),
         )
         self.out_dim = out_dim
 
@@ -47,13 +48,16 @@ class ConvBody(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Vector → image in [0, 1]: Linear → (S/4)^2 maps → two transposed convs (BN + ReLU between) → sigmoid."""
+    """Vector → image in [0, 1]: [Linear → BN → ReLU →] Linear → (S/4)^2 maps → two transposed convs (BN + ReLU
+    between) → sigmoid. ``hidden`` > 0 adds the first fully connected layer (InfoGAN's 1024 units)."""
 
-    def __init__(self, in_dim: int, out_ch: int, size: int = 16, width: int = 32) -> None:
+    def __init__(self, in_dim: int, out_ch: int, size: int = 16, width: int = 32, hidden: int = 0) -> None:
         super().__init__()
         s = feature_map_size(size)
+        first: list[nn.Module] = [nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU()] if hidden else []
         self.net = nn.Sequential(
-            nn.Linear(in_dim, 2 * width * s * s), nn.BatchNorm1d(2 * width * s * s), nn.ReLU(),
+            *first,
+            nn.Linear(hidden or in_dim, 2 * width * s * s), nn.BatchNorm1d(2 * width * s * s), nn.ReLU(),
             nn.Unflatten(1, (2 * width, s, s)),
             nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
             nn.ConvTranspose2d(width, out_ch, 4, 2, 1), nn.Sigmoid(),

@@ -22,6 +22,7 @@ from torch import nn
 from speechdis.config import apply_overrides, from_dict, to_dict
 from speechdis.errors import ConfigError, ModelError
 from speechdis.image.common import (
+    CHECKPOINT,
     METRICS,
     image_model_name,
     load_modules,
@@ -100,17 +101,50 @@ def make_config(name: str, steps: int | None = None, overrides: Mapping[str, Any
 
 
 def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None, seed: int = 0,
-                overrides: Mapping[str, Any] | None = None, init_dir: str | os.PathLike | None = None
-                ) -> dict[str, Any]:
+                overrides: Mapping[str, Any] | None = None, init_dir: str | os.PathLike | None = None, *,
+                resume: bool = False, checkpoint_every: int = 1000, stop_after: int | None = None
+                ) -> dict[str, Any] | None:
     """Train model ``name`` into ``out_dir`` (checkpoint, pictures, metrics.json); returns the metrics.
 
     ``init_dir``: a trained model directory whose weights initialise this one (same architecture; the
     ``edit`` model uses it to start from a trained VAE-GAN).
+
+    Training checkpoints (:mod:`speechdis.image.resume`) go to ``out_dir/checkpoints`` every
+    ``checkpoint_every`` steps (0: only at each phase's end) and are removed once ``model.pt`` and
+    ``metrics.json`` are written. ``resume`` continues an interrupted run from them, exactly as it would
+    have gone on, and refuses another model, seed or config; without ``resume`` a directory holding an
+    interrupted run is refused. ``stop_after``: end after that many steps without finishing (the checkpoint
+    written there lets ``resume`` carry on); returns None then.
     """
+    from speechdis.fileio import remove_stale_tmp
+    from speechdis.image.resume import (
+        CHECKPOINT_DIR,
+        Checkpointer,
+        TrainingStopped,
+        checkpoint_files,
+        checkpointing,
+        resume_differences,
+    )
+    from speechdis.training.checkpoint import load_checkpoint, model_header
+
     spec = get_spec(name)
     cfg = make_config(name, steps, overrides)
     out = Path(out_dir)
+    ckpt_dir = out / CHECKPOINT_DIR
+    existing = checkpoint_files(out)
+    if existing and not resume:
+        raise ModelError(f"{out} holds an interrupted training run ({ckpt_dir}); use --resume to continue it "
+                         f"or a new --out")
+    if resume:
+        if not existing:
+            raise ModelError(f"--resume: no checkpoint in {ckpt_dir}")
+        diffs = resume_differences(load_checkpoint(existing[0]), name, to_dict(cfg), seed)
+        if diffs:
+            raise ConfigError(f"--resume: {existing[0]} was trained with another setup ({'; '.join(diffs)}); "
+                              f"use the same model, seed and settings, or a new --out")
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmp(ckpt_dir, "phase*.pt")  # leftovers of writes killed in an earlier run
+    remove_stale_tmp(out, CHECKPOINT, METRICS)
     seed_everything(seed)  # weight initialisation: the same seed gives the same model
     modules = spec.build(cfg)
     if init_dir is not None:
@@ -119,10 +153,18 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
             load_modules(state, modules)
         except (RuntimeError, ModelError) as e:  # shape mismatch etc.: a wrong --init directory
             raise ModelError(f"{init_dir}: cannot initialise {name} from it ({e})") from e
-    start = time.time()
     trained = init_dir is None or spec.fit_when_initialised
-    train_logs = spec.fit(cfg, modules, seed) if trained else {}
-    train_time = time.time() - start
+    ckpt = Checkpointer(ckpt_dir, {**model_header("image", name, to_dict(cfg)), "seed": seed}, modules,
+                        every=checkpoint_every, resume=resume, stop_after=stop_after)
+    train_logs: dict[str, float] = {}
+    if trained:
+        with checkpointing(ckpt):
+            try:
+                train_logs = spec.fit(cfg, modules, seed)
+            except TrainingStopped as e:
+                log.info("%s; resume with --resume", e)
+                return None
+    train_time = ckpt.elapsed()
     for m in modules.values():
         m.eval()
     save_image_model(out, name, cfg, modules, seed)
@@ -133,7 +175,11 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
                "eval_seconds": time.time() - start, **metrics, "final_losses": train_logs}
     if init_dir is not None:
         metrics["initialised_from"] = str(init_dir)
+    if resume:
+        metrics["resumed"] = True
     write_metrics(out, metrics)
+    for f in checkpoint_files(out):  # the run is complete: model.pt has what they held
+        f.unlink()
     log.info("%s: trained %d steps in %.1fs; metrics in %s", name, metrics["steps"], train_time, out / METRICS)
     return metrics
 

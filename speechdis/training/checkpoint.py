@@ -16,11 +16,13 @@ import errno
 import functools
 import os
 import platform
+import random
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from speechdis.audio.features import FeatureConfig, stored_feature_config
@@ -79,14 +81,28 @@ def model_family(state: dict) -> str:
 
 
 def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
+    """The global random states (torch, CUDA, NumPy's legacy global generator, Python's ``random``) as tensors
+    and plain values, so a checkpoint holding them still loads weights-only."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": {"kind": str(kind), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+             "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore :func:`rng_state` (checkpoints written before it held NumPy's and Python's keep those as they are)."""
     torch.set_rng_state(state["torch"])
+    if "numpy" in state:
+        n = state["numpy"]
+        np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                             n["cached_gaussian"]))
+    if "python" in state:
+        v = state["python"]
+        random.setstate((v[0], tuple(v[1]), v[2]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
