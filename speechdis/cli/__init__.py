@@ -97,15 +97,19 @@ def describe_error(e: BaseException) -> str | None:
     return None
 
 
+def configure_logging(verbose: bool = False) -> None:
+    """INFO (DEBUG with ``verbose``) from speechdis's own loggers; other libraries' loggers (faiss, numba,
+    matplotlib) only from WARNING, unless ``verbose``."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("speechdis").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     from speechdis.errors import SpeechdisError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    configure_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
     except Exception as e:

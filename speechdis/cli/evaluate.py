@@ -12,7 +12,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from speechdis.cli.argtypes import fraction, int_at_least, nonneg_float, positive_float, positive_int, seed_int
+from speechdis.cli.argtypes import (
+    finite_float,
+    fraction,
+    int_at_least,
+    nonneg_float,
+    positive_float,
+    positive_int,
+    seed_int,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,9 +65,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sp.add_argument("--window", type=positive_float, default=0.5, metavar="SEC", help="window length (default 0.5)")
         sp.add_argument("--hop", type=positive_float, default=0.1, metavar="SEC", help="window shift (default 0.1)")
 
-    s = sub.add_parser("std", help="spoken term detection (QbE MAP, P@10, P@R, same-different AP, DTW)")
+    s = sub.add_parser("std", help="spoken term detection (QbE MAP, P@10, P@R, same-different AP, DTW; ATWV)")
     common(s)
     std_opts(s, dtw_default=False)
+    s.add_argument("--atwv", action="store_true",
+                   help="also score windowed search as detection: ATWV/MTWV (beta 999.9), P_miss/P_FA, one DET "
+                        "figure, kwlist.xml + kwslist_<system>.xml + detections_<system>.tsv; frame-DTW detection "
+                        "is the baseline row (within --dtw-budget); implies --windows")
+    s.add_argument("--threshold", type=finite_float, default=0.5,
+                   help="--atwv: YES decision at score >= this (cosine; DTW scores 1 - distance; default 0.5); "
+                        "pick it on dev data, e.g. the dev set's MTWV threshold")
+    s.add_argument("--reference", default=None, metavar="FILE",
+                   help="--atwv: the reference occurrences, a CTM (.ctm) or word_segments file "
+                        "(default: the data dir's word_segments)")
     s.set_defaults(func=_std)
 
     v = sub.add_parser("speaker", help="speaker verification: EER, minDCF, DET curves")
@@ -115,7 +133,7 @@ def _std_options(args: argparse.Namespace):
 
 
 def _windows(args: argparse.Namespace) -> tuple[float, float] | None:
-    if not args.windows:
+    if not (args.windows or getattr(args, "atwv", False)):
         return None
     return args.window, args.hop
 
@@ -154,7 +172,28 @@ def _std(args: argparse.Namespace) -> int:
     out, data, models = _prepare(args, _windows(args))
     write_report(run_std(data, models, opt, _say), out, "std")
     _print_report(out, "std")
+    if args.atwv:
+        _kws(args, out, data, models, opt)
     return 0
+
+
+def _kws(args: argparse.Namespace, out: Path, data, models, opt) -> None:
+    from speechdis.eval.detection import KWS_COLUMNS, KwsOptions, kws_table, run_kws, write_kws_files
+    from speechdis.eval.report import format_table, write_report
+    from speechdis.eval.retrieval import select_queries
+
+    queries = select_queries(data.words, opt.min_occurrences, opt.max_queries_per_word, opt.seed)
+    kopt = KwsOptions(threshold=args.threshold, reference=Path(args.reference) if args.reference else None,
+                      dtw_budget=opt.dtw_budget, seed=opt.seed)
+    res, dets = run_kws(data, models, queries, kopt, _say)
+    files = write_kws_files(res, dets, out)
+    write_report(res, out, "kws")
+    print(f"\nterm detection: {res['terms']} terms ({res['examples']} examples) in {res['speech_seconds']:.0f} s "
+          f"of speech, YES at score >= {res['threshold']:g}, beta {res['beta']:g}")
+    print(format_table(kws_table(res), KWS_COLUMNS))
+    for name, why in res.get("skipped", {}).items():
+        print(f"{name}: not scored ({why})")
+    print(f"reports: {out / 'kws.json'}, {out / 'kws.md'}; {', '.join(f.name for f in files)}")
 
 
 def _speaker(args: argparse.Namespace) -> int:

@@ -6,6 +6,14 @@ must be that model), an .npz of extracted vectors (every segment in it is a quer
 segment (that segment itself is left out of its results). Output: a TSV, one line per hit: query, rank,
 id, score, word, utt, start, end.
 
+Detection: overlapping windows of one utterance (an archive of `extract --window`) are one occurrence, so
+the hits of a query are merged per utterance (non-maximum suppression: the best window is the hit, with
+its time span; windows overlapping it are dropped) unless --no-merge. --threshold T leaves out hits
+scoring below T. --detections FILE writes the hits as a detection list (TSV: term, file, start, duration,
+score, decision YES/NO at the threshold; term = the query's name, file = the utterance), --kwslist FILE
+the same as NIST/Kaldi kwslist XML (F4DE KWSEval scores it) and --kwlist FILE the queries as kwlist XML;
+these keep the hits below the threshold, as NO decisions.
+
 An .scp archive is read as plain files: an entry that is a shell command ('... |', which Kaldi tools would
 run) is refused unless --allow-commands.
 
@@ -18,7 +26,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from speechdis.cli.argtypes import positive_int
+from speechdis.cli.argtypes import finite_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--index", default="auto", choices=INDEX_KINDS,
                    help="auto: exact below 2M vectors, else faiss ivf when installed")
     p.add_argument("--nprobe", type=positive_int, default=None, help="IVF cells visited (default max(32, nlist/16))")
+    p.add_argument("--no-merge", dest="merge", action="store_false",
+                   help="keep every window hit (default: overlapping hits in one utterance merged into the best)")
+    p.add_argument("--threshold", type=finite_float, default=None, metavar="T",
+                   help="leave out hits scoring below T (cosine); the YES/NO decision of --detections/--kwslist")
+    p.add_argument("--detections", default=None, metavar="FILE",
+                   help="detection list TSV: term, file, start, duration, score, decision")
+    p.add_argument("--kwslist", default=None, metavar="FILE", help="the detections as NIST/Kaldi kwslist XML")
+    p.add_argument("--kwlist", default=None, metavar="FILE", help="the queries as NIST/Kaldi kwlist XML")
     p.add_argument("--out", default=None, metavar="FILE", help="TSV output (default: stdout)")
     p.add_argument("--allow-commands", action="store_true",
                    help="run the shell commands ('... |') an .scp archive names (default: refuse them)")
@@ -133,16 +149,25 @@ def _run(args: argparse.Namespace) -> int:
     opts = {"nprobe": args.nprobe} if args.index in ("ivf", "auto") and args.nprobe else {}
     index = build_index(archive.vectors, args.index, **opts)
     t1 = time.perf_counter()
-    scores, hits = index.search(qv, args.k + 1)  # one spare: a segment query drops itself
+    merge = args.merge and _has_times(archive)
+    # Merging drops windows of the same occurrence: fetch more so that k distinct hits remain.
+    fetch = min(len(archive), max(20 * (args.k + 1), 200)) if merge else args.k + 1  # +1: a segment query
+    scores, hits = index.search(qv, fetch)
     t2 = time.perf_counter()
     lines = ["query\trank\tid\tscore\tword\tutt\tstart\tend"]
+    detections = []
     for qi, name in enumerate(names):
-        rank = 0
-        for s, j in zip(scores[qi], hits[qi]):
-            if j < 0 or j == own[qi] or rank == args.k:
-                continue
-            rank += 1
+        keep = [(float(s), int(j)) for s, j in zip(scores[qi], hits[qi]) if j >= 0 and j != own[qi]]
+        if merge:
+            keep = _merge(keep, archive)
+        for rank, (s, j) in enumerate(keep[:args.k], start=1):
             st, en = archive.starts[j], archive.ends[j]
+            if not (np.isnan(st) or np.isnan(en)):
+                from speechdis.eval.kws import Detection
+
+                detections.append(Detection(name, archive.utts[j] or archive.ids[j], float(st), float(en), s))
+            if args.threshold is not None and s < args.threshold:
+                continue
             lines.append(_tsv_line([name, str(rank), archive.ids[j], f"{s:.4f}", archive.words[j], archive.utts[j],
                                     "" if np.isnan(st) else f"{st:.3f}", "" if np.isnan(en) else f"{en:.3f}"]))
     text = "\n".join(lines) + "\n"
@@ -151,6 +176,51 @@ def _run(args: argparse.Namespace) -> int:
             f.write(text)
     else:
         sys.stdout.write(text)
+    _write_detection_files(args, names, detections)
     print(f"[search] {len(names)} queries x {len(archive)} {archive.vector} vectors, {index.kind} index "
-          f"(built {t1 - t0:.2f}s), searched in {t2 - t1:.2f}s", file=sys.stderr)
+          f"(built {t1 - t0:.2f}s), searched in {t2 - t1:.2f}s"
+          + (f", window hits merged into {len(lines) - 1} hits" if merge else ""), file=sys.stderr)
     return 0
+
+
+def _has_times(archive) -> bool:
+    """Whether hits can be merged: every vector has an utterance and a finite time span."""
+    import numpy as np
+
+    return bool(len(archive) and all(archive.utts) and np.isfinite(archive.starts).all()
+                and np.isfinite(archive.ends).all())
+
+
+def _merge(hits: list[tuple[float, int]], archive) -> list[tuple[float, int]]:
+    """Non-maximum suppression of one query's hits within each utterance; best first."""
+    import numpy as np
+
+    from speechdis.eval.kws import merge_hits
+
+    by_utt: dict[str, list[tuple[float, int]]] = {}
+    for s, j in hits:
+        by_utt.setdefault(archive.utts[j], []).append((s, j))
+    out = []
+    for group in by_utt.values():
+        idx = np.array([j for _, j in group])
+        for k in merge_hits(archive.starts[idx], archive.ends[idx], np.array([s for s, _ in group])):
+            out.append(group[k])
+    return sorted(out, key=lambda x: (-x[0], x[1]))
+
+
+def _write_detection_files(args: argparse.Namespace, names: list[str], detections: list) -> None:
+    from speechdis.errors import ConfigError
+    from speechdis.eval.kws import write_detections, write_kwlist, write_kwslist
+
+    if not (args.detections or args.kwslist or args.kwlist):
+        return
+    if (args.detections or args.kwslist) and not detections:
+        raise ConfigError(f"{args.archive}: no time spans in the archive, so no detections "
+                          f"(extract it with --window/--hop, word segments or a CTM)")
+    thr = float("-inf") if args.threshold is None else args.threshold
+    if args.detections:
+        write_detections(detections, thr, args.detections)
+    if args.kwslist:
+        write_kwslist(detections, thr, args.kwslist, terms=list(dict.fromkeys(names)))
+    if args.kwlist:
+        write_kwlist({n: n for n in dict.fromkeys(names)}, args.kwlist)

@@ -1,4 +1,5 @@
-"""Pictures for reports: t-SNE maps of embeddings and training-loss curves (PNG, Agg, no pyplot state)."""
+"""Pictures for reports: t-SNE maps, training-loss curves and DET curves of several systems (PNG, Agg, no pyplot
+state)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ import numpy as np
 from speechdis.errors import SpeechdisError
 from speechdis.fileio import atomic_open
 
-__all__ = ["tsne_png", "read_jsonl_log", "loss_curves_png"]
+__all__ = ["tsne_png", "read_jsonl_log", "loss_curves_png", "det_curves_png"]
 
 # Above this many classes a legend is unreadable; colours alone still show the clustering.
 _MAX_LEGEND = 20
@@ -132,7 +133,7 @@ def _scale(key: str) -> str:
     """Which panel a logged value goes to: values on one scale share an axis."""
     k = key.lower()
     if k.endswith("_per_s"):
-        return "throughput (per s)"
+        return "throughput"
     if any(t in k for t in ("auc", "acc", "probe", "chance")):
         return "accuracy / AUC"
     return "loss"
@@ -147,17 +148,18 @@ def loss_curve_panels(jsonl_path: str | os.PathLike) -> list[tuple[str, dict[str
     for records, name in ((train, "train"), (valid, "valid")):
         groups: dict[str, dict] = {}
         for k, xy in _series(records).items():
-            groups.setdefault(_scale(k), {})[k] = xy
+            if _scale(k) != "throughput":  # speed is in the log and bench/, not a training-dynamics panel
+                groups.setdefault(_scale(k), {})[k] = xy
         if not groups:
             panels.append((f"{name}: no entries", {}))
-        for scale in sorted(groups, key=["loss", "accuracy / AUC", "throughput (per s)"].index):
+        for scale in sorted(groups, key=["loss", "accuracy / AUC"].index):
             panels.append((f"{name}: {scale}", groups[scale]))
     return panels
 
 
 def loss_curves_png(jsonl_path: str | os.PathLike, path: str | os.PathLike, title: str = "") -> Path:
     """Plot every numeric key of a JSON-lines training log against ``step``: one panel per split and scale
-    (losses, accuracies/AUCs, throughput), so a segments/s curve does not flatten the losses."""
+    (losses, accuracies/AUCs); throughput keys (``*_per_s``) are left out."""
     from matplotlib.figure import Figure
 
     panels = loss_curve_panels(jsonl_path)
@@ -175,5 +177,42 @@ def loss_curves_png(jsonl_path: str | os.PathLike, path: str | os.PathLike, titl
             ax.legend(fontsize=7, frameon=False)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def det_curves_png(curves: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | os.PathLike,
+                   title: str = "", xlabel: str = "False alarm rate (%)") -> Path:
+    """Several systems' DET curves in one figure: ``curves[name] = (p_fa, p_miss)`` on normal-deviate axes.
+
+    The range follows the points (rates of 0 or 1 are clipped to it); the legend sits outside the axes so it
+    covers no curve."""
+    from matplotlib.figure import Figure
+    from scipy.special import ndtri  # the probit; scipy.stats costs seconds to import
+
+    pts = [np.asarray(v, float) for pf, pm in curves.values() for v in (pf, pm) if len(v)]
+    finite = np.concatenate(pts) if pts else np.zeros(0)
+    pos = finite[(finite > 0) & (finite < 1)]
+    lo = max(1e-5, min(1e-3, float(pos.min()) if pos.size else 1e-3))
+    hi = 0.99
+    ticks = [t for t in (1e-5, 1e-4, 0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99) if lo <= t <= hi]
+    fig = Figure(figsize=(7.5, 5))
+    ax = fig.subplots()
+    for name, (pf, pm) in curves.items():
+        ax.plot(ndtri(np.clip(np.asarray(pf, float), lo, hi)), ndtri(np.clip(np.asarray(pm, float), lo, hi)),
+                lw=1.5, label=name)
+    ax.set_xticks(ndtri(ticks))
+    ax.set_yticks(ndtri(ticks))
+    ax.set_xticklabels([f"{100 * t:g}" for t in ticks])
+    ax.set_yticklabels([f"{100 * t:g}" for t in ticks])
+    ax.set_xlim(ndtri(lo), ndtri(hi))
+    ax.set_ylim(ndtri(lo), ndtri(hi))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Miss rate (%)")
+    ax.grid(True, alpha=0.3)
+    if curves:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return _save(fig, path)

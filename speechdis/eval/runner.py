@@ -154,6 +154,7 @@ class ModelVectors:
     roles: dict[str, str]
     window_vectors: dict[str, np.ndarray] | None = None
     window_utts: list[str] | None = None
+    window_spans: list[tuple[float, float]] | None = None  # seconds within window_utts
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -213,13 +214,13 @@ def _model_segments(embedder: Embedder, data: EvalData) -> tuple[list[np.ndarray
 
 
 def _window_segments(embedder: Embedder, data: EvalData, window: float, hop: float
-                     ) -> tuple[list[np.ndarray], list[str]]:
-    """Sliding windows over every searched utterance, as this model's features."""
+                     ) -> tuple[list[np.ndarray], list[str], list[tuple[float, float]]]:
+    """Sliding windows over every searched utterance, as this model's features, their utterances and spans."""
     from speechdis.inference.extract import data_dir_utterances, window_spans
 
     cfg = embedder.feature_config
     utts, _ = data_dir_utterances(embedder, data.data_dir)
-    feats, owners = [], []
+    feats, owners, all_spans = [], [], []
     for u in utts:
         if u.utt not in data.utt_words:
             continue
@@ -227,7 +228,8 @@ def _window_segments(embedder: Embedder, data: EvalData, window: float, hop: flo
         spans = window_spans(mat.shape[0], window, hop, cfg.frame_shift_ms / 1000, cfg.frame_length_ms / 1000)
         feats += embedder.cut(mat, spans)
         owners += [u.utt] * len(spans)
-    return feats, owners
+        all_spans += spans
+    return feats, owners, all_spans
 
 
 def mfcc_stats_system(data: EvalData) -> ModelVectors:
@@ -275,9 +277,9 @@ def _embed_source(name: str, source: object, data: EvalData, *, device: str, bat
     mv = ModelVectors(name, emb.kind, str(emb.path), exp_dir, vecs, seconds, roles_for(emb.keys),
                       notes=emb.warnings + notes)
     if windows is not None:
-        wfeats, owners = _window_segments(emb, data, *windows)
+        wfeats, owners, spans = _window_segments(emb, data, *windows)
         mv.window_vectors = emb.embed_features(wfeats)
-        mv.window_utts = owners
+        mv.window_utts, mv.window_spans = owners, spans
     return mv
 
 

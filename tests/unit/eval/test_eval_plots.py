@@ -43,7 +43,8 @@ def test_loss_curves_png(tmp_path):
 
 
 def test_loss_curves_one_panel_per_scale(tmp_path):
-    """segments/s is not drawn on the losses' axis (it would flatten them to a line at 0)."""
+    """segments/s is not drawn at all (it would flatten the losses; speed belongs to bench/), losses and
+    accuracies get their own panels."""
     from speechdis.eval.plots import loss_curve_panels
 
     log = tmp_path / "train_log.jsonl"
@@ -52,7 +53,7 @@ def test_loss_curves_one_panel_per_scale(tmp_path):
         {"step": 2, "split": "train", "loss/rec": 0.8, "segments_per_s": 950.0},
         {"step": 2, "split": "valid", "rec": 0.9, "spk_auc_speaker": 0.7, "spk_probe_content": 0.4}]) + "\n")
     panels = {title: sorted(series) for title, series in loss_curve_panels(log)}
-    assert panels == {"train: loss": ["loss/rec"], "train: throughput (per s)": ["segments_per_s"],
+    assert panels == {"train: loss": ["loss/rec"],
                       "valid: loss": ["rec"], "valid: accuracy / AUC": ["spk_auc_speaker", "spk_probe_content"]}
     assert loss_curves_png(log, tmp_path / "loss.png").read_bytes()[:8] == PNG
 
@@ -68,3 +69,11 @@ def test_loss_log_errors(tmp_path):
     empty.write_text("\n")
     with pytest.raises(SpeechdisError):
         loss_curves_png(empty, tmp_path / "x.png")
+
+
+def test_det_curves_of_several_systems_in_one_png(tmp_path):
+    from speechdis.eval.plots import det_curves_png
+
+    curves = {"DTW": ([0.0, 0.001, 0.01, 0.2], [0.9, 0.6, 0.3, 0.05]), "model": ([0.0, 1e-4, 0.05], [0.8, 0.4, 0.0])}
+    p = det_curves_png(curves, tmp_path / "det.png", title="two systems")
+    assert p.read_bytes()[:8] == PNG and p.stat().st_size > 5000

@@ -101,7 +101,7 @@ def _tsv(path):
 def test_cli_segment_id_and_npz_queries(tmp_path):
     es, npz, ark = _archive(tmp_path)
     out = tmp_path / "hits.tsv"
-    assert cli_main(["search", "--archive", str(npz), "s005", "-k", "3", "--out", str(out)]) == 0
+    assert cli_main(["search", "--archive", str(npz), "s005", "-k", "3", "--no-merge", "--out", str(out)]) == 0
     rows = _tsv(out)
     assert [r[1] for r in rows] == ["1", "2", "3"] and all(r[2] != "s005" for r in rows)
     _, ref = ExactIndex(es.vectors["phonetic"]).search(es.vectors["phonetic"][5:6], 4)
