@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.model_files import untrained_speech_model
+from tests.helpers import untrained_speech_model
 
 SR = 16000
 GAP = 0.25  # seconds of near-silence between clips
@@ -70,6 +70,7 @@ def fixture_dir(tmp_path_factory) -> tuple[Path, dict]:
     return build_fixture(tmp_path_factory.mktemp("kws"))
 
 
+@pytest.mark.slow  # ~8 s on 2 busy cores: matplotlib, numba and two embeddings
 def test_dtw_detection_finds_the_known_clips_and_the_files_are_written(fixture_dir, tmp_path, capsys):
     from speechdis.cli import main
 
