@@ -7,6 +7,7 @@ on detached fakes and G's update makes its codes recoverable.
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from speechdis.image.metrics import aligned_accuracy, classifier_scores, predict
 from speechdis.image.nets import ConvBody, ConvDecoder
 from speechdis.image.registry import ModelSpec
 from speechdis.image.viz import save_grid, traversal_values
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class InfoGANConfig:
     g_hidden: int = 0  # G's first fully connected layer before the feature-map projection (0 = none; paper: 1024)
     d_fc_norm: bool = False  # batch norm on D's fully connected layer (the paper: yes)
     cont_std: str = "learned"  # Q's Gaussian for the continuous codes: learned variance | fixed (unit; authors' code)
+    noise: str = "normal"  # distribution of the noise z': normal | uniform (U(-1, 1), the authors' code)
     cat_balance: float = 0.0  # weight of the code-balance term: Q's mean code distribution on real batches
     #                           pushed towards uniform (log K - its entropy); no labels involved
 
@@ -64,6 +68,9 @@ class InfoGAN(nn.Module):
         if cfg.cont_std not in ("learned", "fixed"):
             raise ConfigError(f"cont_std must be learned or fixed, not {cfg.cont_std!r}")
         self.fixed_std = cfg.cont_std == "fixed"
+        if cfg.noise not in ("normal", "uniform"):
+            raise ConfigError(f"noise must be normal or uniform, not {cfg.noise!r}")
+        self.uniform_noise = cfg.noise == "uniform"
         self.generator = ConvDecoder(cfg.noise_dim + self.codes.dim, channels, size, cfg.width, hidden=cfg.g_hidden)
         self.discriminator = nn.ModuleDict({
             "body": ConvBody(channels, size, cfg.width, cfg.hidden, norm=cfg.d_norm, fc_norm=cfg.d_fc_norm),
@@ -77,9 +84,15 @@ class InfoGAN(nn.Module):
     def sample_latent(self, n: int, generator: torch.Generator | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(noise z', categorical code indices (n, 1), continuous codes (n, n_cont))."""
-        z = torch.randn(n, self.noise_dim, generator=generator)
+        z = self.sample_noise(n, generator)
         cat, cont = self.codes.sample(n, generator)
         return z, cat, cont
+
+    def sample_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The incompressible noise z' (n, noise_dim)."""
+        if self.uniform_noise:
+            return torch.rand(n, self.noise_dim, generator=generator) * 2 - 1
+        return torch.randn(n, self.noise_dim, generator=generator)
 
     def generate(self, z: torch.Tensor, cat: torch.Tensor, cont: torch.Tensor) -> torch.Tensor:
         return self.generator(torch.cat([z, self.codes.encode(cat, cont)], dim=1))
@@ -155,7 +168,9 @@ def fit(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[st
     def on_step(step: int, progress: float) -> None:
         # The training curve of the unsupervised error (first 2000 evaluation images; monitoring only).
         if cfg.curve_every and step and step % cfg.curve_every == 0:
-            curve[f"curve_unsupervised_error_step{step}"] = unsupervised_error(model, x_eval[:2000], y_eval[:2000])
+            err = unsupervised_error(model, x_eval[:2000], y_eval[:2000])
+            curve[f"curve_unsupervised_error_step{step}"] = err
+            log.info("infogan step %d: unsupervised error %.4f (first 2000 evaluation images)", step, err)
             model.train()
 
     logs = run_steps(trainer, stream, critic_fn, generator_fn, cfg.steps, on_step=on_step, name="infogan",
@@ -180,7 +195,7 @@ def evaluate(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int, out_d
     gen = torch.Generator().manual_seed(seed + 99)
     per_code = 100
     cat = torch.arange(cfg.cat_dim).repeat_interleave(per_code).unsqueeze(1)
-    z = torch.randn(len(cat), cfg.noise_dim, generator=gen)
+    z = model.sample_noise(len(cat), gen)
     cont = torch.rand(len(cat), cfg.n_cont, generator=gen) * 2 - 1
     fake = model.generate(z, cat, cont)
     clf, clf_acc = reference_classifier(cfg.dataset, seed=0, data_dir=cfg.data_dir)
@@ -206,7 +221,7 @@ def evaluate(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int, out_d
     }
     # Pictures: one row per categorical value, columns traverse one continuous code (z' fixed).
     vals = traversal_values(7, 2.0)
-    z0 = torch.randn(1, cfg.noise_dim, generator=gen).expand(cfg.cat_dim * len(vals), -1)
+    z0 = model.sample_noise(1, gen).expand(cfg.cat_dim * len(vals), -1)
     rows = torch.arange(cfg.cat_dim).repeat_interleave(len(vals)).unsqueeze(1)
     for j in range(cfg.n_cont):
         c = torch.zeros(len(rows), cfg.n_cont)
