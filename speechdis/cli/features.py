@@ -30,7 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set cmvn=speaker")
     p.add_argument("--feat-dir", default=None, help="where the ark files go (default: DATA_DIR/data)")
-    p.add_argument("--force", action="store_true", help="recompute all jobs (default: resume, skipping complete ones)")
+    p.add_argument("--force", action="store_true",
+                   help="recompute all jobs (default: resume, skipping jobs whose config, utterances and audio files "
+                        "(size, mtime) are unchanged)")
+    p.add_argument("--allow-upsample", action="store_true",
+                   help="upsample audio below 4 kHz (default: skip it as a damaged header, like Kaldi)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
@@ -65,7 +69,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with _output_lock(args):
             report = make_features(args.data_dir, cfg, nj=args.nj, feat_dir=args.feat_dir, progress=bar.update,
-                                   force=args.force, job=args.job, combine=args.combine)
+                                   force=args.force, job=args.job, combine=args.combine,
+                                   allow_upsample=args.allow_upsample)
     finally:
         bar.close()
     print(report.summary())

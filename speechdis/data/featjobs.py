@@ -11,7 +11,8 @@ job runs in its own worker process and writes, in ``feat_dir`` (default ``<data_
 
 (``<name>`` = data dir basename, so data dirs can share a feat dir as in Kaldi.) Every file is
 written to a temporary name and renamed; the ``.done`` marker comes last, so a job with a valid
-marker whose config and utterance list match is complete and is skipped on a rerun (resume).
+marker whose config, utterance list and inputs (size and mtime of every audio file, as the job read
+them) match is complete and is skipped on a rerun (resume); a changed audio file redoes its job.
 
 Then the jobs are combined into the data dir::
 
@@ -140,10 +141,20 @@ class _Job:
     done: str
     config: dict
     items: list[tuple[str, str, float | None, float | None]]  # utt, wav entry, start, end
+    allow_upsample: bool = False  # audio below audio.io.MIN_SAMPLE_RATE is upsampled instead of skipped
 
     @property
     def config_hash(self) -> str:
-        return hashlib.sha1(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
+        # allow_upsample only when set: markers written before it existed still match
+        conf = {**self.config, "allow_upsample": True} if self.allow_upsample else self.config
+        return hashlib.sha1(json.dumps(conf, sort_keys=True).encode()).hexdigest()
+
+    def sources_hash(self) -> str:
+        """The state of every input's audio now (:func:`_source_fingerprint`): a changed file changes it."""
+        h = hashlib.sha1()
+        for utt, entry, _, _ in self.items:
+            h.update(f"{utt}\t{json.dumps(_source_fingerprint(entry))}\n".encode())
+        return h.hexdigest()
 
     @property
     def items_hash(self) -> str:
@@ -167,6 +178,11 @@ def _job_result(job: _Job, rerun_checks: bool = True) -> dict | None:
             return None
         if not rerun_checks:
             return rec
+        # Every input as it was when the job read it (size and mtime of each audio file, and of the files a
+        # pipe command names): a replaced or edited file is recomputed, not kept stale. Markers written
+        # before this was recorded cannot tell: redone.
+        if rec.get("sources_hash") != job.sources_hash():
+            return None
         # A job in which every utterance failed is retried: the cause (missing files, a broken
         # decoder) is more likely fixed than permanent.
         if rec["num_done"] == 0 and job.items:
@@ -176,7 +192,7 @@ def _job_result(job: _Job, rerun_checks: bool = True) -> dict | None:
         sources = rec.get("skip_sources", {})
         entries = {utt: entry for utt, entry, _, _ in job.items}
         for utt in rec["skipped"]:
-            now = _source_fingerprint(entries.get(utt, ""))
+            now = _source_fingerprint(entries.get(utt, ""), pipe_files=False)
             if utt not in sources or now == "pipe" or now != sources[utt]:
                 return None
         return rec
@@ -184,14 +200,28 @@ def _job_result(job: _Job, rerun_checks: bool = True) -> dict | None:
         return None
 
 
-def _source_fingerprint(entry: str) -> list | str | None:
+def _source_fingerprint(entry: str, pipe_files: bool = True) -> list | str | None:
     """What identifies the current state of a wav.scp entry's audio: (size, mtime) of a file, None when
-    it does not exist, "pipe" for a command (whose inputs are unknown: never considered unchanged)."""
+    it does not exist. A command (``... |``) gives ``["pipe", files]``: (path, size, mtime) of each of its
+    words that is an existing file (``sox /x/a.flac -t wav - |``: /x/a.flac); with ``pipe_files=False``
+    just ``"pipe"`` (its inputs unknown: for a skipped utterance, never considered unchanged)."""
     entry = entry.strip()
     if is_pipe_entry(entry):
-        return "pipe"
+        if not pipe_files:
+            return "pipe"
+        import shlex
+
+        try:
+            words = shlex.split(entry[:-1])
+        except ValueError:  # unbalanced quotes: the shell will say so when it runs
+            words = entry[:-1].split()
+        return ["pipe", [[w, *_file_state(w)] for w in words if os.path.isfile(w)]]
+    return _file_state(entry)
+
+
+def _file_state(path: str) -> list | None:
     try:
-        st = os.stat(entry)
+        st = os.stat(path)
     except OSError:
         return None
     return [st.st_size, st.st_mtime_ns]
@@ -266,7 +296,8 @@ def _run_job(job: _Job, tick: Callable[[int], None] | None = None) -> dict:
     from speechdis.config import from_dict
 
     cfg = from_dict(FeatureConfig, job.config)
-    loader = WavEntryLoader(cfg.sample_rate, min_duration=cfg.min_duration)
+    sources = job.sources_hash()  # before reading: a file changed while the job runs is redone next time
+    loader = WavEntryLoader(cfg.sample_rate, min_duration=cfg.min_duration, allow_upsample=job.allow_upsample)
     skipped: dict[str, str] = {}
     frames: dict[str, int] = {}
     stats: dict[str, np.ndarray] = {}
@@ -278,6 +309,9 @@ def _run_job(job: _Job, tick: Callable[[int], None] | None = None) -> dict:
                 # Seeded per utterance so dithered features do not depend on the job split.
                 rng = np.random.default_rng(int(hashlib.sha1(utt.encode()).hexdigest()[:8], 16))
                 mat = compute_features(wave, cfg, rng=rng)
+                if not np.isfinite(mat).all():
+                    bad = int(np.flatnonzero(~np.isfinite(mat).all(axis=1))[0])
+                    raise AudioError(f"features have NaN or infinite values (frame {bad} of {mat.shape[0]})")
             except SpeechdisError as e:
                 skipped[utt] = str(e)
             except Exception as e:  # noqa: BLE001 - one bad file must not kill the job; reported
@@ -299,7 +333,8 @@ def _run_job(job: _Job, tick: Callable[[int], None] | None = None) -> dict:
         "num_done": len(scp),
         "utt2num_frames": frames,
         "skipped": skipped,
-        "skip_sources": {u: _source_fingerprint(e) for u, e, _, _ in job.items if u in skipped},
+        "skip_sources": {u: _source_fingerprint(e, pipe_files=False) for u, e, _, _ in job.items if u in skipped},
+        "sources_hash": sources,
     }
     with atomic_open(job.done, "w", encoding="utf-8") as f:
         json.dump(rec, f)
@@ -326,6 +361,7 @@ def make_features(
     force: bool = False,
     job: int | None = None,
     combine: bool = False,
+    allow_upsample: bool = False,
 ) -> FeatsReport:
     """Compute features for every utterance of ``data_dir`` with ``nj`` worker processes.
 
@@ -338,6 +374,11 @@ def make_features(
     (a K beyond the number of splits, when there are fewer utterances than jobs, does nothing);
     ``combine=True`` computes nothing and merges the splits, raising :class:`IncompleteJobsError`
     when one is not complete.
+
+    Resume: a job is complete when its marker matches the config, the utterance list and the state of
+    every input (size and mtime of each audio file, and of the files a wav.scp command names), so a
+    changed audio file is recomputed. ``allow_upsample``: upsample audio below 4 kHz instead of skipping it
+    (:func:`~speechdis.audio.io.check_upsampling`).
     """
     data_dir = Path(data_dir).resolve()
     cfg = (cfg or FeatureConfig()).resolved()
@@ -378,7 +419,8 @@ def make_features(
     for j, split in enumerate(splits, 1):
         chunk = [by_utt[u] for u in split]
         base = feat_dir / f"raw_{cfg.kind}_{name}.{j}"
-        jobs.append(_Job(j, f"{base}.ark", f"{base}.scp", f"{base}.stats.ark", f"{base}.done", cfg_dict, chunk))
+        jobs.append(_Job(j, f"{base}.ark", f"{base}.scp", f"{base}.stats.ark", f"{base}.done", cfg_dict, chunk,
+                         allow_upsample))
 
     report = FeatsReport(data_dir=data_dir, feat_dir=feat_dir, config=cfg, nj=nj_eff,
                          utts=len(items) + len(unlisted), job=job, combined=combine)
