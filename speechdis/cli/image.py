@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from speechdis.cli.argtypes import positive_int, seed_int
+from speechdis.cli.argtypes import nonneg_int, positive_int, seed_int
 from speechdis.errors import ConfigError
 
 
@@ -41,12 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="directory of the data set's files (mnist: the four original idx .gz files)")
     t.add_argument("--init", default=None, metavar="DIR",
                    help="initialise from a trained model directory (for `edit`: a vaegan directory)")
-    t.add_argument("--checkpoint-every", type=int, default=1000, metavar="N",
+    t.add_argument("--checkpoint-every", type=nonneg_int, default=1000, metavar="N",
                    help="write a resumable training checkpoint (out/checkpoints/) every N steps (default 1000; 0: "
                         "only at the end of each training phase); removed once the run is complete")
     t.add_argument("--resume", action="store_true",
                    help="continue an interrupted run in --out from its checkpoint (same command otherwise)")
-    t.add_argument("--stop-after", type=int, default=None, metavar="N",
+    t.add_argument("--stop-after", type=positive_int, default=None, metavar="N",
                    help="stop after N steps, leaving a checkpoint for --resume (time-sliced jobs)")
     t.set_defaults(func=_train)
 
