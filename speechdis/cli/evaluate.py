@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
         sp.add_argument("--batch-size", type=positive_int, default=256, help="segments per embedding batch")
         sp.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads for embedding (default 1)")
+        sp.add_argument("--allow-commands", action="store_true",
+                        help="run the shell commands ('... |') the data dir's feats.scp/cmvn.scp name (default: "
+                             "refuse them)")
         sp.add_argument("--seed", type=seed_int, default=0, help="seed of every random choice (trials, splits, t-SNE)")
 
     def std_opts(sp: argparse.ArgumentParser, dtw_default: bool) -> None:
@@ -147,7 +150,7 @@ def _prepare(args: argparse.Namespace, windows=None):
     if not specs and not mfcc_stats:
         raise ConfigError("nothing to evaluate: give --model NAME=PATH or keep the mfcc-stats baseline")
     out = _out(args)
-    data = load_eval_data(args.data, args.min_frames)
+    data = load_eval_data(args.data, args.min_frames, allow_commands=args.allow_commands)
     _say(f"{len(data)} segments, {len(set(data.utts))} utterances, {len(set(data.speakers))} speakers, "
          f"{len(set(data.words))} words")
     models = embed_models(specs, data, device=args.device, batch_size=args.batch_size, windows=windows,
@@ -242,7 +245,7 @@ def _all(args: argparse.Namespace) -> int:
             batch_size=args.batch_size, threads=args.threads, min_frames=args.min_frames, n_trials=args.trials,
             p_target=args.p_target,
             probe_test_size=args.test_size, tsne_points=args.tsne_points, tsne_classes=args.tsne_classes,
-            plots=not args.no_plots, mfcc_stats=args.mfcc_stats, progress=_say)
+            plots=not args.no_plots, mfcc_stats=args.mfcc_stats, progress=_say, allow_commands=args.allow_commands)
     return _report(argparse.Namespace(out=str(out)))
 
 

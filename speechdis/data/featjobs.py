@@ -66,6 +66,7 @@ from speechdis.data.tables import (
     read_feats_scp,
     read_utt2num_frames,
     read_utt2spk,
+    refuse_commands,
     write_feats_scp,
     write_table,
     write_utt2num_frames,
@@ -598,15 +599,20 @@ class FeatsReader(Mapping[str, np.ndarray]):
     ark. CMVN follows ``conf/feats.yaml`` (written by :func:`make_features`) unless ``cmvn`` /
     ``norm_vars`` override it; without that file the default is no CMVN. Per-speaker stats come
     from ``cmvn.scp``; per-utterance CMVN uses ``cmvn.scp`` when present, else the matrix itself.
-    Picklable (for DataLoader workers): it holds paths and small dicts only.
+    Picklable (for DataLoader workers): it holds paths and small dicts only. Reading a matrix with NaN or
+    infinite values is a DataDirError naming the utterance. ``allow_commands=False`` refuses feats.scp /
+    cmvn.scp entries that are shell commands (``... |``, which reading would run).
     """
 
-    def __init__(self, data_dir: str | os.PathLike, cmvn: str | None = None, norm_vars: bool | None = None) -> None:
+    def __init__(self, data_dir: str | os.PathLike, cmvn: str | None = None, norm_vars: bool | None = None,
+                 allow_commands: bool = True) -> None:
         self.data_dir = Path(data_dir)
         scp = self.data_dir / "feats.scp"
         if not scp.exists():
             raise DataDirError(f"{scp}: no such file (run 'speechdis features {self.data_dir}' first)")
         self._scp = read_feats_scp(scp)
+        if not allow_commands:  # entries "cmd |" would run cmd (kaldiio, like Kaldi): refused unless allowed
+            refuse_commands(scp, self._scp)
         conf = self.data_dir / FEATS_CONFIG
         # As stored by make_features: fields an older speechdis did not write take that version's behaviour.
         self.config: FeatureConfig | None = read_stored_feature_config(conf) if conf.exists() else None
@@ -624,6 +630,8 @@ class FeatsReader(Mapping[str, np.ndarray]):
         self._utt2spk = read_utt2spk(u2s) if u2s.exists() else {}
         cscp = self.data_dir / "cmvn.scp"
         self._cmvn_scp = read_feats_scp(cscp) if cscp.exists() else {}
+        if not allow_commands:
+            refuse_commands(cscp, self._cmvn_scp)
         self._stats_cache: dict[str, np.ndarray] = {}
         if mode == "speaker":
             if not self._cmvn_scp:
@@ -669,9 +677,15 @@ class FeatsReader(Mapping[str, np.ndarray]):
         except KeyError:
             raise KeyError(utt) from None
         try:
-            return np.asarray(kaldiio.load_mat(spec), dtype=np.float32)
+            mat = np.asarray(kaldiio.load_mat(spec), dtype=np.float32)
         except Exception as e:  # noqa: BLE001 - any failure here means a broken/missing ark
             raise DataDirError(f"{self.data_dir}/feats.scp: cannot load '{utt}' from {spec}: {e}") from e
+        if mat.ndim != 2 or not np.isfinite(mat).all():  # NaN frames would become NaN vectors and losses
+            what = f"shape {mat.shape}" if mat.ndim != 2 else (
+                f"NaN or infinite values (frame {int(np.flatnonzero(~np.isfinite(mat).all(axis=1))[0])} "
+                f"of {mat.shape[0]})")
+            raise DataDirError(f"{self.data_dir}/feats.scp: features of '{utt}' have {what}")
+        return mat
 
     def num_frames(self, utt: str) -> int:
         """Frame count of ``utt`` (from utt2num_frames; loads the matrix if that file is absent)."""

@@ -359,14 +359,16 @@ def load_segments(
 
 
 def data_dir_segments(data_dir: str | os.PathLike, min_frames: int = 3, max_frames: int | None = None,
-                      cmvn: str | None = None) -> tuple[list[FrameSegment], SegmentFilterReport, FeatsReader]:
-    """All word segments of one data dir located in its features, and the (lazy) features reader."""
+                      cmvn: str | None = None, allow_commands: bool = True
+                      ) -> tuple[list[FrameSegment], SegmentFilterReport, FeatsReader]:
+    """All word segments of one data dir located in its features, and the (lazy) features reader
+    (``allow_commands``: see :class:`FeatsReader`)."""
     d = Path(data_dir)
     for name in ("word_segments", "utt2spk", "feats.scp", "utt2num_frames"):
         if not (d / name).exists():
             hint = " (run `speechdis features` first)" if name in ("feats.scp", "utt2num_frames") else ""
             raise DataDirError(f"{d}: missing {name}{hint}")
-    reader = FeatsReader(d, cmvn=cmvn)
+    reader = FeatsReader(d, cmvn=cmvn, allow_commands=allow_commands)
     segs, report = segments_from_table(read_word_segments(d / "word_segments"), read_utt2spk(d / "utt2spk"),
                                        read_utt2num_frames(d / "utt2num_frames"), reader.config or FeatureConfig(),
                                        min_frames, max_frames)

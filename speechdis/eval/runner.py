@@ -104,13 +104,14 @@ class EvalData:
                 **{f"filtered_{k}": v for k, v in self.n_filtered.items() if v}}
 
 
-def load_eval_data(data_dir: str | os.PathLike, min_frames: int = 5) -> EvalData:
-    """Word segments of ``data_dir`` (features required) with at least ``min_frames`` frames."""
+def load_eval_data(data_dir: str | os.PathLike, min_frames: int = 5, allow_commands: bool = False) -> EvalData:
+    """Word segments of ``data_dir`` (features required) with at least ``min_frames`` frames. Its feats.scp /
+    cmvn.scp are read as plain files: a shell-command entry is refused unless ``allow_commands``."""
     from speechdis.audio.features import FeatureConfig
     from speechdis.data.segments import data_dir_segments
 
     d = Path(data_dir)
-    segs, report, reader = data_dir_segments(d, min_frames=min_frames)
+    segs, report, reader = data_dir_segments(d, min_frames=min_frames, allow_commands=allow_commands)
     data = DataDir.load(d)
     by_id: dict[str, WordSegment] = {s.seg_id: s for s in data.word_segments}
     feats: list[np.ndarray] = []
@@ -640,8 +641,9 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]
             batch_size: int = 256, threads: int | None = 1, min_frames: int = 5, n_trials: int = 5000,
             p_target: float = 0.01,
             probe_test_size: float = 0.3, tsne_points: int = 1000, tsne_classes: int = 10, plots: bool = True,
-            mfcc_stats: bool = True, progress: Progress | None = None) -> dict:
-    """std + speaker + probes + plots on one set of embeddings; writes every report and ``summary``.
+            mfcc_stats: bool = True, progress: Progress | None = None, allow_commands: bool = False) -> dict:
+    """std + speaker + probes + plots on one set of embeddings; writes every report and ``summary``
+    (``allow_commands``: see :func:`load_eval_data`).
 
     The ``mfcc-stats`` baseline is one of the systems unless ``mfcc_stats=False`` (it gets no plots)."""
     from speechdis.eval.report import write_report
@@ -649,7 +651,7 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    data = load_eval_data(data_dir, min_frames)
+    data = load_eval_data(data_dir, min_frames, allow_commands=allow_commands)
     models = embed_models(specs, data, device=device, batch_size=batch_size, windows=windows, threads=threads,
                           mfcc_stats=mfcc_stats, progress=progress)
     std_res = run_std(data, models, std, progress)

@@ -314,7 +314,8 @@ def data_dir_utterances(embedder: Embedder, d: Path) -> tuple[list[Utterance], l
         from speechdis.audio.io import WavEntryLoader
 
         cfg = embedder.feature_config
-        loader = WavEntryLoader(cfg.sample_rate, min_duration=cfg.min_duration)
+        loader = WavEntryLoader(cfg.sample_rate, min_duration=cfg.min_duration,
+                                allow_upsample=embedder.allow_upsample)
 
         def load(utt: str) -> np.ndarray:
             entry, start, end = data.audio_source(utt)

@@ -254,6 +254,8 @@ class Embedder:
             f = np.asarray(f, dtype=np.float32)
             if f.ndim != 2 or f.shape[1] != dim or f.shape[0] == 0:
                 raise AudioError(f"segment {i}: expected (T, {dim}) features with T >= 1, got {f.shape}")
+            if not np.isfinite(f).all():  # would give a NaN vector, silently
+                raise AudioError(f"segment {i}: features have NaN or infinite values")
             arrays.append(f[:crop] if crop else f)
         order = np.argsort([-a.shape[0] for a in arrays], kind="stable")
         bs = self.batch_size if batch_size is None else batch_size

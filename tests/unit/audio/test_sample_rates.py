@@ -61,3 +61,11 @@ def test_extract_skips_the_file_and_says_why(tmp_path, capsys):
     captured = capsys.readouterr()
     assert rc == 0 and "bad.wav" in captured.err and "implausible" in captured.err
     assert list(np.load(tmp_path / "v.npz")["ids"]) == ["good"]
+
+
+def test_extract_allow_upsample_embeds_it(tmp_path, capsys):
+    model = untrained_speech_model(tmp_path / "model.pt")
+    _one_hz(tmp_path / "audio" / "low.wav", n=20)
+    rc = main(["extract", "--model", str(model), str(tmp_path / "audio"), "--out", str(tmp_path / "v.npz"),
+               "--allow-upsample", "--no-progress"])
+    assert rc == 0 and list(np.load(tmp_path / "v.npz")["ids"]) == ["low"]
