@@ -81,7 +81,10 @@ def describe_error(e: BaseException) -> str | None:
     from speechdis.errors import SpeechdisError
 
     if isinstance(e, SpeechdisError):
-        return str(e)
+        text = str(e)
+        if "\nOriginal Traceback" in text:  # re-raised from a DataLoader worker: the worker's own message
+            text = text.strip().splitlines()[-1].split(": ", 1)[-1]
+        return text
     if isinstance(e, OSError):
         name = e.filename
         reason = e.strerror or str(e) or type(e).__name__

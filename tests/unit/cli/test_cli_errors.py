@@ -229,3 +229,19 @@ def test_ids_with_tabs_or_line_breaks_are_not_written_to_the_tsv(tmp_path, capsy
                "--out", str(tmp_path / "hits.tsv")])
     err = _one_line_error(capsys)
     assert rc == 1 and "'bad\\tname' holds a tab or line break" in err and not (tmp_path / "hits.tsv").exists()
+
+
+def test_an_error_from_a_dataloader_worker_is_its_own_one_line(monkeypatch, capsys):
+    """torch re-raises a worker's exception with the worker's traceback in its message: only the message."""
+    import speechdis.cli.prepare as prepare
+    from speechdis.errors import DataDirError
+
+    def fail(args):
+        raise DataDirError("Caught DataDirError in DataLoader worker process 0.\nOriginal Traceback (most recent "
+                           "call last):\n  File \"x.py\", line 1\nspeechdis.errors.DataDirError: d/feats.scp: "
+                           "features of 'u1' have NaN or infinite values\n")
+
+    monkeypatch.setattr(prepare, "_validate", fail)
+    assert main(["prepare", "validate", "d"]) == 1
+    assert _one_line_error(capsys) == ("speechdis prepare: error: d/feats.scp: features of 'u1' have NaN or "
+                                       "infinite values")
