@@ -16,7 +16,7 @@ def tiny_corpus(tmp_path: Path) -> TinyCorpus:
 @pytest.fixture
 def tiny_data_dir(tmp_path: Path, tiny_corpus: TinyCorpus) -> Path:
     """The tiny corpus prepared into a Kaldi data dir (with word_segments)."""
-    from speechdis.data.librispeech import prepare_librispeech
+    from speechdis.data.corpora.librispeech import prepare_librispeech
 
     out = tmp_path / "data" / "dev"
     prepare_librispeech(tiny_corpus.root, tiny_corpus.subset, out)
@@ -27,8 +27,8 @@ def tiny_data_dir(tmp_path: Path, tiny_corpus: TinyCorpus) -> Path:
 def mini_data(tmp_path_factory) -> dict[str, Path]:
     """The synthetic corpus' train and test subsets prepared with 39-dim MFCC (per-utterance CMVN), once per session."""
     from speechdis.audio.features import load_feature_config
+    from speechdis.data.corpora.librispeech import prepare_librispeech
     from speechdis.data.featjobs import make_features
-    from speechdis.data.librispeech import prepare_librispeech
 
     root = tmp_path_factory.mktemp("mini")
     cfg = load_feature_config(REPO / "recipes" / "librispeech" / "conf" / "mfcc.yaml")

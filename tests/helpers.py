@@ -155,9 +155,9 @@ def tiny_setup(tmp_path_factory) -> TinySetup:
 
     from speechdis.audio.features import load_feature_config
     from speechdis.config import from_dict
+    from speechdis.data.corpora.librispeech import prepare_librispeech
     from speechdis.data.datadir import DataDir
     from speechdis.data.featjobs import make_features
-    from speechdis.data.librispeech import prepare_librispeech
     from speechdis.training.config import TrainConfig
     from speechdis.training.loop import train
 

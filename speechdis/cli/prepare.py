@@ -118,7 +118,7 @@ def _fsdd(args: argparse.Namespace) -> int:
 
 
 def _librispeech(args: argparse.Namespace) -> int:
-    from speechdis.data.librispeech import prepare_librispeech
+    from speechdis.data.corpora.librispeech import prepare_librispeech
 
     report = prepare_librispeech(args.corpus, args.subset, args.out_dir, alignments=args.alignments,
                                  alignment_format=args.alignment_format, use_alignments=not args.no_alignments)

@@ -34,8 +34,8 @@ def _launch(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Comple
 @pytest.fixture
 def three_speakers(tmp_path) -> Path:
     """Two utterances of each of three speakers of the synthetic corpus (a data dir named 'd')."""
+    from speechdis.data.corpora.librispeech import prepare_librispeech
     from speechdis.data.datadir import DataDir
-    from speechdis.data.librispeech import prepare_librispeech
 
     if not mini_corpus_ready("test-clean-mini"):
         pytest.skip("synthetic corpus not present")

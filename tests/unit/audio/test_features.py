@@ -336,8 +336,8 @@ def test_features_cli(tiny_data_dir, tmp_path, capsys):
 
 
 def test_mini_corpus_features(tmp_path):
+    from speechdis.data.corpora.librispeech import prepare_librispeech
     from speechdis.data.datadir import subset_data_dir
-    from speechdis.data.librispeech import prepare_librispeech
     from tests.helpers import MINI_CORPUS, mini_corpus_ready
 
     if not mini_corpus_ready("test-clean-mini"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from speechdis.cli import main as cli_main
+from speechdis.data.corpora.librispeech import prepare_librispeech
 from speechdis.data.datadir import DataDir
-from speechdis.data.librispeech import prepare_librispeech
 from speechdis.data.validate import validate_data_dir
 from speechdis.errors import DataDirError
 from tests.helpers import MINI_CORPUS, ctm_lines, mini_corpus_ready, textgrid_long, write_wave
