@@ -29,8 +29,8 @@ mnist_dir="$root/../shared/data/mnist"
 force=false
 
 _po_vars="steps seed seeds nj models exp dataset mnist_dir force"
-# shellcheck source=../librispeech/local/parse_options.sh
-. "$root/recipes/librispeech/local/parse_options.sh"
+# shellcheck source=../utils/parse_options.sh
+. "$root/recipes/utils/parse_options.sh"
 if [ $# -gt 0 ]; then
   echo "$0: unexpected argument(s): $*" >&2
   exit 2

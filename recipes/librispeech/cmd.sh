@@ -4,17 +4,17 @@
 #
 # JOB=1:N runs N tasks, JOB replaced by 1..N in LOGFILE and ARGS (e.g. `speechdis features DIR --nj N --job JOB`).
 # The launcher is chosen by SPEECHDIS_CMD (or by editing the default below):
-#   local  local/run_local.sh: the tasks run here as separate processes, output kept in LOGFILE (Kaldi's run.pl);
+#   local  utils/run_local.sh: the tasks run here as separate processes, output kept in LOGFILE (Kaldi's run.pl);
 #          the resource options are accepted and ignored
-#   slurm  local/slurm.sh: an sbatch job array (--array=1-N), resources mapped through conf/slurm.conf
-#   sge    local/sge.sh: a Grid Engine job array (qsub -t 1:N), resources mapped through conf/queue.conf
+#   slurm  utils/slurm.sh: an sbatch job array (--array=1-N), resources mapped through conf/slurm.conf
+#   sge    utils/sge.sh: a Grid Engine job array (qsub -t 1:N), resources mapped through conf/queue.conf
 # train_cmd: CPU jobs (features, evaluation); decode_cmd: extraction; cuda_cmd: training (add --gpu N).
 # Sourced from a recipe that links to this file (recipes/speechcommands): the launchers are found beside the real file.
 _recipe="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
 case "${SPEECHDIS_CMD:-local}" in
-  local) _launcher="$_recipe/local/run_local.sh" ;;
-  slurm) _launcher="$_recipe/local/slurm.sh" ;;
-  sge) _launcher="$_recipe/local/sge.sh" ;;
+  local) _launcher="$_recipe/utils/run_local.sh" ;;
+  slurm) _launcher="$_recipe/utils/slurm.sh" ;;
+  sge) _launcher="$_recipe/utils/sge.sh" ;;
   *) echo "cmd.sh: SPEECHDIS_CMD must be local, slurm or sge, not '$SPEECHDIS_CMD'" >&2; return 1 ;;
 esac
 export train_cmd="$_launcher --mem 4G"

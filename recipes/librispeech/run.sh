@@ -55,8 +55,8 @@ _po_vars="stage stop_stage nj corpus alignments train_subset test_subset exp dat
   train_config_baseline train_config_disentangled steps train_jobs device nnodes nproc_per_node rdzv_endpoint train_gpu
   dtw_budget max_queries_per_word eval_opts
   seeds"
-# shellcheck source=local/common.sh
-. "$recipe/local/common.sh" "$@"
+# shellcheck source=utils/common.sh
+. "$recipe/utils/common.sh" "$@"
 
 train_dir="$data_root/$train_subset"
 test_dir="$data_root/$test_subset"

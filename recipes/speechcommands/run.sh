@@ -44,8 +44,8 @@ device=auto
 dtw_budget=300
 _po_vars="stage stop_stage nj corpus fsdd exp data_root feat_config train_config_baseline
   train_config_disentangled seeds steps train_jobs ablations export_pretrained device dtw_budget"
-# shellcheck source=local/common.sh
-. "$recipe/local/common.sh" "$@"
+# shellcheck source=utils/common.sh
+. "$recipe/utils/common.sh" "$@"
 
 have_fsdd=false
 [ -d "$fsdd/recordings" ] && have_fsdd=true

@@ -14,7 +14,7 @@ import pytest
 
 from tests.helpers import MINI_CORPUS, REPO, mini_corpus_ready
 
-LOCAL = REPO / "recipes" / "librispeech" / "local"
+UTILS = REPO / "recipes" / "librispeech" / "utils"  # the link to recipes/utils, as the recipe calls them
 MFCC = REPO / "recipes" / "librispeech" / "conf" / "mfcc.yaml"
 
 
@@ -74,7 +74,7 @@ def test_features_job_array_through_the_local_launcher_equals_one_command(three_
     feats = [sys.executable, "-m", "speechdis", "features", str(a), "--nj", "3", "--config", str(MFCC),
              "--set", "cmvn=speaker", "--no-progress"]
     log = tmp_path / "log" / "features.JOB.log"
-    proc = _launch(LOCAL / "run_local.sh", "--mem", "4G", "JOB=1:3", log, *feats, "--job", "JOB", cwd=tmp_path)
+    proc = _launch(UTILS / "run_local.sh", "--mem", "4G", "JOB=1:3", log, *feats, "--job", "JOB", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     for k in (1, 2, 3):
         text = (tmp_path / "log" / f"features.{k}.log").read_text()
@@ -88,7 +88,7 @@ def test_features_job_array_through_the_local_launcher_equals_one_command(three_
     assert e.value.missing == [2] and not (a / "feats.scp").exists()
     assert cli_main(["features", str(a), "--nj", "3", "--config", str(MFCC), "--set", "cmvn=speaker",
                      "--combine", "--no-progress"]) == 1
-    proc = _launch(LOCAL / "run_local.sh", "JOB=2:2", log, *feats, "--job", "JOB", cwd=tmp_path)
+    proc = _launch(UTILS / "run_local.sh", "JOB=2:2", log, *feats, "--job", "JOB", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert cli_main(["features", str(a), "--nj", "3", "--config", str(MFCC), "--set", "cmvn=speaker",
                      "--combine", "--no-progress"]) == 0
@@ -127,7 +127,7 @@ exit $rc
 
 def test_slurm_wrapper_script_text_and_a_run_with_a_stand_in_sbatch(tmp_path):
     log = tmp_path / "exp" / "log" / "feats.JOB.log"
-    proc = _launch(LOCAL / "slurm.sh", "--dry-run", "--gpu", "2", "--mem", "8G", "--time", "1:00:00",
+    proc = _launch(UTILS / "slurm.sh", "--dry-run", "--gpu", "2", "--mem", "8G", "--time", "1:00:00",
                    "--max-jobs-run", "2", "JOB=1:4", log, "speechdis", "features", "data/my dir", "--nj", "4",
                    "--job", "JOB", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -144,18 +144,18 @@ def test_slurm_wrapper_script_text_and_a_run_with_a_stand_in_sbatch(tmp_path):
     assert f"log={tmp_path}/exp/log/feats.${{JOB}}.log" in lines
     assert r"( speechdis features data/my\ dir --nj 4 --job ${JOB} ) >>\"$log\" 2>&1".replace('\\"', '"') in lines
     # Defaults from conf/slurm.conf; an option the config does not define is refused.
-    proc = _launch(LOCAL / "slurm.sh", "--dry-run", "x.log", "true", cwd=tmp_path)
+    proc = _launch(UTILS / "slurm.sh", "--dry-run", "x.log", "true", cwd=tmp_path)
     assert proc.returncode == 0 and "--mem=4G" in (tmp_path / "q" / "x.sh").read_text()
     conf = tmp_path / "slurm.conf"
     conf.write_text("command sbatch\noption mem=* --mem=$0\n")
-    proc = _launch(LOCAL / "slurm.sh", "--config", conf, "--dry-run", "--gpu", "1", "x.log", "true", cwd=tmp_path)
+    proc = _launch(UTILS / "slurm.sh", "--config", conf, "--dry-run", "--gpu", "1", "x.log", "true", cwd=tmp_path)
     assert proc.returncode == 2 and "--gpu 1: no 'option gpu=...' line" in proc.stderr
 
     # Submitted through a stand-in sbatch: every task's log, and the failed task named.
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "sbatch").write_text(_FAKE_SBATCH)
     (tmp_path / "bin" / "sbatch").chmod(0o755)
-    proc = _launch(LOCAL / "slurm.sh", "JOB=1:3", tmp_path / "log" / "t.JOB.log", "sh", "-c",
+    proc = _launch(UTILS / "slurm.sh", "JOB=1:3", tmp_path / "log" / "t.JOB.log", "sh", "-c",
                    "echo task JOB; [ JOB != 3 ]", cwd=tmp_path, env=_env(tmp_path))
     assert proc.returncode == 1 and "1 / 3 failed (task(s) 3)" in proc.stderr
     assert "task 2" in (tmp_path / "log" / "t.2.log").read_text()
@@ -164,7 +164,7 @@ def test_slurm_wrapper_script_text_and_a_run_with_a_stand_in_sbatch(tmp_path):
 
 def test_sge_wrapper_script_text(tmp_path):
     log = tmp_path / "log" / "extract.JOB.log"
-    proc = _launch(LOCAL / "sge.sh", "--dry-run", "--num-threads", "4", "--max-jobs-run", "3", "JOB=1:5", log,
+    proc = _launch(UTILS / "sge.sh", "--dry-run", "--num-threads", "4", "--max-jobs-run", "3", "JOB=1:5", log,
                    "speechdis", "extract", "--job", "JOB", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     script = tmp_path / "log" / "q" / "extract.JOB.sh"
@@ -185,7 +185,7 @@ def test_cmd_sh_selects_the_launcher_also_through_the_speechcommands_link(tmp_pa
                                  env=dict(os.environ, SPEECHDIS_CMD=name), capture_output=True, text=True)
             assert out.returncode == 0, out.stderr
             first = out.stdout.split()[0]
-            assert first == str(LOCAL / script) and Path(first).is_file()
+            assert first == str(UTILS / script) and Path(first).is_file()
     bad = subprocess.run(["bash", "-c", f'. "{REPO}/recipes/librispeech/cmd.sh"'],
                          env=dict(os.environ, SPEECHDIS_CMD="pbs"), capture_output=True, text=True)
     assert bad.returncode != 0 and "local, slurm or sge" in bad.stderr

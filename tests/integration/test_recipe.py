@@ -119,10 +119,11 @@ def test_recipe_options_are_checked(tmp_path):
 
 
 @pytest.mark.parametrize("script", ["recipes/mini/run.sh", "recipes/librispeech/run.sh",
-                                    "recipes/librispeech/local/run_fsdd.sh", "recipes/librispeech/path.sh",
-                                    "recipes/librispeech/cmd.sh", "recipes/librispeech/local/run_local.sh",
-                                    "recipes/librispeech/local/parse_options.sh",
-                                    "recipes/librispeech/local/common.sh", "recipes/speechcommands/run.sh",
+                                    "recipes/fsdd/run.sh", "recipes/librispeech/path.sh",
+                                    "recipes/librispeech/cmd.sh", "recipes/utils/run_local.sh",
+                                    "recipes/utils/parse_options.sh", "recipes/utils/grid.sh",
+                                    "recipes/utils/slurm.sh", "recipes/utils/sge.sh",
+                                    "recipes/utils/common.sh", "recipes/speechcommands/run.sh",
                                     "bench/gpu_checks.sh"])
 def test_recipe_scripts_parse(script):
     assert subprocess.run(["bash", "-n", str(REPO / script)]).returncode == 0

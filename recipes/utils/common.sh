@@ -1,11 +1,11 @@
 # What every speech recipe's run.sh does after setting its option defaults and $_po_vars (Kaldi's
-# utils/parse_options.sh + path.sh + cmd.sh preamble), sourced as `. "$recipe/local/common.sh" "$@"`:
+# utils/parse_options.sh + path.sh + cmd.sh preamble), sourced as `. "$recipe/utils/common.sh" "$@"`:
 # parses the options, sets up the environment and the job launchers, one OpenMP/BLAS thread per job, the
 # data and log dirs; defines run_stage, banner and run_train_jobs. The recipe defines train_model.
-# Linked from other recipes' local/ (recipes/speechcommands), like parse_options.sh.
+# Lives in recipes/utils/, shared Kaldi-style: each recipe links utils -> ../utils.
 
 # shellcheck source=parse_options.sh
-. "$recipe/local/parse_options.sh"
+. "$recipe/utils/parse_options.sh"
 if [ $# -gt 0 ]; then
   echo "$0: unexpected argument(s): $*" >&2
   exit 1

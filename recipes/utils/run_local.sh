@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: run_local.sh [OPTIONS] [JOB=1:N] LOGFILE COMMAND [ARGS...]
-# The local stand-in for Kaldi's run.pl, with the calling convention of local/slurm.sh and local/sge.sh.
+# The local stand-in for Kaldi's run.pl, with the calling convention of utils/slurm.sh and utils/sge.sh.
 #
 # Without JOB=1:N: runs COMMAND here, copies its output (stdout + stderr) to LOGFILE and to the terminal,
 # and exits with COMMAND's status.

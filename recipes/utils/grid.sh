@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: grid.sh --backend slurm|sge [OPTIONS] [JOB=1:N] LOGFILE COMMAND [ARGS...]
-# Kaldi's slurm.pl / queue.pl in bash (called through local/slurm.sh and local/sge.sh): writes a batch script
+# Kaldi's slurm.pl / queue.pl in bash (called through utils/slurm.sh and utils/sge.sh): writes a batch script
 # to <dir of LOGFILE>/q/<name>.sh, submits it as a job array (sbatch --array=1-N, qsub -t 1:N), waits for it and
 # exits 1 unless every task ended with status 0 (read from the last line of its log, like Kaldi).
 # JOB (any name) is replaced by the task number in LOGFILE and in every argument.
@@ -14,7 +14,10 @@
 #   --max-jobs-run M     at most M tasks of the array at a time
 #   --dry-run            write the script and print the submit command; submit nothing (also GRID_DRY_RUN=1)
 set -o pipefail
-here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
+# The recipe is the directory above the utils/ link we were called through (logical path: utils/ is a
+# symlink to recipes/utils, so "$here/.." would be recipes/, not the recipe).
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+recipe_dir="${here%/*}"
 backend="" config="" dry_run="${GRID_DRY_RUN:-0}"
 declare -A given=()
 while [ $# -gt 0 ]; do
@@ -29,8 +32,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$backend" in
-  slurm) directive="#SBATCH"; task_var='SLURM_ARRAY_TASK_ID'; default_conf="$here/../conf/slurm.conf" ;;
-  sge) directive='#$'; task_var='SGE_TASK_ID'; default_conf="$here/../conf/queue.conf" ;;
+  slurm) directive="#SBATCH"; task_var='SLURM_ARRAY_TASK_ID'; default_conf="$recipe_dir/conf/slurm.conf" ;;
+  sge) directive='#$'; task_var='SGE_TASK_ID'; default_conf="$recipe_dir/conf/queue.conf" ;;
   *) echo "$0: --backend slurm|sge required" >&2; exit 2 ;;
 esac
 config="${config:-$default_conf}"

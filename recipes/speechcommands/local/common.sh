@@ -1,1 +1,0 @@
-../../librispeech/local/common.sh

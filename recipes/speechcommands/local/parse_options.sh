@@ -1,1 +1,0 @@
-../../librispeech/local/parse_options.sh

@@ -1,1 +1,0 @@
-../../librispeech/local/run_local.sh
