@@ -43,6 +43,8 @@ class InfoGANConfig:
     cont_weight: float = 0.1  # extra factor on the continuous (Gaussian NLL) term, as in the paper
     lr_g: float = 1e-3
     lr_d: float = 2e-4
+    lr_q: float = 0.0  # learning rate of Q's own layers (0 = lr_d, as in the authors' code; 1e-3 = G's, as in
+    #                    several reimplementations)
     dataset: str = "digits"  # digits (16x16, all 1797 images) | mnist (28x28 training set, from data_dir)
     data_dir: str = ""
     hidden: int = 128  # width of the discriminator's fully connected layer (the paper: 1024)
@@ -136,7 +138,10 @@ def fit(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[st
     stream = batches(x, batch_size=cfg.batch_size, generator=gen)
     trainer = AlternatingTrainer(
         torch.optim.Adam(model.generator.parameters(), lr=cfg.lr_g, betas=(0.5, 0.999)),
-        torch.optim.Adam(model.discriminator.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999)),
+        torch.optim.Adam([{"params": [*model.discriminator["body"].parameters(),
+                                      *model.discriminator["d_head"].parameters()]},
+                          {"params": model.discriminator["q_head"].parameters(), "lr": cfg.lr_q or cfg.lr_d}],
+                         lr=cfg.lr_d, betas=(0.5, 0.999)),
         critic=model.discriminator, n_critic=1,
     )
 

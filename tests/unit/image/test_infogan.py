@@ -11,7 +11,7 @@ from speechdis.image.infogan import InfoGAN
 from speechdis.image.registry import get_spec, make_config
 
 PAPER = {"width": "8", "hidden": "32", "q_hidden": "16", "g_hidden": "24", "d_fc_norm": "true",
-         "cont_std": "fixed", "cont_weight": "1.0", "noise": "uniform", "cat_balance": "0.5"}
+         "cont_std": "fixed", "cont_weight": "1.0", "noise": "uniform", "cat_balance": "0.5", "lr_q": "0.001"}
 
 
 def test_paper_layout_has_its_layers_and_trains():
