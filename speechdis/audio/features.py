@@ -64,7 +64,7 @@ class FeatureConfig:
     ``n_mels``/``n_fft``/``fmax`` left ``None`` resolve to defaults (23 mels for MFCC, 40 for
     fbank; next power of two >= window; Nyquist); a negative ``fmax`` is relative to Nyquist
     (Kaldi's convention). Output dim = (n_mfcc or n_mels) * (deltas + 1).
-    ``cmvn`` says how features read back through :class:`speechdis.data.featjobs.FeatsReader` are
+    ``cmvn`` says how features read back through :class:`speechdis.data.feats.FeatsReader` are
     normalised: per utterance, per speaker (stats pooled over the speaker's utterances) or not at
     all; ``norm_vars`` adds variance normalisation to the mean subtraction.
     """

@@ -9,7 +9,8 @@ from speechdis.data.alignments import (
 )
 from speechdis.data.corpora.librispeech import PrepareReport, prepare_librispeech
 from speechdis.data.datadir import DataDir, fix_data_dir, split_by_speaker, subset_data_dir, train_test_split_speakers
-from speechdis.data.featjobs import FeatsReader, FeatsReport, make_features
+from speechdis.data.featjobs import FeatsReport, make_features
+from speechdis.data.feats import FeatsReader
 from speechdis.data.tables import Segment, WordSegment
 from speechdis.data.validate import check_data_dir, validate_data_dir
 

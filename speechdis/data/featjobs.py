@@ -1,4 +1,7 @@
-"""Feature extraction for a Kaldi data dir (parallel, resumable) and a lazy reader.
+"""Feature extraction for a Kaldi data dir (parallel, resumable): job planning, workers, combining.
+
+The reader is :class:`speechdis.data.feats.FeatsReader` (re-exported here for older callers); matrices
+are written by :func:`speechdis.data.ark.write_ark`.
 
 :func:`make_features` splits the sorted utterances into ``nj`` jobs of whole speakers (Kaldi
 ``split_data.sh``; per utterance when there are fewer speakers than jobs: :func:`job_splits`); each
@@ -32,7 +35,6 @@ when every utterance fails.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -45,28 +47,24 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator
 
 import numpy as np
 
 from speechdis.audio.features import (
     FeatureConfig,
-    apply_cmvn,
     cmvn_stats,
     compute_features,
     mel_filterbank,
-    read_stored_feature_config,
     save_feature_config,
-    segment_frames,
 )
 from speechdis.audio.io import WavEntryLoader, is_pipe_entry
 from speechdis.config import to_dict
+from speechdis.data.ark import write_ark
 from speechdis.data.datadir import DataDir, job_splits
+from speechdis.data.feats import FEATS_CONFIG, SKIPPED_FILE, FeatsReader
 from speechdis.data.tables import (
     read_feats_scp,
-    read_utt2num_frames,
-    read_utt2spk,
-    refuse_commands,
     write_feats_scp,
     write_table,
     write_utt2num_frames,
@@ -76,8 +74,6 @@ from speechdis.fileio import atomic_open, remove_stale_tmp
 
 __all__ = ["FeatsReport", "IncompleteJobsError", "make_features", "FeatsReader", "FEATS_CONFIG", "SKIPPED_FILE"]
 
-FEATS_CONFIG = "conf/feats.yaml"
-SKIPPED_FILE = "feats_skipped.txt"
 
 
 class IncompleteJobsError(DataDirError):
@@ -228,20 +224,6 @@ def _file_state(path: str) -> list | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _write_ark(path: str, mats: Iterator[tuple[str, np.ndarray]], final_path: str) -> dict[str, str]:
-    """Write matrices to ``path`` atomically; return {key: 'final_path:offset'} scp entries."""
-    import kaldiio
-
-    scp = {}
-    with atomic_open(path, "wb") as f:
-        for key, mat in mats:
-            pos = f.tell()
-            kaldiio.save_ark(f, {key: mat})
-            # The scp offset points just past "key " (where the binary matrix header starts).
-            scp[key] = f"{final_path}:{pos + len(key.encode('utf-8')) + 1}"
-    return scp
-
-
 _PROGRESS_QUEUE = None
 
 
@@ -324,8 +306,8 @@ def _run_job(job: _Job, tick: Callable[[int], None] | None = None) -> dict:
             if tick is not None:
                 tick(1)
 
-    scp = _write_ark(job.ark, features(), job.ark)  # atomic: temp file beside it, renamed on success
-    _write_ark(job.stats, iter(stats.items()), job.stats)
+    scp = write_ark(job.ark, features(), job.ark)  # atomic: temp file beside it, renamed on success
+    write_ark(job.stats, iter(stats.items()), job.stats)
     write_feats_scp(job.scp, scp)
     rec = {
         "config_hash": job.config_hash,
@@ -587,140 +569,6 @@ def _combine(d: DataDir, data_dir: Path, jobs: list[_Job], results: dict[int, di
                 spk = d.utt2spk[u]
                 table[spk] = table[spk] + per_utt[u] if spk in table else per_utt[u].copy()
             table = {s: table[s] for s in sorted(table)}
-        write_feats_scp(cmvn_scp, _write_ark(str(cmvn_ark), iter(table.items()), str(cmvn_ark)))
+        write_feats_scp(cmvn_scp, write_ark(str(cmvn_ark), iter(table.items()), str(cmvn_ark)))
     save_feature_config(cfg, data_dir / FEATS_CONFIG)
     write_feats_scp(feats_scp, scp)
-
-
-class FeatsReader(Mapping[str, np.ndarray]):
-    """Lazy, read-only ``{utt: (T, D) float32 features}`` of a data dir, CMVN applied.
-
-    Only ``feats.scp`` (ids and offsets) is held in memory; each access reads one matrix from its
-    ark. CMVN follows ``conf/feats.yaml`` (written by :func:`make_features`) unless ``cmvn`` /
-    ``norm_vars`` override it; without that file the default is no CMVN. Per-speaker stats come
-    from ``cmvn.scp``; per-utterance CMVN uses ``cmvn.scp`` when present, else the matrix itself.
-    Picklable (for DataLoader workers): it holds paths and small dicts only. Reading a matrix with NaN or
-    infinite values is a DataDirError naming the utterance. ``allow_commands=False`` refuses feats.scp /
-    cmvn.scp entries that are shell commands (``... |``, which reading would run).
-    """
-
-    def __init__(self, data_dir: str | os.PathLike, cmvn: str | None = None, norm_vars: bool | None = None,
-                 allow_commands: bool = True) -> None:
-        self.data_dir = Path(data_dir)
-        scp = self.data_dir / "feats.scp"
-        if not scp.exists():
-            raise DataDirError(f"{scp}: no such file (run 'speechdis features {self.data_dir}' first)")
-        self._scp = read_feats_scp(scp)
-        if not allow_commands:  # entries "cmd |" would run cmd (kaldiio, like Kaldi): refused unless allowed
-            refuse_commands(scp, self._scp)
-        conf = self.data_dir / FEATS_CONFIG
-        # As stored by make_features: fields an older speechdis did not write take that version's behaviour.
-        self.config: FeatureConfig | None = read_stored_feature_config(conf) if conf.exists() else None
-        mode = cmvn if cmvn is not None else (self.config.cmvn if self.config else "none")
-        if mode not in ("utterance", "speaker", "none"):
-            raise ConfigError(f"cmvn must be 'utterance', 'speaker' or 'none', got {mode!r}")
-        self.cmvn = mode
-        self.norm_vars = norm_vars if norm_vars is not None else (self.config.norm_vars if self.config else True)
-        if self.config is not None and (mode, self.norm_vars) != (self.config.cmvn, self.config.norm_vars):
-            # The config describes the features as read (what a model trained on them expects).
-            self.config = dataclasses.replace(self.config, cmvn=mode, norm_vars=self.norm_vars)
-        u2n = self.data_dir / "utt2num_frames"
-        self._num_frames = read_utt2num_frames(u2n) if u2n.exists() else {}
-        u2s = self.data_dir / "utt2spk"
-        self._utt2spk = read_utt2spk(u2s) if u2s.exists() else {}
-        cscp = self.data_dir / "cmvn.scp"
-        self._cmvn_scp = read_feats_scp(cscp) if cscp.exists() else {}
-        if not allow_commands:
-            refuse_commands(cscp, self._cmvn_scp)
-        self._stats_cache: dict[str, np.ndarray] = {}
-        if mode == "speaker":
-            if not self._cmvn_scp:
-                raise DataDirError(f"{cscp}: needed for per-speaker CMVN but missing")
-            if not self._utt2spk:
-                raise DataDirError(f"{u2s}: needed for per-speaker CMVN but missing")
-
-    # -- Mapping interface ---------------------------------------------------------------
-    def __getitem__(self, utt: str) -> np.ndarray:
-        mat = self.raw(utt)
-        if self.cmvn == "none":
-            return mat
-        return apply_cmvn(mat, self._stats(utt, mat), self.norm_vars)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._scp)
-
-    def __len__(self) -> int:
-        return len(self._scp)
-
-    def __contains__(self, utt: object) -> bool:
-        return utt in self._scp
-
-    # -- extras ----------------------------------------------------------------------------
-    @property
-    def utts(self) -> list[str]:
-        """Utterance ids with features, in feats.scp order (sorted)."""
-        return list(self._scp)
-
-    @property
-    def dim(self) -> int:
-        """Feature dimension (from the stored config, else from the first matrix)."""
-        if self.config is not None:
-            return self.config.dim
-        return int(self.raw(next(iter(self._scp))).shape[1])
-
-    def raw(self, utt: str) -> np.ndarray:
-        """Features of ``utt`` without CMVN."""
-        import kaldiio
-
-        try:
-            spec = self._scp[utt]
-        except KeyError:
-            raise KeyError(utt) from None
-        try:
-            mat = np.asarray(kaldiio.load_mat(spec), dtype=np.float32)
-        except Exception as e:  # noqa: BLE001 - any failure here means a broken/missing ark
-            raise DataDirError(f"{self.data_dir}/feats.scp: cannot load '{utt}' from {spec}: {e}") from e
-        if mat.ndim != 2 or not np.isfinite(mat).all():  # NaN frames would become NaN vectors and losses
-            what = f"shape {mat.shape}" if mat.ndim != 2 else (
-                f"NaN or infinite values (frame {int(np.flatnonzero(~np.isfinite(mat).all(axis=1))[0])} "
-                f"of {mat.shape[0]})")
-            raise DataDirError(f"{self.data_dir}/feats.scp: features of '{utt}' have {what}")
-        return mat
-
-    def num_frames(self, utt: str) -> int:
-        """Frame count of ``utt`` (from utt2num_frames; loads the matrix if that file is absent)."""
-        if utt in self._num_frames:
-            return self._num_frames[utt]
-        return int(self.raw(utt).shape[0])
-
-    def speaker(self, utt: str) -> str:
-        """Speaker of ``utt`` (from utt2spk)."""
-        return self._utt2spk[utt]
-
-    def segment(self, utt: str, start: float, end: float) -> np.ndarray:
-        """Frames of ``utt`` whose centres lie in [start, end) seconds (see ``segment_frames``)."""
-        mat = self[utt]
-        cfg = self.config or FeatureConfig()
-        b, e = segment_frames(start, end, cfg, mat.shape[0])
-        return mat[b:e]
-
-    def _stats(self, utt: str, mat: np.ndarray) -> np.ndarray:
-        import kaldiio
-
-        key = self._utt2spk.get(utt, utt) if self.cmvn == "speaker" else utt
-        if key in self._stats_cache:
-            return self._stats_cache[key]
-        if key in self._cmvn_scp:
-            stats = np.asarray(kaldiio.load_mat(self._cmvn_scp[key]), dtype=np.float64)
-        elif self.cmvn == "utterance":
-            return cmvn_stats(mat)
-        else:
-            raise DataDirError(f"{self.data_dir}/cmvn.scp: no stats for speaker '{key}' (utterance '{utt}')")
-        if self.cmvn == "speaker":  # few speakers, many reuses; utterance stats are used once
-            self._stats_cache[key] = stats
-        return stats
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_stats_cache"] = {}
-        return state

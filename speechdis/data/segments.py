@@ -1,7 +1,7 @@
 """Word-segment datasets over ``feats.scp`` + ``word_segments`` and the same/different-speaker batch sampler.
 
 Features are read lazily, one utterance at a time, through a reader mapping utt-id → (T, D) matrix
-(:class:`speechdis.data.featjobs.FeatsReader` applies CMVN), so corpora far larger than RAM work.
+(:class:`speechdis.data.feats.FeatsReader` applies CMVN), so corpora far larger than RAM work.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from speechdis.audio.features import FeatureConfig, segment_frames_array
-from speechdis.data.featjobs import FeatsReader
+from speechdis.data.feats import FeatsReader
 from speechdis.data.tables import WordSegment, read_utt2num_frames, read_utt2spk, read_word_segments
 from speechdis.errors import DataDirError
 

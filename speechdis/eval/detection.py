@@ -130,7 +130,7 @@ def run_kws(data, models, queries: np.ndarray, opt: KwsOptions | None = None,
     :class:`~speechdis.eval.runner.ModelVectors` embedded with sliding windows (``window_spans``); systems
     without windows (the mfcc-stats baseline, .npz vectors) are listed under ``skipped``. Returns the results
 and each system's detections."""
-    from speechdis.data.featjobs import FeatsReader
+    from speechdis.data.feats import FeatsReader
     from speechdis.data.tables import read_utt2num_frames
 
     opt = opt or KwsOptions()

@@ -127,7 +127,7 @@ class EmbeddingSet:
 
     def save_ark(self, prefix: str | os.PathLike) -> list[Path]:
         """Write ``<prefix>.<kind>.ark`` + ``.scp`` for each vector kind (scp paths absolute)."""
-        from speechdis.data.featjobs import _write_ark  # the data layer's atomic ark writer
+        from speechdis.data.ark import write_ark
 
         if len(set(self.ids)) != len(self.ids):
             dup = next(i for i, c in Counter(self.ids).items() if c > 1)
@@ -138,7 +138,7 @@ class EmbeddingSet:
             ark = prefix.parent / f"{prefix.name}.{key}.ark"
             scp = prefix.parent / f"{prefix.name}.{key}.scp"
             rows = ((i, np.asarray(mat[n], dtype=np.float32)) for n, i in enumerate(self.ids))
-            write_feats_scp(scp, _write_ark(str(ark), rows, str(ark)))
+            write_feats_scp(scp, write_ark(str(ark), rows, str(ark)))
             written += [ark, scp]
         return written
 
@@ -282,7 +282,7 @@ def collect_utterances(embedder: Embedder, inputs: Sequence[str | os.PathLike]
 def data_dir_utterances(embedder: Embedder, d: Path) -> tuple[list[Utterance], list[str]]:
     """Utterances of a data dir (with their word segments), read from feats.scp when it matches the
     model's features, else computed from wav.scp; and notes on which."""
-    from speechdis.data.featjobs import FeatsReader
+    from speechdis.data.feats import FeatsReader
 
     data = DataDir.load(d) if (d / "utt2spk").exists() else None
     notes: list[str] = []
