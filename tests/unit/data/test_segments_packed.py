@@ -5,13 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from speechdis.data.segments import (
-    FrameSegment,
-    PairBatchSampler,
-    WordSegmentDataset,
-    _concat_ranges,
-    collate_segments,
-)
+from speechdis.data.dataset import PairBatchSampler, WordSegmentDataset, _concat_ranges, collate_segments
+from speechdis.data.segments import FrameSegment
 
 
 def _data(seed: int = 0):
