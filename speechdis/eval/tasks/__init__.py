@@ -1,0 +1,1 @@
+"""One module per evaluation task, each a ``run_X(data, models, ...)`` over the same embeddings."""

@@ -1,0 +1,40 @@
+"""Speaker verification (:func:`run_speaker`): trials from segment pairs, EER, minDCF, DET curves.
+
+Moved out of :mod:`speechdis.eval.runner` (which re-exports it).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from speechdis.errors import DataDirError
+from speechdis.eval.data import EvalData
+from speechdis.eval.embedding import ModelVectors
+
+__all__ = ["run_speaker"]
+
+
+# --------------------------------------------------------------------------------------------- speaker
+def run_speaker(data: EvalData, models: Sequence[ModelVectors], out_dir: str | os.PathLike, *,
+                n_trials: int = 5000, p_target: float = 0.01, seed: int = 0) -> dict:
+    """EER / minDCF / DET of cosine scoring on trials of segment pairs from different utterances."""
+    from speechdis.eval.speaker import cosine_scores, det_curve_png, eer, make_trials, min_dcf
+
+    pairs, labels = make_trials(data.speakers, n_trials, n_trials, seed, groups=data.utts)
+    if labels.all() or not labels.any():
+        raise DataDirError(f"{data.data_dir}: cannot form both same- and different-speaker trials "
+                           f"({len(set(data.speakers))} speaker(s))")
+    out = Path(out_dir)
+    table: dict[str, dict] = {}
+    for m in models:
+        for key in dict.fromkeys([m.roles["speaker"], m.roles["phonetic"]]):
+            scores = cosine_scores(m.vectors[key], pairs)
+            e, thr = eer(scores, labels)
+            dcf, dthr = min_dcf(scores, labels, p_target=p_target)
+            png = det_curve_png(scores, labels, out / f"det_{m.name}_{key}.png", title=f"{m.name}: {key} vectors")
+            table[f"{m.name}/{key}"] = {"EER": e, "minDCF": dcf, "eer_threshold": thr, "dcf_threshold": dthr,
+                                        "det": png.name}
+    return {"trials": {"target": int(labels.sum()), "nontarget": int((~labels).sum()), "p_target": p_target,
+                       "pairs_from": "segments of different utterances"},
+            "verification": table}

@@ -1,0 +1,163 @@
+"""Spoken term detection (:func:`run_std`): segment and utterance query-by-example, cross-speaker QbE,
+same-different AP and budgeted frame DTW.
+
+Moved out of :mod:`speechdis.eval.runner` (which re-exports it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from speechdis.errors import DataDirError
+from speechdis.eval.data import EvalData, Progress, say
+from speechdis.eval.embedding import ModelVectors
+
+__all__ = ["StdOptions", "run_std"]
+
+
+# ------------------------------------------------------------------------------------------------- STD
+@dataclass
+class StdOptions:
+    """Settings of :func:`run_std` (CLI flags of ``speechdis evaluate std``)."""
+
+    dtw: bool = False
+    dtw_budget: float | None = 300.0  # seconds; None = unlimited
+    dtw_max_pairs: int | None = None
+    min_occurrences: int = 2
+    max_queries_per_word: int | None = None
+    k: int = 10
+    max_same_diff: int = 4000  # segments drawn for the O(n^2) same-different task
+    seed: int = 0
+
+
+def _queries(data: EvalData, opt: StdOptions) -> np.ndarray:
+    from speechdis.eval.retrieval import select_queries
+
+    q = select_queries(data.words, opt.min_occurrences, opt.max_queries_per_word, opt.seed)
+    if q.size == 0:
+        raise DataDirError(f"{data.data_dir}: no word occurs {opt.min_occurrences} or more times; "
+                           f"no queries (lower --min-occurrences)")
+    return q
+
+
+def _same_diff_subset(n: int, limit: int, seed: int) -> np.ndarray:
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+def _qbe_means(m: dict[str, np.ndarray], k: int) -> dict:
+    ok = m["n_relevant"] > 0
+    if not ok.any():
+        return {"MAP": float("nan"), f"P@{k}": float("nan"), "P@R": float("nan"), "n_queries": 0}
+    return {"MAP": float(m["ap"][ok].mean()), f"P@{k}": float(m["p_at_k"][ok].mean()),
+            "P@R": float(m["p_at_r"][ok].mean()), "n_queries": int(ok.sum())}
+
+
+def _dtw_std(data: EvalData, queries: np.ndarray, opt: StdOptions, progress: Progress | None
+             ) -> tuple[dict, dict, np.ndarray, dict]:
+    """Segment-level QbE and same-different AP with frame-level DTW.
+
+    Returns (qbe, same_diff, done queries, cross-speaker qbe)."""
+    from speechdis.eval.dtw import dtw_matrix
+    from speechdis.eval.retrieval import average_precision, ranking_metrics
+
+    # A budget that stops early should leave a random sample of queries done, not the first speakers.
+    order = np.random.default_rng(opt.seed).permutation(queries)
+    say(progress, f"DTW: {len(order)} queries x {len(data)} segments"
+         + (f" (budget {opt.dtw_budget:g}s)" if opt.dtw_budget else ""))
+    res = dtw_matrix([data.feats[i] for i in order], data.feats, budget_seconds=opt.dtw_budget,
+                     max_pairs=opt.dtw_max_pairs)
+    rows = res.complete_rows
+    done = order[rows]
+    words = np.array(data.words, dtype=object)
+    qbe = {"MAP": float("nan"), f"P@{opt.k}": float("nan"), "P@R": float("nan"), "n_queries": 0,
+           "search_seconds": res.seconds, "pairs_computed": res.n_computed, "pairs_total": res.n_total,
+           "complete": res.complete}
+    sd = {"AP": float("nan"), "AP_diff_speaker": float("nan"), "n_pairs": 0}
+    cross = _qbe_means({"n_relevant": np.zeros(0, int)}, opt.k)
+    if rows.size:
+        dist = res.distances[rows]
+        rel = words[done][:, None] == words[None, :]
+        valid = np.ones(dist.shape, dtype=bool)
+        valid[np.arange(len(done)), done] = False
+        spk = np.array(data.speakers, dtype=object)
+        other = spk[done][:, None] != spk[None, :]
+        cross = _qbe_means(ranking_metrics(-dist, rel, k=opt.k, valid=valid & other), opt.k)
+        m = ranking_metrics(-dist, rel, k=opt.k, valid=valid)
+        ok = m["n_relevant"] > 0
+        if ok.any():
+            qbe.update({"MAP": float(m["ap"][ok].mean()), f"P@{opt.k}": float(m["p_at_k"][ok].mean()),
+                        "P@R": float(m["p_at_r"][ok].mean())})
+        qbe["n_queries"] = int(ok.sum())
+        # Same-different over the computed pairs, each unordered pair once: a pair of two done queries
+        # is taken from the row of the smaller index.
+        is_done = np.zeros(len(data), dtype=bool)
+        is_done[done] = True
+        cols = np.arange(len(data))[None, :]
+        pair = valid & ~(is_done[None, :] & (cols < done[:, None]))
+        scores = -dist[pair]
+        same = rel[pair]
+        diff = other[pair]
+        sd = {"AP": average_precision(scores, same) if same.any() else float("nan"),
+              "AP_diff_speaker": average_precision(scores[diff], same[diff]) if (same & diff).any() else float("nan"),
+              "n_pairs": int(pair.sum()), "n_same": int(same.sum()), "n_pairs_diff_speaker": int(diff.sum()),
+              "n_same_diff_speaker": int((same & diff).sum())}
+    return qbe, sd, done, cross
+
+
+def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | None = None,
+            progress: Progress | None = None) -> dict:
+    """Spoken term detection results (see the module doc): segment, utterance, same-different, DTW."""
+    from speechdis.eval.retrieval import same_different_ap, segment_qbe, utterance_qbe
+
+    opt = opt or StdOptions()
+    queries = _queries(data, opt)
+    qwords = [data.words[i] for i in queries]
+    quitts = [data.utts[i] for i in queries]
+    seg: dict[str, dict] = {}
+    cross: dict[str, dict] = {}
+    utt: dict[str, dict] = {}
+    sd: dict[str, dict] = {}
+    subset = _same_diff_subset(len(data), opt.max_same_diff, opt.seed)
+    results: dict = {"data": {**data.describe(), "queries": int(len(queries)),
+                              "query_words": len(set(qwords)), "min_occurrences": opt.min_occurrences}}
+    done = None
+    qspks = [data.speakers[i] for i in queries]
+    if opt.dtw:
+        seg["DTW"], sd["DTW"], done, cross["DTW"] = _dtw_std(data, queries, opt, progress)
+    for m in models:
+        say(progress, f"search with {m.name}")
+        r = segment_qbe(m.phonetic[queries], qwords, m.phonetic, data.words, exclude=queries, k=opt.k)
+        seg[m.name] = {**{k: v for k, v in r.summary().items() if k != "n_skipped"},
+                       "embed_seconds": m.embed_seconds}
+        x = segment_qbe(m.phonetic[queries], qwords, m.phonetic, data.words, exclude=queries, k=opt.k,
+                        query_groups=qspks, archive_groups=data.speakers)
+        cross[m.name] = {k: v for k, v in x.summary().items() if k not in ("n_skipped", "search_seconds")}
+        if done is not None and seg["DTW"]["n_queries"] and not seg["DTW"]["complete"]:
+            # The same queries DTW finished, for a like-for-like comparison under a budget.
+            sub = segment_qbe(m.phonetic[done], [data.words[i] for i in done], m.phonetic, data.words,
+                              exclude=done, k=opt.k)
+            seg[m.name]["MAP_dtw_queries"] = sub.map
+        if m.window_vectors is not None:
+            uv, uu = m.window_vectors[m.roles["phonetic"]], m.window_utts
+        else:
+            uv, uu = m.phonetic, data.utts
+        ur = utterance_qbe(m.phonetic[queries], qwords, uv, uu, data.utt_words, query_utts=quitts, k=opt.k)
+        utt[m.name] = {k: v for k, v in ur.summary().items() if k != "n_skipped"}
+        s = same_different_ap(m.phonetic[subset], [data.words[i] for i in subset],
+                              [data.speakers[i] for i in subset])
+        sd[m.name] = s.summary()
+    results["segment_qbe"] = seg
+    # The archive of each query restricted to other speakers' segments: same-speaker matches flatter a
+    # system that encodes the voice. Queries without a same-word segment of another speaker are left out.
+    results["segment_qbe_cross_speaker"] = cross
+    results["utterance_qbe"] = utt
+    results["utterance_scoring"] = "sliding windows" if any(m.window_vectors is not None for m in models) \
+        else "best word segment"
+    results["same_different"] = sd
+    if len(subset) < len(data):
+        results["same_different_segments"] = int(len(subset))
+    return results
