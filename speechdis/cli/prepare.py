@@ -2,7 +2,8 @@
 
 Sub-commands: ``librispeech`` (a LibriSpeech-layout subset + word alignments -> data dir),
 ``speechcommands`` (Speech Commands -> speaker-disjoint train/dev/test data dirs + noise list),
-``fsdd`` (Free Spoken Digit Dataset -> data dir),
+``fsdd`` (Free Spoken Digit Dataset -> data dir), ``speechocean762`` (-> speaker-disjoint data dirs),
+``combine`` (several data dirs -> one, ids kept unique),
 ``lhotse`` (lhotse manifests with word alignments -> data dir), ``export-lhotse`` (data dir -> lhotse manifests),
 ``split-speakers`` (speaker-disjoint train/test split), ``split`` (Kaldi split_data.sh --per-spk),
 ``validate`` and ``fix-data-dir``.
@@ -19,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("prepare", help="prepare Kaldi data dirs (librispeech, splits, validation)",
                               description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="prepare_command", required=True, metavar="{librispeech,speechcommands,fsdd,"
-                                                                            "lhotse,export-lhotse,split-speakers,"
+                                                                            "speechocean762,combine,lhotse,export-lhotse,split-speakers,"
                                                                             "split,validate,"
                                                                             "fix-data-dir}")
 
@@ -47,6 +48,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="ignore validation_list.txt/testing_list.txt; always split by speaker hash")
     _trim_options(sc)
     sc.set_defaults(func=_speechcommands)
+
+    so = sub.add_parser("speechocean762", help="speechocean762 (Kaldi files + WAVE/) -> speaker-disjoint "
+                                               "OUT/{train,dev,test} (no timings: run speechdis align next)")
+    so.add_argument("corpus", metavar="CORPUS", help="corpus root holding train/ (and test/) Kaldi files and WAVE/")
+    so.add_argument("out", metavar="OUT", help="output folder")
+    so.add_argument("--dev-percent", type=percent, default=15.0, help="speakers for dev (by speaker hash)")
+    so.add_argument("--test-percent", type=percent, default=15.0, help="speakers for test (by speaker hash)")
+    so.set_defaults(func=_speechocean762)
+
+    co = sub.add_parser("combine", help="merge data dirs of several corpora into OUT (ids kept unique, speakers "
+                                        "kept apart; like Kaldi's combine_data.sh)")
+    co.add_argument("out", metavar="OUT", help="output data dir")
+    co.add_argument("dirs", nargs="+", metavar="DIR", help="input data dirs")
+    co.add_argument("--names", default=None,
+                    help="comma-separated id prefixes, one per DIR (default: the dirs' names, made unique)")
+    co.add_argument("--prefix", choices=["auto", "always", "never"], default="auto",
+                    help="prefix ids with the names: when ids collide (auto), always, or never (collisions are errors)")
+    co.set_defaults(func=_combine)
 
     fs = sub.add_parser("fsdd", help="Free Spoken Digit Dataset (recordings/) -> one data dir")
     fs.add_argument("corpus", metavar="CORPUS", help="FSDD root holding recordings/")
@@ -106,6 +125,22 @@ def _speechcommands(args: argparse.Namespace) -> int:
                                     test_percent=args.test_percent, trim=not args.no_trim, trim_db=args.trim_db,
                                     pad=args.pad, use_lists=not args.no_lists)
     print(report.summary())
+    return 0
+
+
+def _speechocean762(args: argparse.Namespace) -> int:
+    from speechdis.data.corpora import prepare_speechocean762
+
+    print(prepare_speechocean762(args.corpus, args.out, dev_percent=args.dev_percent,
+                                 test_percent=args.test_percent).summary())
+    return 0
+
+
+def _combine(args: argparse.Namespace) -> int:
+    from speechdis.data.combine import combine_data_dirs
+
+    names = args.names.split(",") if args.names else None
+    print(combine_data_dirs(args.out, args.dirs, names=names, prefix=args.prefix).summary())
     return 0
 
 
