@@ -140,6 +140,10 @@ class FaissIndex:
             raise ConfigError("faiss is not installed: pip install 'speechdis[faiss]' (or use --index exact)") from e
         if kind not in ("flat", "ivf", "hnsw"):
             raise ValueError(f"faiss index kind must be flat, ivf or hnsw, not {kind!r}")
+        for name, value in (("nlist", nlist), ("nprobe", nprobe), ("M", M), ("ef_search", ef_search),
+                            ("ef_construction", ef_construction), ("threads", threads), ("train_size", train_size)):
+            if value is not None and value < 1:  # faiss takes them as unsigned: -3 overflows or hangs
+                raise ConfigError(f"{name} must be >= 1, got {value}")
         if threads is not None:
             faiss.omp_set_num_threads(int(threads))
         x = normalise_f32(vectors, "archive vector")

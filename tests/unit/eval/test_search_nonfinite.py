@@ -29,3 +29,13 @@ def test_non_finite_queries_are_refused(kind):
         index.search(q, 5)
     scores, hits = index.search(x[:2], 5)
     assert np.isfinite(scores).all() and hits[0, 0] == 0
+
+
+@pytest.mark.skipif(not have_faiss(), reason="faiss not installed")
+@pytest.mark.parametrize("option", ["nprobe", "nlist", "ef_search"])
+def test_faiss_options_below_one_are_config_errors(option):
+    from speechdis.errors import ConfigError
+
+    x = np.random.default_rng(0).standard_normal((200, 8)).astype(np.float32)
+    with pytest.raises(ConfigError, match=f"{option} must be >= 1, got -3"):
+        build_index(x, "ivf" if option != "ef_search" else "hnsw", **{option: -3})
