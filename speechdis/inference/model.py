@@ -14,7 +14,13 @@ their encoder).
 Features are computed exactly as for training: with the feature config stored inside ``model.pt`` (the
 features the model was trained on; ``model.pt`` alone is enough), over the **whole** file or wave, then CMVN over
 the whole utterance, and only then are segments cut (frames whose centres lie in ``[start, end)``, as the data-dir
-reader does) and cropped to the first ``data.crop_frames`` frames (as in training). Models trained with
+reader does). A segment no longer than the training length ``data.crop_frames`` is embedded as it is (as in
+training); a **longer** one is never silently cut to its first frames: it is embedded as windows of
+``crop_frames`` frames starting every ``crop_frames // 2`` frames (hop = half a window; the last window ends at
+the segment's end so the tail is covered) and the window vectors are pooled per vector, phonetic and speaker
+alike: the **mean** by default (``pool="max"``: element-wise max; ``pool="first"``: the old behaviour, the first
+window only). :meth:`Embedder.embed_speaker` gives one speaker vector for several files (the mean of theirs).
+Models trained with
 per-utterance CMVN therefore see identical inputs. A model trained with ``cmvn: speaker`` gets
 **per-utterance** CMVN on raw audio (a single file has no speaker statistics); use a data dir with
 precomputed features (``speechdis extract DATA_DIR``) to reproduce per-speaker normalisation. Dither
@@ -43,10 +49,36 @@ from speechdis.errors import AudioError, ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Embedder", "load_model", "load_speech_model", "find_model_file", "vector_roles", "Span"]
+__all__ = ["Embedder", "load_model", "load_speech_model", "find_model_file", "vector_roles", "Span", "POOLINGS",
+           "crop_windows"]
 
 # A segment given as (start, end) seconds, relative to the start of the file / wave.
 Span = tuple[float, float]
+
+# How the window vectors of a segment longer than the model's crop are pooled (module doc).
+POOLINGS = ("mean", "max", "first")
+
+
+def crop_windows(num_frames: int, crop: int | None) -> list[tuple[int, int]]:
+    """Frame windows ``[b, e)`` that cover a segment of ``num_frames`` frames for a model trained on ``crop``.
+
+    A segment of at most ``crop`` frames (or ``crop`` None) is one window, the whole segment. A longer one gets
+    windows of ``crop`` frames starting every ``max(1, crop // 2)`` frames (hop = half a window), the last one
+    moved back to end at ``num_frames`` so no frame is left out.
+    """
+    if not crop or num_frames <= crop:
+        return [(0, num_frames)]
+    hop = max(1, crop // 2)
+    out = [(b, b + crop) for b in range(0, num_frames - crop + 1, hop)]
+    if out[-1][1] < num_frames:
+        out.append((num_frames - crop, num_frames))
+    return out
+
+
+def _check_pool(pool: str) -> str:
+    if pool not in POOLINGS:
+        raise ConfigError(f"pool must be one of {', '.join(POOLINGS)}, got {pool!r}")
+    return pool
 
 
 def find_model_file(exp_dir: str | os.PathLike) -> tuple[Path, list[str]]:
@@ -124,9 +156,12 @@ class Embedder:
     vectors: tuple[str, ...] | None = None
     # Upsample audio below audio.io.MIN_SAMPLE_RATE (else refused as a damaged header; Kaldi's --allow-upsample).
     allow_upsample: bool = False
+    # Pooling of the window vectors of a segment longer than crop_frames (module doc; POOLINGS).
+    pool: str = "mean"
 
     def __post_init__(self) -> None:
         _check_batching(self.batch_size, self.threads)
+        _check_pool(self.pool)
         if self.vectors is not None:
             self.vectors = tuple(self.vectors)
             bad = [v for v in self.vectors if v not in self.keys]
@@ -169,7 +204,7 @@ class Embedder:
 
     @property
     def crop_frames(self) -> int | None:
-        """Segments are cut to their first ``crop_frames`` frames, as in training (None: no crop)."""
+        """The training length: longer segments are embedded as pooled windows of this many frames (None: whole)."""
         return self.train_config.data.crop_frames
 
     @property
@@ -234,39 +269,59 @@ class Embedder:
 
     # -- embedding -----------------------------------------------------------------------------
     def embed_features(self, feats: Sequence[np.ndarray], batch_size: int | None = None,
-                       progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+                       progress: Callable[[int], None] | None = None, pool: str | None = None
+                       ) -> dict[str, np.ndarray]:
         """Embed model-ready (T_i, D) segment features → ``{key: (N, dim) float32}`` in input order.
 
-        Segments are cropped to :attr:`crop_frames` and batched by similar length (padding is packed
-        away, so batching does not change the vectors beyond float rounding). ``progress(n)`` is called
-        after each batch with the number of segments done in it.
+        A segment longer than :attr:`crop_frames` is embedded as windows of that length (hop = half a window,
+        :func:`crop_windows`) whose vectors are pooled with ``pool`` (default :attr:`pool`: ``mean``; ``max``;
+        ``first`` = the first window only, the behaviour before pooling). Shorter segments are embedded whole.
+        Windows are batched by similar length (padding is packed away, so batching does not change the vectors
+        beyond float rounding). ``progress(n)`` is called after each batch with the number of windows done in it.
         """
         import torch
 
+        pool = _check_pool(self.pool if pool is None else pool)
         n = len(feats)
         dim = self.train_config.model.feat_dim
         out = {k: np.zeros((n, self.dims[k]), dtype=np.float32) for k in self.out_keys}
         if n == 0:
             return out
         crop = self.crop_frames
-        arrays = []
+        arrays, owners = [], []  # one entry per window; owners[j] = the segment window j belongs to
         for i, f in enumerate(feats):
             f = np.asarray(f, dtype=np.float32)
             if f.ndim != 2 or f.shape[1] != dim or f.shape[0] == 0:
                 raise AudioError(f"segment {i}: expected (T, {dim}) features with T >= 1, got {f.shape}")
             if not np.isfinite(f).all():  # would give a NaN vector, silently
                 raise AudioError(f"segment {i}: features have NaN or infinite values")
-            arrays.append(f[:crop] if crop else f)
+            wins = crop_windows(f.shape[0], crop)
+            for b, e in wins[:1] if pool == "first" else wins:
+                arrays.append(f[b:e])
+                owners.append(i)
         order = np.argsort([-a.shape[0] for a in arrays], kind="stable")
         bs = self.batch_size if batch_size is None else batch_size
         _check_batching(bs, self.threads)  # a batch size < 1 would embed nothing and return the zeros
+        win_out = {k: np.zeros((len(arrays), self.dims[k]), dtype=np.float32) for k in self.out_keys}
         saved = torch.get_num_threads()
         if self.threads and self.device.type == "cpu":
             torch.set_num_threads(self.threads)
         try:
-            self._run(arrays, order, bs, out, progress)
+            self._run(arrays, order, bs, win_out, progress)
         finally:
             torch.set_num_threads(saved)
+        if len(arrays) == n:  # one window per segment: nothing to pool
+            return win_out
+        owners_a = np.asarray(owners)
+        counts = np.bincount(owners_a, minlength=n)
+        for k, v in win_out.items():
+            if pool == "max":
+                out[k][:] = -np.inf
+                np.maximum.at(out[k], owners_a, v)
+            else:  # mean (float64 sums: a few hundred windows lose nothing)
+                sums = np.zeros(out[k].shape, dtype=np.float64)
+                np.add.at(sums, owners_a, v)
+                out[k][:] = sums / counts[:, None]
         return out
 
     def _run(self, arrays: list[np.ndarray], order: np.ndarray, bs: int, out: dict[str, np.ndarray],
@@ -297,6 +352,33 @@ class Embedder:
         """Embed an audio file: the whole file, or each ``(start, end)`` span in seconds."""
         return self.embed_features(self.cut(self.file_features(path), segments))
 
+    def embed_speaker(self, inputs: Sequence[str | os.PathLike | tuple[np.ndarray, int]]) -> np.ndarray:
+        """One speaker vector for a speaker's recordings: the **mean** of their per-file speaker vectors.
+
+        ``inputs``: audio file paths and/or ``(wave, sample_rate)`` pairs, each embedded whole (a file longer
+        than the crop is itself the pooled mean of its windows, see :meth:`embed_features`). Every file
+        counts equally, whatever its length (the spk2utt-style mean). Returns a ``(dim,)`` float32 array;
+        the baseline autoencoder's single ``embedding`` plays the speaker role.
+        """
+        if isinstance(inputs, (str, os.PathLike)) or (isinstance(inputs, tuple) and len(inputs) == 2
+                                                      and isinstance(inputs[0], np.ndarray)):
+            inputs = [inputs]  # one file or one (wave, rate) given bare
+        if len(inputs) == 0:
+            raise AudioError("embed_speaker: no inputs")
+        key = self.roles["speaker"]
+        if self.vectors is not None and key not in self.vectors:
+            raise ConfigError(f"embed_speaker needs the {key!r} vector; this embedder computes only "
+                              f"{', '.join(self.vectors)}")
+        feats = []
+        for x in inputs:
+            if isinstance(x, (str, os.PathLike)):
+                feats.append(self.file_features(x))
+            else:
+                wave, rate = x
+                feats.append(self.features(wave, rate))
+        vecs = self.embed_features(feats)[key]
+        return vecs.astype(np.float64).mean(axis=0).astype(np.float32)
+
 
 def _check_batching(batch_size: int, threads: int | None) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -307,7 +389,7 @@ def _check_batching(batch_size: int, threads: int | None) -> None:
 
 
 def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int = 256,
-               threads: int | None = 1, vectors: Sequence[str] | None = None):
+               threads: int | None = 1, vectors: Sequence[str] | None = None, pool: str = "mean"):
     """Load a trained model from an experiment dir (``speechdis train --out EXP_DIR``) or a model file.
 
     Speech models come back as an :class:`Embedder`; image models (``speechdis image train``) as a
@@ -319,13 +401,15 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
     (CUDA when available), ``cpu``, ``cuda``, ``cuda:N``. ``threads``: torch CPU threads while embedding
     (default 1: these small RNN batches gain little from more, and on shared cores competing OpenMP threads
     made embedding ~40x slower in our measurements; None keeps torch's setting). ``vectors``: compute only
-    these of the model's vectors (:attr:`Embedder.vectors`). Raises :class:`ModelError` when there is no
+    these of the model's vectors (:attr:`Embedder.vectors`). ``pool``: how segments longer than the training
+    crop are pooled over their windows (:attr:`Embedder.pool`, module doc). Raises :class:`ModelError` when there is no
     usable model.
     """
     from speechdis.training.checkpoint import load_checkpoint, load_trained, model_family
     from speechdis.training.config import resolve_device
 
     _check_batching(batch_size, threads)  # before the model is read
+    _check_pool(pool)
     path, warns = find_model_file(exp_dir)
     for w in warns:
         log.warning(w)
@@ -355,7 +439,8 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
                          f"describes {fcfg.dim}-dim {fcfg.kind}")
     return Embedder(model=trained.model, train_config=cfg, feature_config=fcfg, device=dev, path=path,
                     step=trained.step, warnings=warns, batch_size=batch_size, threads=threads,
-                    provenance=trained.provenance, vectors=tuple(vectors) if vectors is not None else None)
+                    provenance=trained.provenance, vectors=tuple(vectors) if vectors is not None else None,
+                    pool=pool)
 
 
 def load_speech_model(exp_dir: str | os.PathLike, **kwargs) -> Embedder:

@@ -83,8 +83,12 @@ def test_batching_does_not_change_vectors(setup, dis):
     many = dis.embed_features(feats, batch_size=64)
     for k in one:
         np.testing.assert_allclose(one[k], many[k], atol=1e-5)
-    # Segments longer than the training crop are cut to it, as in training.
-    np.testing.assert_allclose(dis.embed_features([feats[5]])["phonetic"],
+    # A segment longer than the training crop (90 > 40 frames) is the mean of its windows (0-40, 20-60,
+    # 40-80, 50-90), not its first 40 frames; pool="first" keeps the behaviour before pooling.
+    wins = dis.embed_features([feats[5][b:b + 40] for b in (0, 20, 40, 50)])
+    np.testing.assert_allclose(dis.embed_features([feats[5]])["phonetic"][0], wins["phonetic"].mean(axis=0),
+                               atol=1e-5)
+    np.testing.assert_allclose(dis.embed_features([feats[5]], pool="first")["phonetic"],
                                dis.embed_features([feats[5][:40]])["phonetic"], atol=1e-6)
 
 
