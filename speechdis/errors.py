@@ -23,3 +23,7 @@ class ModelError(SpeechdisError):
 
 class OutputLockedError(SpeechdisError):
     """An output (directory or file) that another running speechdis process is writing (names its pid)."""
+
+
+class WorkerError(SpeechdisError):
+    """A worker process died (killed, out of memory) while handling an input (names the input)."""

@@ -37,14 +37,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import queue as queue_mod
 import re
 import signal
 import sys
 import threading
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -71,6 +70,7 @@ from speechdis.data.tables import (
 )
 from speechdis.errors import AudioError, ConfigError, DataDirError, SpeechdisError
 from speechdis.fileio import atomic_open, remove_stale_tmp
+from speechdis.procpool import kill_executor, mp_context, new_executor
 
 __all__ = ["FeatsReport", "IncompleteJobsError", "make_features", "FeatsReader", "FEATS_CONFIG", "SKIPPED_FILE"]
 
@@ -469,15 +469,13 @@ def _invalidate_index(data_dir: Path) -> None:
 
 
 def _run_parallel(pending: list[_Job], results: dict[int, dict], progress: Callable[[int], None] | None) -> None:
-    # fork where available: spawn/forkserver re-import the caller's __main__, which breaks any
-    # script without an `if __name__ == "__main__"` guard and costs seconds per worker. Workers only
-    # run numpy/soundfile code, none of the parent's threads (tqdm monitor, torch pools) matter.
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    # fork where available (speechdis.procpool). Workers only run numpy/soundfile code, none of the parent's
+    # threads (tqdm monitor, torch pools) matter. A killed worker fails its job's future (BrokenProcessPool),
+    # reported below with the job number: never a hang.
+    ctx = mp_context()
     q = ctx.Queue()
     errors: list[str] = []
-    ex = ProcessPoolExecutor(max_workers=len(pending), mp_context=ctx, initializer=_init_worker,
-                             initargs=(q, os.getpid()))
+    ex = new_executor(len(pending), ctx, initializer=_init_worker, initargs=(q, os.getpid()))
     try:
         futures = {ex.submit(_run_job_in_worker, job): job for job in pending}
         remaining = set(futures)
@@ -511,9 +509,7 @@ def _run_parallel(pending: list[_Job], results: dict[int, dict], progress: Calla
     except BaseException:
         # Interrupted (Ctrl-C) or failed in the parent: stop the workers now rather than waiting for
         # their jobs; finished jobs keep their .done markers and resume on the next run.
-        for proc in list((getattr(ex, "_processes", None) or {}).values()):
-            proc.kill()
-        ex.shutdown(wait=False, cancel_futures=True)
+        kill_executor(ex)
         raise
     else:
         ex.shutdown(wait=True)

@@ -26,10 +26,8 @@ keeps :func:`extract` and its feature-loading worker pool.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
-from collections import deque
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -56,6 +54,7 @@ from speechdis.inference.inputs import (
     window_spans,
 )
 from speechdis.inference.model import Embedder
+from speechdis.procpool import mp_context, ordered_map
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -235,22 +234,16 @@ def _worker_init() -> None:
 
 def _load_features(utts: list[Utterance], workers: int) -> Iterator[tuple[np.ndarray | None, str | None]]:
     """:func:`_load_one` of each utterance in order: in this process, or in ``workers`` forked processes a
-    few utterances ahead (bounded, so features never pile up faster than they are embedded)."""
+    few utterances ahead (bounded, so features never pile up faster than they are embedded). A worker that
+    dies raises :class:`~speechdis.errors.WorkerError` naming the utterance (:mod:`speechdis.procpool`)."""
     global _FORKED
-    if workers <= 0 or len(utts) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    ctx = mp_context(require_fork=True)
+    if workers <= 0 or len(utts) < 2 or ctx is None:
         yield from map(_load_one, utts)
         return
     _FORKED = utts
     try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init) as pool:
-            ahead = 4 * workers
-            pending = deque(pool.apply_async(_load_forked, (i,)) for i in range(min(ahead, len(utts))))
-            nxt = len(pending)
-            while pending:
-                res = pending.popleft().get()
-                if nxt < len(utts):
-                    pending.append(pool.apply_async(_load_forked, (nxt,)))
-                    nxt += 1
-                yield res
+        yield from ordered_map(_load_forked, len(utts), workers, initializer=_worker_init, ctx=ctx,
+                               name=lambda i: utts[i].source)
     finally:
         _FORKED = []

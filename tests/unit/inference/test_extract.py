@@ -294,3 +294,27 @@ def test_feature_workers_give_the_same_result(setup, dis, tmp_path):
         np.testing.assert_array_equal(two.vectors[k], one.vectors[k])
     with pytest.raises(ConfigError, match="workers"):
         extract(dis, inputs, workers=-1)
+
+
+def test_a_killed_feature_worker_fails_extract_naming_the_file(setup, tmp_path, monkeypatch, capsys):
+    """Issue 22 item 8: ``extract --workers 1`` with a worker killed (OOM) exits non-zero naming the file."""
+    import os
+
+    import speechdis.inference.extract as ex
+
+    d = tmp_path / "in"
+    for name in ("a", "b", "killme", "c"):
+        write_wave(d / f"{name}.wav", 0.4, freq=300.0, seed=1)
+    real = ex._load_one
+
+    def load_or_die(u):
+        if "killme" in u.source:
+            os._exit(9)
+        return real(u)
+
+    monkeypatch.setattr(ex, "_load_one", load_or_die)  # inherited by the forked workers
+    rc = cli_main(["extract", "--model", str(setup.disentangled), str(d), "--out", str(tmp_path / "o.npz"),
+                   "--workers", "1"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "killme.wav" in err and "died" in err
+    assert not (tmp_path / "o.npz").exists()
