@@ -90,7 +90,8 @@ def test_presets_and_dataset_choice():
 
 
 TINY_MNIST = {
-    "infogan": {"width": "8", "hidden": "16", "curve_every": "1"},
+    "infogan": {"width": "8", "hidden": "16", "q_hidden": "8", "g_hidden": "16", "batch_size": "32",
+                "curve_every": "1"},
     "triplegan": {"width": "8", "labels_per_class": "2", "clf_hidden": "16", "batch_size": "16"},
     "bigan": {"width": "8", "z_dim": "4"},
     "dann": {"width": "8"},
