@@ -292,3 +292,58 @@ def write_archive(path: Path, ids: list[str], vectors, kind: str = "phonetic", *
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **data)
     return path
+
+
+# ------------------------------------------------------------- utterances of concatenated clips (detection)
+CLIP_SR = 16000
+CLIP_GAP = 0.25  # seconds of near-silence between clips
+
+
+def clip_wave(word: str, rng: np.random.Generator) -> np.ndarray:
+    """0.4 s of a word-like sound: a rising chirp, a falling chirp or a two-tone warble."""
+    t = np.arange(int(0.4 * CLIP_SR)) / CLIP_SR
+    if word == "up":
+        phase = 2 * np.pi * (300 * t + 1200 * t ** 2)
+    elif word == "down":
+        phase = 2 * np.pi * (1500 * t - 1300 * t ** 2)
+    else:
+        phase = 2 * np.pi * np.where((t * 10).astype(int) % 2 == 0, 600, 1100) * t
+    return 0.3 * np.sin(phase) * np.hanning(len(t)) + 0.003 * rng.standard_normal(len(t))
+
+
+# utt -> words in order; each word at most once per utterance (so a one-detection-per-utterance DTW can get all).
+CLIP_UTTS = {"s1-u1": ["up", "down"], "s1-u2": ["warble", "up"], "s2-u1": ["down", "warble"],
+             "s2-u2": ["up", "warble", "down"], "s2-u3": ["down", "up"]}
+
+
+def concatenated_clips_data_dir(root: Path) -> tuple[Path, dict[str, list[tuple[str, float, float]]]]:
+    """A data dir with features and word_segments whose times are the clips' known positions."""
+    from speechdis.audio.features import load_feature_config
+    from speechdis.data.featjobs import make_features
+
+    rng = np.random.default_rng(0)
+    d = root / "data"
+    d.mkdir(parents=True)
+    truth: dict[str, list[tuple[str, float, float]]] = {}
+    wav, seg = [], []
+    for utt, words in CLIP_UTTS.items():
+        parts, t, truth[utt] = [], 0.0, []
+        for w in words:
+            parts.append(0.003 * rng.standard_normal(int(CLIP_GAP * CLIP_SR)))
+            t += CLIP_GAP
+            parts.append(clip_wave(w, rng))
+            truth[utt].append((w, round(t, 3), round(t + 0.4, 3)))
+            t += 0.4
+        parts.append(0.003 * rng.standard_normal(int(CLIP_GAP * CLIP_SR)))
+        path = root / "wav" / f"{utt}.wav"
+        path.parent.mkdir(exist_ok=True)
+        sf.write(str(path), np.concatenate(parts).astype(np.float32), CLIP_SR)
+        wav.append(f"{utt} {path}")
+        seg += [f"{utt}-{i:02d} {utt} {s:.3f} {e:.3f} {w}" for i, (w, s, e) in enumerate(truth[utt])]
+    (d / "wav.scp").write_text("\n".join(wav) + "\n")
+    (d / "utt2spk").write_text("".join(f"{u} {u.split('-')[0]}\n" for u in CLIP_UTTS))
+    (d / "spk2utt").write_text("s1 s1-u1 s1-u2\ns2 s2-u1 s2-u2 s2-u3\n")
+    (d / "text").write_text("".join(f"{u} {' '.join(w)}\n" for u, w in CLIP_UTTS.items()))
+    (d / "word_segments").write_text("\n".join(seg) + "\n")
+    make_features(d, load_feature_config(REPO / "recipes/librispeech/conf/mfcc.yaml"), nj=1)
+    return d, truth

@@ -25,6 +25,8 @@ from speechdis.cli.argtypes import (
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` command and its sub-commands."""
+    from speechdis.eval.systems import OUTSIDE_SYSTEMS
+
     p = subparsers.add_parser("evaluate", help="spoken term detection, speaker verification, probes, plots",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="evaluate_command", required=True,
@@ -87,6 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(v)
     v.add_argument("--p-target", type=fraction, default=0.01, help="prior of the minDCF (default 0.01)")
     v.add_argument("--trials", type=positive_int, default=5000, help="target and non-target trials each (default 5000)")
+    v.add_argument("--system", dest="systems", action="append", default=[], choices=OUTSIDE_SYSTEMS,
+                   help="an outside speaker encoder beside the models (repeatable): resemblyzer "
+                        "(pip install 'speechdis[resemblyzer]')")
     v.set_defaults(func=_speaker)
 
     pr = sub.add_parser("probes", help="linear probes: speaker/word accuracy from phonetic/speaker vectors")
@@ -109,6 +114,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--tsne-points", type=int_at_least(2), default=1000, help="segments in each t-SNE plot")
     a.add_argument("--tsne-classes", type=positive_int, default=10, help="most frequent speakers/words shown")
     a.add_argument("--no-plots", action="store_true", help="skip the t-SNE and DET plots")
+    a.add_argument("--system", dest="systems", action="append", default=None, choices=OUTSIDE_SYSTEMS,
+                   help="outside speaker encoders beside the models (repeatable; default: every one installed, "
+                        "i.e. resemblyzer with speechdis[resemblyzer])")
+    a.add_argument("--no-outside-systems", dest="systems", action="store_const", const=[],
+                   help="leave out the outside speaker encoders")
     a.set_defaults(func=_all)
 
     r = sub.add_parser("report", help="print the final table of an `evaluate all` output dir")
@@ -155,6 +165,11 @@ def _prepare(args: argparse.Namespace, windows=None):
          f"{len(set(data.words))} words")
     models = embed_models(specs, data, device=args.device, batch_size=args.batch_size, windows=windows,
                           threads=args.threads, mfcc_stats=mfcc_stats, progress=_say)
+    for name in getattr(args, "systems", None) or []:
+        from speechdis.eval.runner import outside_system
+
+        _say(f"embedding {len(data)} segments with {name}")
+        models.insert(int(mfcc_stats), outside_system(name, data, args.device))
     for m in models:
         for n in m.notes:
             _say(f"{m.name}: {n}")
@@ -245,8 +260,18 @@ def _all(args: argparse.Namespace) -> int:
             batch_size=args.batch_size, threads=args.threads, min_frames=args.min_frames, n_trials=args.trials,
             p_target=args.p_target,
             probe_test_size=args.test_size, tsne_points=args.tsne_points, tsne_classes=args.tsne_classes,
-            plots=not args.no_plots, mfcc_stats=args.mfcc_stats, progress=_say, allow_commands=args.allow_commands)
+            plots=not args.no_plots, mfcc_stats=args.mfcc_stats, outside=_outside(args), progress=_say,
+            allow_commands=args.allow_commands)
     return _report(argparse.Namespace(out=str(out)))
+
+
+def _outside(args: argparse.Namespace) -> list[str]:
+    """The outside systems asked for, or (by default) every one installed."""
+    if args.systems is not None:
+        return list(dict.fromkeys(args.systems))
+    from speechdis.eval.resemblyzer_system import have_resemblyzer
+
+    return ["resemblyzer"] if have_resemblyzer() else []
 
 
 def _report(args: argparse.Namespace) -> int:

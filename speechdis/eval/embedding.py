@@ -17,6 +17,8 @@ from speechdis.errors import ConfigError, DataDirError
 from speechdis.eval.data import EvalData, Progress, say
 from speechdis.eval.systems import (
     MFCC_STATS,
+    OUTSIDE_SYSTEMS,
+    RESEMBLYZER,
     RESERVED_NAMES,
     call_embedder,
     load_npz_vectors,
@@ -25,7 +27,7 @@ from speechdis.eval.systems import (
 )
 from speechdis.inference.model import Embedder, load_speech_model
 
-__all__ = ["ModelVectors", "ModelSource", "parse_model_specs", "mfcc_stats_system", "embed_models"]
+__all__ = ["ModelVectors", "ModelSource", "parse_model_specs", "mfcc_stats_system", "outside_system", "embed_models"]
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -128,6 +130,17 @@ def mfcc_stats_system(data: EvalData) -> ModelVectors:
     vecs = {"embedding": standardise(data.raw_stats).astype(np.float32)}
     return ModelVectors(MFCC_STATS, MFCC_STATS, "mean+std of the segment's features without CMVN, standardised",
                         None, vecs, time.perf_counter() - t0, roles_for(["embedding"]))
+
+
+def outside_system(name: str, data: EvalData, device: str = "cpu") -> ModelVectors:
+    """A system from another package (``resemblyzer``) on the evaluation segments' audio."""
+    if name != RESEMBLYZER:
+        raise ConfigError(f"unknown outside system {name!r} (known: {', '.join(OUTSIDE_SYSTEMS)})")
+    from speechdis.eval.resemblyzer_system import timed_resemblyzer
+
+    vecs, seconds = timed_resemblyzer(data.data_dir, data.utts, data.spans, device)
+    return ModelVectors(RESEMBLYZER, RESEMBLYZER, "Resemblyzer GE2E speaker encoder (its packaged weights)", None,
+                        {"embedding": vecs}, seconds, roles_for(["embedding"]))
 
 
 def _is_path(source: object) -> bool:

@@ -35,8 +35,15 @@ from pathlib import Path
 from typing import Sequence
 
 from speechdis.eval.data import EvalData, Progress, load_eval_data, say
-from speechdis.eval.embedding import ModelSource, ModelVectors, embed_models, mfcc_stats_system, parse_model_specs
-from speechdis.eval.systems import MFCC_STATS
+from speechdis.eval.embedding import (
+    ModelSource,
+    ModelVectors,
+    embed_models,
+    mfcc_stats_system,
+    outside_system,
+    parse_model_specs,
+)
+from speechdis.eval.systems import MFCC_STATS, OUTSIDE_SYSTEMS
 from speechdis.eval.table import FINAL_COLUMNS, final_table
 from speechdis.eval.tasks.plots import run_plots
 from speechdis.eval.tasks.probes import run_probes, seed_summary
@@ -51,6 +58,7 @@ __all__ = [
     "load_eval_data",
     "embed_models",
     "mfcc_stats_system",
+    "outside_system",
     "ModelSource",
     "run_std",
     "run_speaker",
@@ -68,11 +76,13 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]
             batch_size: int = 256, threads: int | None = 1, min_frames: int = 5, n_trials: int = 5000,
             p_target: float = 0.01,
             probe_test_size: float = 0.3, tsne_points: int = 1000, tsne_classes: int = 10, plots: bool = True,
-            mfcc_stats: bool = True, progress: Progress | None = None, allow_commands: bool = False) -> dict:
+            mfcc_stats: bool = True, outside: Sequence[str] = (), progress: Progress | None = None,
+            allow_commands: bool = False) -> dict:
     """std + speaker + probes + plots on one set of embeddings; writes every report and ``summary``
     (``allow_commands``: see :func:`load_eval_data`).
 
-    The ``mfcc-stats`` baseline is one of the systems unless ``mfcc_stats=False`` (it gets no plots)."""
+    The ``mfcc-stats`` baseline is one of the systems unless ``mfcc_stats=False`` (it gets no plots);
+    ``outside`` names systems of other packages (``resemblyzer``) put beside it (speaker and probe tables)."""
     from speechdis.eval.report import write_report
 
     out = Path(out_dir)
@@ -81,6 +91,9 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]
     data = load_eval_data(data_dir, min_frames, allow_commands=allow_commands)
     models = embed_models(specs, data, device=device, batch_size=batch_size, windows=windows, threads=threads,
                           mfcc_stats=mfcc_stats, progress=progress)
+    for name in outside:
+        say(progress, f"embedding {len(data)} segments with {name}")
+        models.insert(int(mfcc_stats), outside_system(name, data, device))
     std_res = run_std(data, models, std, progress)
     write_report(std_res, out, "std")
     say(progress, "speaker verification")
@@ -89,8 +102,9 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]
     say(progress, "linear probes")
     probe_res = run_probes(data, models, test_size=probe_test_size, seed=(std or StdOptions()).seed)
     write_report(probe_res, out, "probes")
-    figures = run_plots(data, [m for m in models if m.kind != MFCC_STATS], out, max_points=tsne_points,
-                        max_classes=tsne_classes, progress=progress) if plots else {}
+    trained = [m for m in models if m.kind not in (MFCC_STATS, *OUTSIDE_SYSTEMS)]
+    figures = run_plots(data, trained, out, max_points=tsne_points, max_classes=tsne_classes,
+                        progress=progress) if plots else {}
     table = final_table(std_res, spk_res, probe_res, models)
     summary = {
         "data": std_res["data"],

@@ -13,12 +13,18 @@ import numpy as np
 
 from speechdis.errors import ConfigError, DataDirError
 
-__all__ = ["MFCC_STATS", "RESERVED_NAMES", "segment_stats", "standardise", "mfcc_stats_vectors",
+__all__ = ["MFCC_STATS", "RESEMBLYZER", "OUTSIDE_SYSTEMS", "SPEAKER_ONLY", "RESERVED_NAMES", "segment_stats",
+           "standardise", "mfcc_stats_vectors",
            "load_npz_vectors", "call_embedder", "roles_for"]
 
 MFCC_STATS = "mfcc-stats"
+RESEMBLYZER = "resemblyzer"
+# Systems from other packages, evaluated where installed (`evaluate speaker/all --system NAME`).
+OUTSIDE_SYSTEMS = (RESEMBLYZER,)
+# Speaker encoders: in the speaker and probe tables, not searched for words.
+SPEAKER_ONLY = (RESEMBLYZER,)
 # Names of the built-in systems: a --model may not take them.
-RESERVED_NAMES = ("dtw", MFCC_STATS)
+RESERVED_NAMES = ("dtw", MFCC_STATS, RESEMBLYZER)
 
 
 def segment_stats(feats: Sequence[np.ndarray]) -> np.ndarray:

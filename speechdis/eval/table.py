@@ -43,14 +43,16 @@ def final_table(std: dict, speaker: dict | None, probes: dict | None, models: Se
     for m in models:
         ver = (speaker or {}).get("verification", {})
         eer_key = f"{m.name}/{m.roles['speaker']}"
+        searched = seg.get(m.name, {})  # speaker encoders are not searched
         rows.append({
-            "system": m.name, "queries": seg[m.name]["n_queries"], "MAP": seg[m.name]["MAP"],
-            "P@10": seg[m.name].get(k_key),
-            **xspk(m.name), "same-diff AP": sd[m.name]["AP"], "EER": ver.get(eer_key, {}).get("EER"),
+            "system": m.name, "queries": searched.get("n_queries"), "MAP": searched.get("MAP"),
+            "P@10": searched.get(k_key),
+            **(xspk(m.name) if searched else {}), "same-diff AP": sd.get(m.name, {}).get("AP"),
+            "EER": ver.get(eer_key, {}).get("EER"),
             "spk probe (phon/emb)": probe(m.name, "speaker", m.roles["phonetic"]),
             "spk probe (spk)": probe(m.name, "speaker", m.roles["speaker"]),
             "word probe (phon)": probe(m.name, "word", m.roles["phonetic"]),
-            "search s": seg[m.name]["search_seconds"], "embed s": m.embed_seconds,
+            "search s": searched.get("search_seconds"), "embed s": m.embed_seconds,
         })
     if probe_rows:
         chance = {r["target"]: r["chance"] for r in probe_rows}

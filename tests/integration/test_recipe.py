@@ -77,10 +77,12 @@ def test_recipe_runs_every_stage_and_writes_every_report(tmp_path):
     assert rows["baseline"]["spk probe (spk)"] == rows["baseline"]["spk probe (phon/emb)"]  # one vector, both roles
     assert rows["chance"]["spk probe (spk)"] == pytest.approx(1 / 3, abs=0.1)
     spk = json.loads((ev / "speaker.json").read_text())["verification"]
-    assert set(spk) == {"mfcc-stats/embedding", "baseline/embedding", "disentangled/speaker", "disentangled/phonetic"}
+    # (Resemblyzer's row is there where it is installed.)
+    assert set(spk) - {"resemblyzer/embedding"} == {"mfcc-stats/embedding", "baseline/embedding",
+                                                    "disentangled/speaker", "disentangled/phonetic"}
     assert rows["mfcc-stats"]["EER"] is not None and 0 <= rows["mfcc-stats"]["x-spk MAP"] <= 1  # both baselines
     pngs = {p.name for p in ev.glob("*.png")}
-    assert {"det_baseline_embedding.png", "det_disentangled_speaker.png", "loss_baseline.png",
+    assert {"det_speaker.png", "loss_baseline.png",
             "loss_disentangled.png", "tsne_disentangled_phonetic_by_word.png",
             "tsne_disentangled_speaker_by_speaker.png", "tsne_baseline_embedding_by_speaker.png"} <= pngs
 

@@ -19,7 +19,8 @@ __all__ = ["run_speaker"]
 def run_speaker(data: EvalData, models: Sequence[ModelVectors], out_dir: str | os.PathLike, *,
                 n_trials: int = 5000, p_target: float = 0.01, seed: int = 0) -> dict:
     """EER / minDCF / DET of cosine scoring on trials of segment pairs from different utterances."""
-    from speechdis.eval.speaker import cosine_scores, det_curve_png, eer, make_trials, min_dcf
+    from speechdis.eval.plots import det_curves_png
+    from speechdis.eval.speaker import cosine_scores, eer, error_rates, make_trials, min_dcf
 
     pairs, labels = make_trials(data.speakers, n_trials, n_trials, seed, groups=data.utts)
     if labels.all() or not labels.any():
@@ -27,14 +28,18 @@ def run_speaker(data: EvalData, models: Sequence[ModelVectors], out_dir: str | o
                            f"({len(set(data.speakers))} speaker(s))")
     out = Path(out_dir)
     table: dict[str, dict] = {}
+    curves: dict = {}
     for m in models:
         for key in dict.fromkeys([m.roles["speaker"], m.roles["phonetic"]]):
             scores = cosine_scores(m.vectors[key], pairs)
             e, thr = eer(scores, labels)
             dcf, dthr = min_dcf(scores, labels, p_target=p_target)
-            png = det_curve_png(scores, labels, out / f"det_{m.name}_{key}.png", title=f"{m.name}: {key} vectors")
+            p_miss, p_fa, _ = error_rates(scores, labels)
+            curves[f"{m.name}/{key} (EER {100 * e:.1f}%)"] = (p_fa, p_miss)
             table[f"{m.name}/{key}"] = {"EER": e, "minDCF": dcf, "eer_threshold": thr, "dcf_threshold": dthr,
-                                        "det": png.name}
+                                        "det": "det_speaker.png"}
+    # Every system in one figure, so that the curves can be compared.
+    det_curves_png(curves, out / "det_speaker.png", title="speaker verification (cosine)")
     return {"trials": {"target": int(labels.sum()), "nontarget": int((~labels).sum()), "p_target": p_target,
                        "pairs_from": "segments of different utterances"},
             "verification": table}

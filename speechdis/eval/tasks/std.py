@@ -13,6 +13,7 @@ import numpy as np
 from speechdis.errors import DataDirError
 from speechdis.eval.data import EvalData, Progress, say
 from speechdis.eval.embedding import ModelVectors
+from speechdis.eval.systems import SPEAKER_ONLY
 
 __all__ = ["StdOptions", "run_std"]
 
@@ -129,6 +130,8 @@ def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | No
     if opt.dtw:
         seg["DTW"], sd["DTW"], done, cross["DTW"] = _dtw_std(data, queries, opt, progress)
     for m in models:
+        if m.kind in SPEAKER_ONLY:
+            continue
         say(progress, f"search with {m.name}")
         r = segment_qbe(m.phonetic[queries], qwords, m.phonetic, data.words, exclude=queries, k=opt.k)
         seg[m.name] = {**{k: v for k, v in r.summary().items() if k != "n_skipped"},
