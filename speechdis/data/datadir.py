@@ -363,7 +363,9 @@ def fix_data_dir(path: str | os.PathLike) -> list[str]:
         keep &= set(d.wav_scp)
     if (path / "feats.scp").exists():
         keep &= set(d.feats_scp)
-    removed = sorted(set(d.utt2spk) - keep)
+    # Every utterance id any per-utterance table names: one only in wav.scp or text is removed too.
+    named = set(d.utt2spk) | set(d.text) | set(d.feats_scp) | (set(d.segments) if d.segments else set(d.wav_scp))
+    removed = sorted(named - keep)
     backup = path / ".backup"
     backup.mkdir(exist_ok=True)
     for name in _TABLES:

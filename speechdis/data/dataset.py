@@ -127,7 +127,9 @@ class WordSegmentDataset(torch.utils.data.Dataset):
             return self._packed[o:o + self.lengths[i]].astype(np.float32)  # a copy: items never alias storage
         seg = self.segments[i]
         end = seg.end_frame if self.crop_frames is None else min(seg.end_frame, seg.start_frame + self.crop_frames)
-        return np.ascontiguousarray(self._utterance(seg.utt)[seg.start_frame:end])
+        arr = np.ascontiguousarray(self._utterance(seg.utt)[seg.start_frame:end])
+        # Readers may hand out read-only arrays (memory-mapped arks); torch warns on wrapping those.
+        return arr if arr.flags.writeable else arr.copy()
 
     def feature_stats(self, max_segments: int = 5000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of the frames of (a seeded sample of at most ``max_segments``)

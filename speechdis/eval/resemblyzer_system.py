@@ -55,9 +55,10 @@ def _preprocess(wave: np.ndarray) -> np.ndarray:
 def resemblyzer_vectors(waves: Sequence[np.ndarray], device: str = "cpu", batch_size: int = 128) -> np.ndarray:
     """``(N, 256)`` Resemblyzer embeddings of 16 kHz mono waveforms (see the module doc)."""
     import torch
+
+    enc = _encoder(device)  # imports resemblyzer with webrtcvad's deprecation notice silenced
     from resemblyzer import audio
 
-    enc = _encoder(device)
     partials: list[np.ndarray] = []
     owner: list[int] = []
     for i, wave in enumerate(waves):

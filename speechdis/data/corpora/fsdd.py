@@ -1,6 +1,7 @@
 """Free Spoken Digit Dataset recordings → one Kaldi data dir (real human speech, 8 kHz).
 
-Input: ``<corpus>/recordings/{digit}_{speaker}_{index}.wav``. Each recording is one utterance
+Input: ``<corpus>/recordings/{digit}_{speaker}_{index}.wav`` (``corpus`` may also be that ``recordings/``
+folder itself). Each recording is one utterance
 ``<speaker>-<digit>-<index:02d>`` of speaker ``<speaker>`` (lower case), with the digit as a word
 (``ZERO`` ... ``NINE``) as transcript and one word segment: the recording **trimmed to its energy
 bounds** (:func:`speechdis.audio.trim.energy_bounds`; ``trim=False`` keeps the whole file). FSDD files
@@ -27,7 +28,8 @@ def prepare_fsdd(corpus: str | os.PathLike, out: str | os.PathLike, *, trim: boo
                  pad: float = 0.03) -> CorpusReport:
     """Write the data dir ``out`` (split ``all``); returns counts and every skipped file with its reason."""
     corpus, out = Path(corpus), Path(out)
-    rec_dir = corpus / "recordings"
+    # The corpus root or its recordings/ folder itself (what a user points at when the files are there).
+    rec_dir = corpus / "recordings" if (corpus / "recordings").is_dir() else corpus
     files = sorted(rec_dir.glob("*.wav")) if rec_dir.is_dir() else []
     if not files:
         raise DataDirError(f"{rec_dir}: no *.wav recordings (expected {{digit}}_{{speaker}}_{{index}}.wav)")

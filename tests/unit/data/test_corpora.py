@@ -200,3 +200,5 @@ def test_fsdd(tmp_path, capsys):
     assert "all: 2 utterances, 2 speakers" in capsys.readouterr().out
     with pytest.raises(DataDirError, match="no \\*.wav recordings"):
         prepare_fsdd(tmp_path / "nothing", tmp_path / "data4")
+    # Issue 23: the recordings/ folder itself is accepted as well as the corpus root.
+    assert prepare_fsdd(rec, tmp_path / "data5").splits["all"].utterances == 2

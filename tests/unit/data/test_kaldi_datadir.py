@@ -246,3 +246,15 @@ def test_prepare_cli_tools(tmp_path, capsys):
     (tmp_path / "dd" / "spk2utt").write_text("s1 s1-u0\n")
     assert cli_main(["prepare", "validate", str(tmp_path / "dd")]) == 1
     assert "spk2utt" in capsys.readouterr().err
+
+
+def test_fix_data_dir_counts_an_utterance_only_other_tables_name(tmp_path, capsys):
+    """Issue 23: an utterance dropped from utt2spk but left in wav.scp/text was removed and reported as 0."""
+    d = sample_dir(n_spk=2, per_spk=2)
+    d.save(tmp_path / "dd")
+    lines = (tmp_path / "dd" / "utt2spk").read_text().splitlines()
+    (tmp_path / "dd" / "utt2spk").write_text("\n".join(lines[1:]) + "\n")
+    gone = lines[0].split()[0]
+    assert cli_main(["prepare", "fix-data-dir", str(tmp_path / "dd")]) == 0
+    assert f"removed 1 utterance(s): {gone}" in capsys.readouterr().out
+    assert gone not in (tmp_path / "dd" / "wav.scp").read_text()

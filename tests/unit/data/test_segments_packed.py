@@ -73,3 +73,21 @@ def test_fp16_storage_halves_memory_within_fp16_rounding():
     assert b["feats"].dtype == torch.float32
     with pytest.raises(ValueError, match="storage_dtype"):
         WordSegmentDataset(segs, utts, storage_dtype="int8")
+
+
+def test_read_only_features_give_items_without_a_torch_warning():
+    """Issue 23: torch's "NumPy array is not writable" warning on read-only (memory-mapped) features."""
+    import warnings
+
+    segs, utts = _data()
+    frozen = {}
+    for u, m in utts.items():
+        m = np.array(m)
+        m.setflags(write=False)
+        frozen[u] = m
+    ds = WordSegmentDataset(segs, frozen, crop_frames=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        item = ds[0]
+    s = segs[0]
+    assert np.array_equal(item["feats"].numpy(), frozen[s.utt][s.start_frame:s.end_frame])
