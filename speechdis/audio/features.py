@@ -43,6 +43,7 @@ __all__ = [
     "stored_feature_config",
     "read_stored_feature_config",
     "compute_features",
+    "frame_features",
     "num_frames",
     "segment_frames",
     "segment_frames_array",
@@ -328,15 +329,27 @@ def add_deltas(feats: np.ndarray, order: int = 2, window: int = 2) -> np.ndarray
     """
     if order == 0:
         return feats.astype(np.float32, copy=False)
+    scales, max_off = _delta_scales(order, window)
+    x = feats.astype(np.float64, copy=False)
+    return _deltas_of_padded(np.pad(x, ((max_off, max_off), (0, 0)), mode="edge"), scales, max_off)
+
+
+def _delta_scales(order: int, window: int) -> tuple[list[np.ndarray], int]:
+    """Kaldi's delta filters up to ``order`` and their half-width (the context each side a frame needs)."""
     base = np.arange(-window, window + 1, dtype=np.float64)
     base /= 2.0 * np.sum(np.arange(1, window + 1) ** 2)
     scales = [np.array([1.0])]
     for _ in range(order):
         scales.append(np.convolve(scales[-1], base))
-    max_off = (len(scales[-1]) - 1) // 2
-    x = feats.astype(np.float64, copy=False)
-    t = x.shape[0]
-    padded = np.pad(x, ((max_off, max_off), (0, 0)), mode="edge")
+    return scales, (len(scales[-1]) - 1) // 2
+
+
+def _deltas_of_padded(padded: np.ndarray, scales: list[np.ndarray], max_off: int) -> np.ndarray:
+    """Features with deltas of the rows ``max_off..-max_off`` of ``padded`` (float64 rows with ``max_off`` rows of
+    context each side): the same operations, in the same order, whether the context is the edge replicated
+    (:func:`add_deltas`) or real neighbouring frames (:mod:`speechdis.audio.stream`), so the values are equal."""
+    t = padded.shape[0] - 2 * max_off
+    x = padded[max_off:max_off + t]
     outs = [x]
     for s in scales[1:]:
         off = (len(s) - 1) // 2
@@ -362,16 +375,24 @@ def compute_features(wave: np.ndarray, cfg: FeatureConfig | None = None, *,
     wave = np.asarray(wave)
     if wave.ndim != 1:
         raise AudioError(f"compute_features expects a 1-D wave, got shape {wave.shape}")
-    w, h, n_fft = cfg.win_length, cfg.hop_length, cfg.resolved_n_fft
     t = num_frames(wave.shape[0], cfg)
     if t == 0:
-        raise AudioError(f"audio too short for one frame: {wave.shape[0]} samples < window of {w} "
+        raise AudioError(f"audio too short for one frame: {wave.shape[0]} samples < window of {cfg.win_length} "
                          f"({cfg.frame_length_ms} ms at {cfg.sample_rate} Hz)")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    return add_deltas(frame_features(wave, cfg, rng), cfg.deltas, cfg.delta_window)
+
+
+def frame_features(wave: np.ndarray, cfg: FeatureConfig, rng: np.random.Generator) -> np.ndarray:
+    """The per-frame part of :func:`compute_features` (before deltas): float64 (T, cfg.base_dim) of a 1-D wave of
+    at least one window. Each row depends only on its frame's samples (and, with dither, on the next draws of
+    ``rng``), so consecutive pieces of a wave give the rows of the whole (:mod:`speechdis.audio.stream`)."""
+    w, h, n_fft = cfg.win_length, cfg.hop_length, cfg.resolved_n_fft
+    t = num_frames(wave.shape[0], cfg)
     x = wave.astype(np.float64) * 32768.0
     idx = np.arange(w)[None, :] + h * np.arange(t)[:, None]
     frames = x[idx]  # (T, W) copy; snip-edges: no padding
     if cfg.dither > 0:
-        rng = rng if rng is not None else np.random.default_rng(0)
         frames = frames + cfg.dither * rng.standard_normal(frames.shape)
     if cfg.remove_dc:
         frames = frames - frames.mean(axis=1, keepdims=True)
@@ -396,7 +417,7 @@ def compute_features(wave: np.ndarray, cfg: FeatureConfig | None = None, *,
         if use_energy:
             ceps[:, 0] = log_energy
         feats = ceps
-    return add_deltas(feats, cfg.deltas, cfg.delta_window)
+    return feats
 
 
 def cmvn_stats(feats: np.ndarray, stats: np.ndarray | None = None) -> np.ndarray:

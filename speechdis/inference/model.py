@@ -239,12 +239,21 @@ class Embedder:
         return cmvn(feats, cfg.norm_vars)
 
     def file_features(self, path: str | os.PathLike, utt: str | None = None) -> np.ndarray:
-        """(T, D) model-ready features of a whole audio file (any rate: resampled)."""
+        """(T, D) model-ready features of a whole audio file (any rate: resampled).
+
+        A file at the features' rate is read and featurised in blocks (:mod:`speechdis.audio.stream`: bounded
+        memory for hour-long files, the same features); one at another rate is loaded whole and resampled.
+        """
         from speechdis.audio.io import load_audio
+        from speechdis.audio.stream import file_features_streamed
 
         cfg = self.feature_config
+        utt = utt if utt is not None else Path(path).stem
+        feats = file_features_streamed(path, cfg, rng=_utt_rng(utt), min_duration=cfg.min_duration)
+        if feats is not None:
+            return feats
         wave = load_audio(path, cfg.sample_rate, min_duration=cfg.min_duration, allow_upsample=self.allow_upsample)
-        return self.features(wave, cfg.sample_rate, utt if utt is not None else Path(path).stem)
+        return self.features(wave, cfg.sample_rate, utt)
 
     def cut(self, feats: np.ndarray, segments: Sequence[Span] | None) -> list[np.ndarray]:
         """The segments' frames of an utterance's (T, D) features; None = the whole utterance."""
