@@ -6,6 +6,12 @@ feats.scp used when it matches the model's features). A whole file is one segmen
 default). Output: OUT.npz and/or OUT.<kind>.ark/.scp (kind = phonetic, speaker; embedding for the
 baseline).
 
+A segment or file longer than the model's training length (1 s for speechcommands) is embedded as windows of
+that length every half window, pooled with --pool (default mean), never cut to its first second. --per file
+gives one vector per file (its segments pooled with --pool), --per speaker one per speaker (the mean of its
+files' vectors, spk2utt-style; needs speakers: data dir inputs). --ids relpath names audio files by their
+path below the input directory without extension (spk1/day2/utt), for nested layouts with repeated names.
+
 Data dirs may hold shell commands: a wav.scp or feats.scp entry ending in '|' (a Kaldi extended filename)
 is run, as Kaldi does, to read its audio/features; `speechdis prepare validate DATA_DIR` lists them.
 
@@ -39,6 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     seg.add_argument("--window", type=positive_float, metavar="SEC",
                      help="sliding windows of SEC seconds (needs --hop)")
     p.add_argument("--hop", type=positive_float, metavar="SEC", help="window shift in seconds (with --window)")
+    p.add_argument("--pool", default="mean", choices=["mean", "max"],
+                   help="pooling of the windows of a segment longer than the model's crop, and of a file's "
+                        "segments with --per file (default mean)")
+    p.add_argument("--per", default="segment", choices=["segment", "file", "speaker"],
+                   help="one vector per segment (default), per file, or per speaker (mean of its files)")
+    p.add_argument("--ids", default="stem", choices=["stem", "relpath"],
+                   help="ids of audio files: file stem (default; made unique with parent dirs on collision) "
+                        "or always the path below the input directory without extension")
     p.add_argument("--min-frames", type=positive_int, default=3, help="skip segments shorter than this (default 3)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="segments per embedding batch")
     p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
@@ -68,6 +82,13 @@ def _run(args: argparse.Namespace) -> int:
 
     if (args.window is None) != (args.hop is None):
         raise ConfigError("--window and --hop go together")
+    if args.per == "speaker":  # before the work: only data dirs with utt2spk name speakers
+        from pathlib import Path
+
+        plain = [x for x in args.inputs if not (Path(x) / "utt2spk").is_file()]
+        if plain:
+            raise ConfigError(f"--per speaker needs speakers: {plain[0]} is not a data dir with utt2spk "
+                              f"(audio files carry no speaker)")
     if args.job is not None and not 1 <= args.job <= args.nj:
         raise ConfigError(f"--job must be in 1..{args.nj} (--nj), got {args.job}")
     npz, ark = output_paths(args.out, args.format)
@@ -100,12 +121,13 @@ def _embed(args: argparse.Namespace, npz, ark) -> int:
 
     vectors = [v for v in args.vectors.split(",") if v] if args.vectors else None
     model = load_speech_model(args.model, device=args.device, batch_size=args.batch_size, threads=args.threads,
-                              vectors=vectors)
+                              vectors=vectors, pool=args.pool)
     model.allow_upsample = args.allow_upsample
     if args.combine:
         from speechdis.inference.extract import combine_job_parts, remove_job_parts
 
-        _write(combine_job_parts(model, args.inputs, args.out, args.nj, options=_options(args)), npz, ark)
+        _write(combine_job_parts(model, args.inputs, args.out, args.nj, options=_options(args), ids=args.ids),
+               npz, ark, args)
         remove_job_parts(args.out, args.nj)  # written: the parts and their markers are not needed any more
         return 0
     bar = tqdm(unit="utt", desc="extract", disable=args.no_progress or None, file=sys.stderr)
@@ -117,28 +139,33 @@ def _embed(args: argparse.Namespace, npz, ark) -> int:
     try:
         res = extract(model, args.inputs, word_segments=args.word_segments, ctm=args.ctm, window=args.window,
                       hop=args.hop, min_frames=args.min_frames, progress=bar.update, on_start=start,
-                      nj=args.nj, job=args.job, workers=args.workers)
+                      nj=args.nj, job=args.job, workers=args.workers, ids=args.ids)
     finally:
         bar.close()
     if args.job is not None:
         from speechdis.inference.extract import save_job_part
 
-        part = save_job_part(res, model, args.inputs, args.out, args.nj, args.job, options=_options(args))
+        # Parts hold segment rows; --per groups them when --combine writes OUT.
+        part = save_job_part(res, model, args.inputs, args.out, args.nj, args.job, options=_options(args),
+                             ids=args.ids)
         print(f"job {args.job} of {args.nj}: {res.summary()} -> {part} (combine with --combine once all are done)")
         return 0
-    _write(res, npz, ark)
+    _write(res, npz, ark, args)
     return 0
 
 
 def _options(args: argparse.Namespace) -> dict:
     """What a grid job's part depends on besides the inputs and the model: --combine compares it."""
     return {"word_segments": args.word_segments, "ctm": args.ctm, "window": args.window, "hop": args.hop,
-            "min_frames": args.min_frames}
+            "min_frames": args.min_frames, "pool": args.pool, "ids": args.ids}
 
 
-def _write(res, npz, ark) -> None:
+def _write(res, npz, ark, args: argparse.Namespace) -> None:
     from speechdis.inference.extract import describe_skipped
+    from speechdis.inference.grouping import group_vectors
 
+    segments = res.summary()
+    res = group_vectors(res, args.per, args.pool)  # before writing: a speaker without speakers fails here
     written = []
     if npz is not None:
         written.append(res.save_npz(npz))
@@ -146,6 +173,6 @@ def _write(res, npz, ark) -> None:
         written += res.save_ark(ark)
     for line in describe_skipped(res.skipped):
         print(line, file=sys.stderr)
-    print(f"embedded {res.summary()}")
+    print(f"embedded {segments}" + (f"; {len(res)} vector(s), one per {args.per}" if args.per != "segment" else ""))
     for w in written:
         print(f"  -> {w}")

@@ -8,7 +8,10 @@ as :mod:`speechdis.inference.model` does for raw audio.
 Segmentation (one of): the whole utterance; a ``word_segments`` table (``--word-segments``, or the
 data dir's own); a CTM (``--ctm``, silences and unknown-word tokens dropped); sliding windows
 (``--window``/``--hop``). Utterance ids of audio files are their file stems (made unique with
-their parent directories when two files share a stem).
+their parent directories when two files share a stem), or with ``ids="relpath"`` always their path below the
+input directory without extension (``spk1/day2/utt``). A segment longer than the model's training crop is
+embedded as pooled windows (:meth:`~speechdis.inference.model.Embedder.embed_features`), never cut;
+:func:`~speechdis.inference.grouping.group_vectors` turns the rows into one vector per file or per speaker.
 
 Results (:class:`EmbeddingSet`) go to ``.npz`` (``ids``, ``utts``, ``words``, ``speakers``,
 ``starts``, ``ends`` and one ``(N, dim)`` array per vector kind) and/or Kaldi ark/scp pairs
@@ -110,6 +113,7 @@ def extract(
     nj: int = 1,
     job: int | None = None,
     workers: int = 0,
+    ids: str = "stem",
 ) -> EmbeddingSet:
     """Embed the segments of ``inputs`` (see the module doc for inputs and segmentation).
 
@@ -118,6 +122,9 @@ def extract(
     listed in the result; an :class:`AudioError` is raised only when nothing could be embedded.
     ``job=K`` embeds only split K of ``nj`` (:func:`split_utterances`). ``workers`` > 0 reads audio and
     computes features in that many (forked) processes while this one cuts and embeds; the result is the same.
+    ``ids``: how audio files are named, ``stem`` or ``relpath`` (:func:`collect_utterances`). Segments longer
+    than the model's crop are pooled windows (:meth:`Embedder.embed_features`, :attr:`Embedder.pool`); for
+    one vector per file or per speaker see :func:`speechdis.inference.grouping.group_vectors`.
     """
     if workers < 0:
         raise ConfigError(f"workers must be >= 0, got {workers}")
@@ -126,7 +133,7 @@ def extract(
         raise ValueError("use only one of word_segments, ctm and window")
     if (window is None) != (hop is None):
         raise ValueError("window and hop go together")
-    utts, notes = collect_utterances(embedder, inputs)
+    utts, notes = collect_utterances(embedder, inputs, ids)
     if job is not None:
         splits = split_utterances(utts, nj)
         if not 1 <= job <= nj:

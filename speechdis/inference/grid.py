@@ -51,14 +51,15 @@ def _utts_hash(utts: list[Utterance]) -> str:
 
 
 def save_job_part(res: EmbeddingSet, embedder: Embedder, inputs: Sequence[str | os.PathLike],
-                  out: str | os.PathLike, nj: int, job: int, options: dict | None = None) -> Path:
+                  out: str | os.PathLike, nj: int, job: int, options: dict | None = None, ids: str = "stem"
+                  ) -> Path:
     """Write split ``job``'s result (from ``extract(..., nj=nj, job=job)``) and then its done marker: the
     utterances it covered, the model (sha256 of its file), the extraction ``options`` (segments, windows,
-    ...), the part file's own sha256 and its skips. Returns the npz path."""
+    ...), the part file's own sha256 and its skips. ``ids``: as given to ``extract``. Returns the npz path."""
     from speechdis.fileio import file_sha256
 
     npz, done = job_part_paths(out, nj, job)
-    utts, _ = collect_utterances(embedder, inputs)
+    utts, _ = collect_utterances(embedder, inputs, ids)
     splits = split_utterances(utts, nj)
     part = splits[job - 1] if job <= len(splits) else []
     res.save_npz(npz)
@@ -106,16 +107,16 @@ def remove_job_parts(out: str | os.PathLike, nj: int) -> list[Path]:
 
 
 def combine_job_parts(embedder: Embedder, inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
-                      nj: int, options: dict | None = None) -> EmbeddingSet:
+                      nj: int, options: dict | None = None, ids: str = "stem") -> EmbeddingSet:
     """The splits of ``extract(..., nj=nj, job=K)`` for K = 1..nj, concatenated in order (the same rows as one
     ``extract`` call). Raises :class:`~speechdis.data.featjobs.IncompleteJobsError` naming the jobs whose
     part is missing, or was made for other inputs, by another model (sha256 of the file) or with other
     ``options`` (as given to :func:`save_job_part`; None: not compared), or whose part file is not the one
     the job wrote (a copied-over or truncated npz);
-    :class:`AudioError` when nothing at all was embedded."""
+    :class:`AudioError` when nothing at all was embedded. ``ids``: as given to ``extract``."""
     from speechdis.data.featjobs import IncompleteJobsError
 
-    utts, _ = collect_utterances(embedder, inputs)
+    utts, _ = collect_utterances(embedder, inputs, ids)
     splits = split_utterances(utts, nj)
     missing, recs, problems = [], [], []
     for k in range(1, nj + 1):

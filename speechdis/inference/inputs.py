@@ -16,16 +16,18 @@ import numpy as np
 
 from speechdis.data.datadir import DataDir
 from speechdis.data.tables import WordSegment, read_word_segments
-from speechdis.errors import AudioError, DataDirError
+from speechdis.errors import AudioError, ConfigError, DataDirError
 from speechdis.inference.model import Embedder
 
 __all__ = [
     "AUDIO_EXTENSIONS", "Utterance", "Skipped", "find_audio_files", "collect_utterances", "data_dir_utterances",
-    "load_segment_table", "window_spans", "describe_skipped",
+    "load_segment_table", "window_spans", "describe_skipped", "ID_MODES",
 ]
 
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+# How audio files given as inputs are named (extract --ids; see _file_ids).
+ID_MODES = ("stem", "relpath")
 
 
 @dataclass
@@ -65,22 +67,27 @@ def _clean_id(text: str) -> str:
     return re.sub(r"\s+", "_", text.strip()) or "_"
 
 
-def _file_ids(files: list[tuple[Path, Path]], notes: list[str] | None = None) -> list[str]:
-    """Ids for (file, root) pairs: the stem, or the path below the root when stems collide, and that path
-    with its extension when two files differ only in their extension (``s.wav`` and ``s.flac`` become
-    ``s.wav`` and ``s.flac``; a line in ``notes`` names them)."""
+def _file_ids(files: list[tuple[Path, Path]], notes: list[str] | None = None, ids: str = "stem") -> list[str]:
+    """Ids for (file, root) pairs. ``ids="stem"``: the stem, or the path below the root when stems collide
+    (parts joined by ``-``); ``ids="relpath"``: always the path below the root without its extension, as
+    it is (``spk1/day2/utt.wav`` below ``audio/`` is ``spk1/day2/utt``), so ids do not depend on which
+    other files are given. Either way, that id with its extension when two files differ only in their
+    extension (``s.wav`` and ``s.flac`` become ``s.wav`` and ``s.flac``; a line in ``notes`` names them)."""
+    if ids not in ID_MODES:
+        raise ConfigError(f"ids must be one of {', '.join(ID_MODES)}, got {ids!r}")
     stems = [_clean_id(f.stem) for f, _ in files]
     counts = Counter(stems)
     out = []
     for (f, root), stem in zip(files, stems):
-        if counts[stem] == 1:
+        if counts[stem] == 1 and ids == "stem":
             out.append(stem)
             continue
         try:
             rel = f.resolve().relative_to(root.resolve())
         except ValueError:
             rel = f.resolve()
-        out.append(_clean_id("-".join(p for p in rel.with_suffix("").parts if p not in ("/", ""))))
+        sep = "/" if ids == "relpath" else "-"
+        out.append(_clean_id(sep.join(p for p in rel.with_suffix("").parts if p not in ("/", ""))))
     groups: dict[str, list[int]] = {}
     for k, utt in enumerate(out):
         groups.setdefault(utt, []).append(k)
@@ -96,10 +103,11 @@ def _file_ids(files: list[tuple[Path, Path]], notes: list[str] | None = None) ->
     return out
 
 
-def collect_utterances(embedder: Embedder, inputs: Sequence[str | os.PathLike]
+def collect_utterances(embedder: Embedder, inputs: Sequence[str | os.PathLike], ids: str = "stem"
                        ) -> tuple[list[Utterance], list[str]]:
     """The utterances of ``inputs`` → (utterances, notes about how data dirs are read).
 
+    ``ids``: how audio files are named (:func:`_file_ids`: ``stem`` or ``relpath``); data dirs keep theirs.
     Raises for an input that does not exist or a directory without audio; reads nothing yet.
     """
     if not inputs:
@@ -123,7 +131,7 @@ def collect_utterances(embedder: Embedder, inputs: Sequence[str | os.PathLike]
             files += [(f, p) for f in found]
         else:
             files.append((p, p.parent))
-    for (f, _), utt in zip(files, _file_ids(files, notes)):
+    for (f, _), utt in zip(files, _file_ids(files, notes, ids)):
         utts.append(Utterance(utt, "", str(f), lambda f=f, utt=utt: embedder.file_features(f, utt)))
     seen: dict[str, str] = {}
     for u in utts:
