@@ -40,6 +40,13 @@ class DataConfig:
     # Read the features with this CMVN instead of the data dir's (null: as the data dir says). "none" with
     # model.input_norm: global keeps the voice in the input for the speaker encoder (real speech).
     cmvn: Optional[Literal["utterance", "speaker", "none"]] = None
+    # Speed perturbation of training batches (speechdis.data.augment): each segment resampled in time by a
+    # factor drawn from this list, e.g. [0.9, 1.0, 1.1] (Kaldi's); [] = off. Never applied outside training.
+    speed_perturb: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not all(0.5 <= f <= 2.0 for f in self.speed_perturb):
+            raise ValueError(f"data.speed_perturb factors must be in [0.5, 2], got {list(self.speed_perturb)}")
 
 
 @dataclass

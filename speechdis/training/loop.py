@@ -24,6 +24,7 @@ import torch
 from speechdis.adversarial import AlternatingTrainer
 from speechdis.audio.features import FeatureConfig, save_feature_config
 from speechdis.config import from_dict, save_config, to_dict
+from speechdis.data.augment import batch_rng, speed_perturb
 from speechdis.data.segments import (
     PairBatchSampler,
     SegmentFilterReport,
@@ -284,7 +285,19 @@ def batch_stream(run: Run, train_ds: WordSegmentDataset):
         train_ds, batch_sampler=sampler, collate_fn=collate_segments, num_workers=cfg.data.num_workers,
         pin_memory=run.device.type == "cuda", persistent_workers=cfg.data.num_workers > 0,
         generator=torch.Generator().manual_seed(cfg.train.seed))
-    return (_to(b, run.device) for b in loader)
+    return _augmented((_to(b, run.device) for b in loader), run, sampler.start)
+
+
+def _augmented(batches, run: Run, first: int):
+    """Training batches with ``data.speed_perturb`` applied (batch k's factors seeded by seed, rank and k)."""
+    factors, crop = run.cfg.data.speed_perturb, run.cfg.data.crop_frames
+    if not factors:
+        yield from batches
+        return
+    for k, batch in enumerate(batches, start=first):
+        rng = batch_rng(run.cfg.train.seed, run.rank, k)
+        batch["feats"], batch["lengths"] = speed_perturb(batch["feats"], batch["lengths"], factors, rng, crop)
+        yield batch
 
 
 def train_one_step(run: Run, batches) -> dict[str, float]:
