@@ -388,6 +388,14 @@ class Embedder:
         vecs = self.embed_features(feats)[key]
         return vecs.astype(np.float64).mean(axis=0).astype(np.float32)
 
+    def verify(self, a: str | os.PathLike | Sequence[str | os.PathLike],
+               b: str | os.PathLike | Sequence[str | os.PathLike]) -> float:
+        """How alike two speakers sound: the cosine of their :meth:`embed_speaker` vectors (a file or a list of
+        files each; higher = more likely one speaker; pick the decision threshold on trials of known pairs)."""
+        from speechdis import cosine
+
+        return cosine(self.embed_speaker(a), self.embed_speaker(b))
+
 
 def _check_batching(batch_size: int, threads: int | None) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -456,6 +464,6 @@ def load_speech_model(exp_dir: str | os.PathLike, **kwargs) -> Embedder:
     """:func:`load_model` for commands that embed speech: an image model is a :class:`ModelError` naming it."""
     model = load_model(exp_dir, **kwargs)
     if not isinstance(model, Embedder):
-        raise ModelError(f"{model.path} is an image model ({model.name}), not a speech model; use it with "
-                         f"`speechdis image evaluate`")
+        raise ModelError(f"{model.path} is an image model ({model.name}), not a speech model; load it with "
+                         f"speechdis.image.load_model or use it with `speechdis image evaluate`")
     return model

@@ -281,9 +281,13 @@ def test_same_seed_same_model(tmp_path):
     sa = torch.load(tmp_path / "a" / "model.pt", weights_only=True)["modules"]["dann"]
     sb = torch.load(tmp_path / "b" / "model.pt", weights_only=True)["modules"]["dann"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
-    # One loader for every model file: speechdis.load_model gives the image model back, self-described.
+    # Image models load through speechdis.image.load_model, self-described; speechdis.load_model is for speech.
     import speechdis
+    import speechdis.image
+    from speechdis.errors import ModelError
 
-    m = speechdis.load_model(tmp_path / "a", device="cpu")
+    with pytest.raises(ModelError, match="speechdis.image.load_model"):
+        speechdis.load_model(tmp_path / "a", device="cpu")
+    m = speechdis.image.load_model(tmp_path / "a", device="cpu")
     assert m.name == "dann" and m.config.width == 8 and m.seed == 5 and m.provenance["torch"] == torch.__version__
     assert all(torch.equal(m.modules["dann"].state_dict()[k], sa[k]) for k in sa)
