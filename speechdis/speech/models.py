@@ -42,6 +42,16 @@ class ModelConfig:
     speaker_pooling: Literal["last", "stats", "stats_input"] = "last"
     # Training speakers of the softmax head on v_s (set by training when loss.speaker_ce_weight > 0).
     speaker_classes: int = 0
+    # Phone classes (+ blank) of the CTC phone decoder on v_p (set by training when loss.ctc_weight > 0).
+    phone_classes: int = 0
+    phone_decoder_hidden: int = 64
+    # SpecAugment-style masking of the encoders' input while training (the reconstruction target stays
+    # clean): this many time masks of up to spec_time_width frames and frequency masks of up to
+    # spec_freq_width feature dims, set to the (normalised) mean 0. 0 masks = off.
+    spec_time_masks: int = 0
+    spec_time_width: int = 10
+    spec_freq_masks: int = 0
+    spec_freq_width: int = 4
 
 
 def _rnn(kind: str, *args, **kwargs) -> nn.RNNBase:
@@ -171,6 +181,36 @@ class _Noisy(nn.Module):
         return x
 
 
+class SpecMask(nn.Module):
+    """SpecAugment-style time and feature-dimension masks (training only; identity in eval mode)."""
+
+    def __init__(self, time_masks: int, time_width: int, freq_masks: int, freq_width: int) -> None:
+        super().__init__()
+        self.time_masks, self.time_width = time_masks, time_width
+        self.freq_masks, self.freq_width = freq_masks, freq_width
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if not self.training or (self.time_masks == 0 and self.freq_masks == 0):
+            return x
+        b, t, d = x.shape
+        keep = torch.ones(b, t, d, dtype=torch.bool, device=x.device)
+        pos_t = torch.arange(t, device=x.device)[None]
+        pos_d = torch.arange(d, device=x.device)[None]
+        for _ in range(self.time_masks):
+            w = torch.randint(0, self.time_width + 1, (b, 1), device=x.device)
+            start = (torch.rand(b, 1, device=x.device) * (lengths.to(x.device)[:, None] - w).clamp_min(1)).long()
+            keep &= ~((pos_t >= start) & (pos_t < start + w))[:, :, None]
+        for _ in range(self.freq_masks):
+            w = torch.randint(0, self.freq_width + 1, (b, 1), device=x.device)
+            start = (torch.rand(b, 1, device=x.device) * (d - w).clamp_min(1)).long()
+            keep &= ~((pos_d >= start) & (pos_d < start + w))[:, None, :]
+        return x * keep.to(x.dtype)
+
+
+def _spec_mask(cfg: ModelConfig) -> SpecMask:
+    return SpecMask(cfg.spec_time_masks, cfg.spec_time_width, cfg.spec_freq_masks, cfg.spec_freq_width)
+
+
 class _Autoencoder(nn.Module):
     """What both autoencoders share: input normalisation, frame stacking, the decoder call."""
 
@@ -183,6 +223,7 @@ class _Autoencoder(nn.Module):
         encoder lengths). Per-segment CMVN of the content input comes before stacking, so it sees frames."""
         x = self.input_norm(x, lengths) if self.cfg.input_norm == "global" else x
         noisy = self.noise(x)
+        noisy = self.spec_mask(noisy, lengths)
         content = masked_standardise(noisy, lengths) if self.cfg.phonetic_cmvn else noisy
         k = self.cfg.frame_stack
         content_in, steps = stack_frames(content, lengths, k)
@@ -206,6 +247,7 @@ class Seq2SeqAutoencoder(_Autoencoder):
         super().__init__()
         self.cfg = cfg
         self.noise = _Noisy(cfg.input_noise)
+        self.spec_mask = _spec_mask(cfg)
         self.input_norm = InputNorm(cfg.feat_dim)
         self.encoder = RNNEncoder(cfg.feat_dim * cfg.frame_stack, cfg.embed_dim, cfg.hidden, cfg.layers,
                                   cfg.bidirectional, cfg.rnn, cfg.dropout)
@@ -237,6 +279,7 @@ class DisentangledAutoencoder(_Autoencoder):
         super().__init__()
         self.cfg = cfg
         self.noise = _Noisy(cfg.input_noise)
+        self.spec_mask = _spec_mask(cfg)
         self.input_norm = InputNorm(cfg.feat_dim)
         d_in = cfg.feat_dim * cfg.frame_stack
         args = (cfg.hidden, cfg.layers, cfg.bidirectional, cfg.rnn, cfg.dropout)
@@ -245,6 +288,9 @@ class DisentangledAutoencoder(_Autoencoder):
         self.decoder = _decoder(cfg, cfg.phonetic_dim + cfg.speaker_dim)
         # x-vector style speaker classifier on v_s; only the training objective uses it.
         self.speaker_head = nn.Linear(cfg.speaker_dim, cfg.speaker_classes) if cfg.speaker_classes > 0 else None
+        # CTC phone decoder on v_p (loss.ctc_weight): v_p alone must spell the word's phones.
+        self.phone_decoder = RNNDecoder(cfg.phonetic_dim, cfg.phone_classes, cfg.phone_decoder_hidden, 1,
+                                        cfg.rnn) if cfg.phone_classes > 0 else None
 
     def _encode(self, content: torch.Tensor, speaker: torch.Tensor, steps: torch.Tensor,
                 keys: tuple[str, ...] = ("phonetic", "speaker")) -> dict[str, torch.Tensor]:

@@ -12,7 +12,7 @@ encoder's adversarial term against the speaker pair classifier D_s on phonetic v
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +32,7 @@ from speechdis.speech.losses import (
     sample_pairs,
     speaker_distance_loss,
 )
+from speechdis.speech.phones import PhoneTable
 
 
 @dataclass
@@ -61,6 +62,10 @@ class LossConfig:
     # updates share one batch, embedded once (E_p is fixed during them, so the vectors are the same), each
     # update drawing its own pairs from it: n_critic - 1 fewer encoder passes and batches per step.
     critic_batches: Literal["fresh", "shared"] = "fresh"
+    # Phone-sequence objective: CTC of a small phone decoder on v_p against the word's CMUdict phones
+    # (speechdis.speech.phones; ctc_lexicon adds/overrides pronunciations); 0 = off.
+    ctc_weight: float = 0.0
+    ctc_lexicon: Optional[str] = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.same_fraction < 1.0:
@@ -87,6 +92,7 @@ class SpeechObjective:
         self.disentangled = disentangled
         self.total_steps = max(total_steps, 1)
         self.step = 0  # set by the training loop, drives the schedules
+        self.phones: PhoneTable | None = None  # phone targets per word index (set by training for CTC)
 
     @property
     def adversarial(self) -> bool:
@@ -140,6 +146,26 @@ class SpeechObjective:
         acc = ((scores > 0).float() == same).float().mean()
         return loss, {"critic/loss": loss.item(), "critic/acc": acc.item()}
 
+    def phone_ctc(self, v_p: torch.Tensor, lengths: torch.Tensor, word: torch.Tensor
+                  ) -> tuple[torch.Tensor, int]:
+        """CTC loss (mean per target phone) of the phone decoder on v_p, over items whose word has phones;
+        the decoder runs one step per encoder step (frames / frame_stack)."""
+        assert self.phones is not None
+        dec = self.plain_model.phone_decoder
+        known = word >= 0
+        tgt_len = torch.zeros_like(word)
+        tgt_len[known] = self.phones.lengths.to(word.device)[word[known]]
+        keep = tgt_len > 0
+        if not bool(keep.any()):
+            return v_p.sum() * 0.0, 0
+        k = self.plain_model.cfg.frame_stack
+        steps = (lengths[keep] + k - 1) // k
+        logits = dec(v_p[keep], int(steps.max()))
+        targets = self.phones.targets.to(word.device)[word[keep]]
+        loss = F.ctc_loss(logits.log_softmax(-1).transpose(0, 1), targets, steps, tgt_len[keep],
+                          blank=0, reduction="mean", zero_infinity=True)
+        return loss, int(keep.sum())
+
     def generator_loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         """Autoencoder update (and, in GRL mode, the critic's too)."""
         c = self.cfg
@@ -172,6 +198,10 @@ class SpeechObjective:
             ce = F.cross_entropy(head(out["speaker"]), spk)
             total = total + c.speaker_ce_weight * ce
             logs["loss/spk_ce"] = ce.item()
+        if c.ctc_weight > 0 and self.phones is not None:
+            ctc, n = self.phone_ctc(out["phonetic"], lengths, batch["word"])
+            total = total + c.ctc_weight * ctc
+            logs["loss/ctc"], logs["ctc_items"] = ctc.item(), float(n)
         if self.adversarial:
             assert self.critic is not None
             coeff = self.adv_coeff()

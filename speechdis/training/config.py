@@ -102,7 +102,7 @@ def _check_values(cfg: "TrainConfig") -> None:
         ("model.feat_dim", m.feat_dim, 1), ("model.hidden", m.hidden, 1), ("model.layers", m.layers, 1),
         ("model.phonetic_dim", m.phonetic_dim, 1), ("model.speaker_dim", m.speaker_dim, 1),
         ("model.embed_dim", m.embed_dim, 1), ("model.decoder_hidden", m.decoder_hidden, 1),
-        ("model.decoder_layers", m.decoder_layers, 1),
+        ("model.decoder_layers", m.decoder_layers, 1), ("model.phone_decoder_hidden", m.phone_decoder_hidden, 1),
         ("data.speakers_per_batch", d.speakers_per_batch, 1), ("data.segments_per_speaker", d.segments_per_speaker, 1),
         ("data.crop_frames", d.crop_frames, 1), ("data.min_frames", d.min_frames, 1),
         ("data.valid_speakers", d.valid_speakers, 0), ("data.max_valid_segments", d.max_valid_segments, 1),
@@ -125,7 +125,9 @@ def _check_values(cfg: "TrainConfig") -> None:
                        ("model.input_noise", m.input_noise), ("loss.rec_weight", lo.rec_weight),
                        ("loss.speaker_weight", lo.speaker_weight), ("loss.speaker_margin", lo.speaker_margin),
                        ("loss.adv_weight", lo.adv_weight), ("loss.gp_weight", lo.gp_weight),
-                       ("loss.speaker_ce_weight", lo.speaker_ce_weight)):
+                       ("loss.speaker_ce_weight", lo.speaker_ce_weight), ("loss.ctc_weight", lo.ctc_weight),
+                       ("model.spec_time_masks", m.spec_time_masks), ("model.spec_time_width", m.spec_time_width),
+                       ("model.spec_freq_masks", m.spec_freq_masks), ("model.spec_freq_width", m.spec_freq_width)):
         if not value >= 0:
             raise ValueError(f"{key} must be ≥ 0, got {value}")
     if t.amp not in AMP_MODES:

@@ -38,6 +38,7 @@ from speechdis.fileio import atomic_open, remove_stale_tmp
 from speechdis.speech.losses import masked_mse, sample_group_pairs, sample_pairs
 from speechdis.speech.models import SpeakerPairClassifier, build_model
 from speechdis.speech.objective import SpeechObjective
+from speechdis.speech.phones import ARPABET, load_pronunciations, phone_table
 from speechdis.training.checkpoint import load_checkpoint, save_model, set_rng_state, write_checkpoint
 from speechdis.training.config import TrainConfig, resolve_device
 
@@ -235,6 +236,10 @@ def build_run(cfg: TrainConfig, train_ds: WordSegmentDataset, features: FeatureC
     np.random.seed(cfg.train.seed)
     if cfg.loss.speaker_ce_weight > 0 and cfg.model.kind == "disentangled":
         cfg.model.speaker_classes = len(train_ds.speaker_index)
+    phones = None
+    if cfg.loss.ctc_weight > 0 and cfg.model.kind == "disentangled":
+        phones = phone_table(train_ds.word_index, load_pronunciations(cfg.loss.ctc_lexicon))
+        cfg.model.phone_classes = len(ARPABET) + 1  # + the CTC blank
     model, critic = build_modules(cfg)
     if cfg.model.input_norm == "global":
         model.set_input_stats(*(torch.from_numpy(a) for a in train_ds.feature_stats(seed=cfg.train.seed)))
@@ -242,6 +247,7 @@ def build_run(cfg: TrainConfig, train_ds: WordSegmentDataset, features: FeatureC
     if critic is not None:
         critic.to(device)
     obj = SpeechObjective(model, critic, cfg.loss, cfg.model.kind == "disentangled", cfg.train.steps)
+    obj.phones = phones
     trainer = build_trainer(cfg, model, critic, device, freeze_critic=world == 1)
     return Run(cfg, device, rank, world, model, critic, obj, trainer, features)
 
