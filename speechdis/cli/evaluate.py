@@ -278,8 +278,7 @@ def _report(args: argparse.Namespace) -> int:
     import json
 
     from speechdis.errors import SpeechdisError
-    from speechdis.eval.report import format_table
-    from speechdis.eval.runner import FINAL_COLUMNS
+    from speechdis.eval.table import format_final_tables
 
     out = Path(args.out)
     path = out / "summary.json"
@@ -296,7 +295,7 @@ def _report(args: argparse.Namespace) -> int:
     d = summary.get("data") if isinstance(summary.get("data"), dict) else {}
     print(f"\n{d.get('data_dir', '?')}: {d.get('segments')} segments, {d.get('utterances')} utterances, "
           f"{d.get('speakers')} speakers, {d.get('words')} words; {d.get('queries')} queries")
-    print(format_table(final, FINAL_COLUMNS))
+    print(format_final_tables(final))
     files = sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".md", ".png"))
     print(f"\n{len(files)} report files in {out}: {', '.join(files)}")
     return 0

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from speechdis.eval.embedding import ModelVectors
 
-__all__ = ["FINAL_COLUMNS", "final_table"]
+__all__ = ["FINAL_COLUMNS", "final_table", "format_final_tables"]
 
 
 # ------------------------------------------------------------------------------------------------ all
@@ -67,3 +67,39 @@ def final_table(std: dict, speaker: dict | None, probes: dict | None, models: Se
                     rows.append({"system": f"{m.name} (phonetic as speaker)", "EER": e})
     # Every row with every column (None = not applicable), so tables line up in JSON and Markdown.
     return [{c: r.get(c) for c in FINAL_COLUMNS} for r in rows]
+
+
+# The console form of the final table: two tables that fit 120 columns, rates as percentages.
+_STD_VIEW = [("system", "system"), ("queries", "queries"), ("MAP", "MAP %"), ("P@10", "P@10 %"),
+             ("x-spk MAP", "x-spk MAP %"), ("x-spk P@10", "x-spk P@10 %"), ("same-diff AP", "same-diff AP %"),
+             ("search s", "search s"), ("embed s", "embed s")]
+_SPK_VIEW = [("system", "system"), ("EER", "EER %"), ("spk probe (phon/emb)", "spk probe phon/emb %"),
+             ("spk probe (spk)", "spk probe spk %"), ("word probe (phon)", "word probe phon %")]
+_PERCENT = {"MAP", "P@10", "x-spk MAP", "x-spk P@10", "same-diff AP", "EER", "spk probe (phon/emb)",
+            "spk probe (spk)", "word probe (phon)"}
+
+
+def _view(rows: Sequence[dict], view: list[tuple[str, str]], needs: Sequence[str]) -> str:
+    from speechdis.eval.report import format_table
+
+    def cell(key: str, v):
+        if v is None:
+            return None
+        if key in _PERCENT:
+            return f"{100 * v:.1f}"
+        if key.endswith(" s"):
+            return f"{v:.2f}" if v < 100 else f"{v:.0f}"
+        return v
+
+    # Rows without any of this table's main numbers (chance in the STD table, DTW in the speaker one) are left out.
+    keep = [r for r in rows if any(r.get(k) is not None for k in needs)]
+    return format_table([{label: cell(k, r.get(k)) for k, label in view} for r in keep], [lab for _, lab in view])
+
+
+def format_final_tables(rows: Sequence[dict]) -> str:
+    """The final table as two console tables, rates in percent: spoken term detection (MAP, P@10,
+    cross-speaker, same-different AP, times) and speaker/probes (EER, probe accuracies, chance)."""
+    return ("spoken term detection (x-spk: archive of other speakers only)\n"
+            + _view(rows, _STD_VIEW, ["queries", "MAP"])
+            + "\n\nspeaker verification and linear probes (speaker probe on phonetic vectors: lower is better)\n"
+            + _view(rows, _SPK_VIEW, [k for k, _ in _SPK_VIEW[1:]]))

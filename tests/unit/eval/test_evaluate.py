@@ -253,3 +253,25 @@ def test_npz_and_callable_embedders(data, tmp_path, capsys, setup):
     capsys.readouterr()
     assert cli_main(["evaluate", "probes", "--data", str(setup.data), "--model", f"p={part}", "--out", str(out)]) == 1
     assert data.seg_ids[0] in capsys.readouterr().err
+
+
+def test_final_tables_fit_120_columns_in_percent():
+    """Issue 23: one final table was ~250 characters wide with EER as 0.0740; now two tables, percentages."""
+    from speechdis.eval.table import FINAL_COLUMNS, format_final_tables
+
+    def row(**kw):
+        return {c: kw.get(c) for c in FINAL_COLUMNS}
+
+    rows = [row(system="DTW", queries=1234, MAP=0.3521, **{"P@10": 0.41, "x-spk MAP": 0.2, "x-spk P@10": 0.3,
+                                                           "same-diff AP": 0.25, "search s": 321.5}),
+            row(system="disentangled_seed0", queries=1234, MAP=0.372, EER=0.074, **{
+                "P@10": 0.5, "x-spk MAP": 0.31, "x-spk P@10": 0.4, "same-diff AP": 0.3, "search s": 0.0004,
+                "embed s": 12.3, "spk probe (phon/emb)": 0.287, "spk probe (spk)": 0.9, "word probe (phon)": 0.8}),
+            row(system="resemblyzer", EER=0.182, **{"spk probe (phon/emb)": 0.95, "embed s": 40.0}),
+            row(system="chance", **{"spk probe (phon/emb)": 0.04, "spk probe (spk)": 0.04, "word probe (phon)": 0.03}),
+            row(system="disentangled_seed0 (phonetic as speaker)", EER=0.5)]
+    text = format_final_tables(rows)
+    assert max(len(line) for line in text.splitlines()) <= 120, text
+    std, spk = text.split("\n\n")
+    assert "| 7.4 " in spk and "| 37.2 " in std and "0.0740" not in text and "e-04" not in text
+    assert "chance" not in std and "resemblyzer" not in std and "resemblyzer" in spk and "DTW" not in spk
