@@ -70,6 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="embed split K of --nj only (1..NJ) into OUT.splitNJ.K.npz")
     grid.add_argument("--combine", action="store_true",
                       help="merge the --nj splits into OUT; fails naming the missing jobs")
+    p.add_argument("--trim", action=argparse.BooleanOptionalAction, default=None,
+                   help="energy-trim audio files embedded whole, as `prepare` trims clips (default: as the model's "
+                        "training clips were, recorded in the model file: on for the packaged speechcommands "
+                        "models); --no-trim never")
     p.add_argument("--allow-upsample", action="store_true",
                    help="upsample audio below 4 kHz (default: skip it as a damaged header, like Kaldi)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -121,7 +125,7 @@ def _embed(args: argparse.Namespace, npz, ark) -> int:
 
     vectors = [v for v in args.vectors.split(",") if v] if args.vectors else None
     model = load_speech_model(args.model, device=args.device, batch_size=args.batch_size, threads=args.threads,
-                              vectors=vectors, pool=args.pool)
+                              vectors=vectors, pool=args.pool, trim=args.trim)
     model.allow_upsample = args.allow_upsample
     if args.combine:
         from speechdis.inference.extract import combine_job_parts, remove_job_parts

@@ -5,9 +5,10 @@ directory holding ``wav.scp`` or ``feats.scp``). A data dir's ``feats.scp`` is u
 were made with the model's feature config; otherwise features are computed from ``wav.scp`` exactly
 as :mod:`speechdis.inference.model` does for raw audio.
 
-Segmentation (one of): the whole utterance; a ``word_segments`` table (``--word-segments``, or the
-data dir's own); a CTM (``--ctm``, silences and unknown-word tokens dropped); sliding windows
-(``--window``/``--hop``). Utterance ids of audio files are their file stems (made unique with
+Segmentation (one of): the whole utterance (an audio file energy-trimmed as ``prepare`` trims clips when
+the embedder trims, :attr:`~speechdis.inference.model.Embedder.trim`); a ``word_segments`` table
+(``--word-segments``, or the data dir's own); a CTM (``--ctm``, silences and unknown-word tokens dropped);
+sliding windows (``--window``/``--hop``). Utterance ids of audio files are their file stems (made unique with
 their parent directories when two files share a stem), or with ``ids="relpath"`` always their path below the
 input directory without extension (``spk1/day2/utt``). A segment longer than the model's training crop is
 embedded as pooled windows (:meth:`~speechdis.inference.model.Embedder.embed_features`), never cut;
@@ -96,6 +97,9 @@ def _segments_of(u: Utterance, feats: np.ndarray, embedder: Embedder, table: lis
     if window is not None:
         return [(f"{u.utt}_w{k:04d}", a, b, "")
                 for k, (a, b) in enumerate(window_spans(feats.shape[0], window, hop, shift, length))]
+    if embedder.trim and u.audio_path is not None:  # as prepare trims clips (Embedder.trim)
+        start, end = embedder.trim_span(u.audio_path)
+        return [(u.utt, start, end, "")]
     return [(u.utt, 0.0, round((feats.shape[0] - 1) * shift + length, 6), "")]
 
 

@@ -41,6 +41,8 @@ class Utterance:
     # The data dir's word segments of this utterance; None where there is no such table (audio files,
     # data dirs without word_segments): then the whole utterance is the default segment.
     segments: list[WordSegment] | None = None
+    # The audio file of an input given as a file (not a data-dir entry): what Embedder.trim measures.
+    audio_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,8 @@ def collect_utterances(embedder: Embedder, inputs: Sequence[str | os.PathLike], 
         else:
             files.append((p, p.parent))
     for (f, _), utt in zip(files, _file_ids(files, notes, ids)):
-        utts.append(Utterance(utt, "", str(f), lambda f=f, utt=utt: embedder.file_features(f, utt)))
+        utts.append(Utterance(utt, "", str(f), lambda f=f, utt=utt: embedder.file_features(f, utt),
+                              audio_path=str(f)))
     seen: dict[str, str] = {}
     for u in utts:
         if u.utt in seen:

@@ -158,6 +158,9 @@ class Embedder:
     allow_upsample: bool = False
     # Pooling of the window vectors of a segment longer than crop_frames (module doc; POOLINGS).
     pool: str = "mean"
+    # Energy trim of inputs embedded whole ({"trim_db", "pad"}: audio.trim.energy_bounds, as `prepare` trims
+    # clips), None: none. load_model sets it from the model file's ``input_trim`` (what its training clips had).
+    trim: dict | None = None
 
     def __post_init__(self) -> None:
         _check_batching(self.batch_size, self.threads)
@@ -351,15 +354,34 @@ class Embedder:
                 if progress is not None:
                     progress(len(idx))
 
+    def trim_span(self, source: str | os.PathLike | tuple[np.ndarray, int]) -> Span | None:
+        """The ``(start, end)`` seconds :attr:`trim` keeps of a file or ``(wave, rate)`` embedded whole (None: no
+        trim). Features are still computed (and normalised) over the whole input, then cut, as in training."""
+        from speechdis.audio.trim import energy_bounds, file_energy_bounds
+
+        if not self.trim:
+            return None
+        if isinstance(source, tuple):
+            wave = np.asarray(source[0], dtype=np.float32)
+            return energy_bounds(wave.mean(axis=1) if wave.ndim == 2 else wave, int(source[1]), **self.trim)
+        return file_energy_bounds(source, **self.trim)
+
     def embed_waveform(self, wave: np.ndarray, sample_rate: int, segments: Sequence[Span] | None = None
                        ) -> dict[str, np.ndarray]:
-        """Embed a mono wave (float, any rate): the whole wave, or each ``(start, end)`` span in seconds."""
-        return self.embed_features(self.cut(self.features(wave, sample_rate), segments))
+        """Embed a mono wave (float, any rate): the whole wave (energy-trimmed when :attr:`trim` is set), or each
+        ``(start, end)`` span in seconds."""
+        feats = self.features(wave, sample_rate)
+        if segments is None and self.trim:
+            segments = [self.trim_span((wave, sample_rate))]
+        return self.embed_features(self.cut(feats, segments))
 
     def embed_file(self, path: str | os.PathLike, segments: Sequence[Span] | None = None
                    ) -> dict[str, np.ndarray]:
         """Embed an audio file: the whole file, or each ``(start, end)`` span in seconds."""
-        return self.embed_features(self.cut(self.file_features(path), segments))
+        feats = self.file_features(path)
+        if segments is None and self.trim:
+            segments = [self.trim_span(path)]
+        return self.embed_features(self.cut(feats, segments))
 
     def embed_speaker(self, inputs: Sequence[str | os.PathLike | tuple[np.ndarray, int]]) -> np.ndarray:
         """One speaker vector for a speaker's recordings: the **mean** of their per-file speaker vectors.
@@ -380,11 +402,8 @@ class Embedder:
                               f"{', '.join(self.vectors)}")
         feats = []
         for x in inputs:
-            if isinstance(x, (str, os.PathLike)):
-                feats.append(self.file_features(x))
-            else:
-                wave, rate = x
-                feats.append(self.features(wave, rate))
+            f = self.file_features(x) if isinstance(x, (str, os.PathLike)) else self.features(*x)
+            feats += self.cut(f, [self.trim_span(x)]) if self.trim else [f]
         vecs = self.embed_features(feats)[key]
         return vecs.astype(np.float64).mean(axis=0).astype(np.float32)
 
@@ -406,7 +425,8 @@ def _check_batching(batch_size: int, threads: int | None) -> None:
 
 
 def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int = 256,
-               threads: int | None = 1, vectors: Sequence[str] | None = None, pool: str = "mean"):
+               threads: int | None = 1, vectors: Sequence[str] | None = None, pool: str = "mean",
+               trim: bool | None = None):
     """Load a trained model from an experiment dir (``speechdis train --out EXP_DIR``) or a model file.
 
     Speech models come back as an :class:`Embedder`; image models (``speechdis image train``) as a
@@ -419,7 +439,10 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
     (default 1: these small RNN batches gain little from more, and on shared cores competing OpenMP threads
     made embedding ~40x slower in our measurements; None keeps torch's setting). ``vectors``: compute only
     these of the model's vectors (:attr:`Embedder.vectors`). ``pool``: how segments longer than the training
-    crop are pooled over their windows (:attr:`Embedder.pool`, module doc). Raises :class:`ModelError` when there is no
+    crop are pooled over their windows (:attr:`Embedder.pool`, module doc). ``trim``: energy-trim inputs
+    embedded whole as ``prepare`` trims clips (:attr:`Embedder.trim`); None (default) = as the model's training
+    clips were (the file's ``input_trim``: on for the packaged Speech Commands models), True with the model's (or
+    prepare's default) settings, False never. Raises :class:`ModelError` when there is no
     usable model.
     """
     from speechdis.training.checkpoint import load_checkpoint, load_trained, model_family
@@ -457,7 +480,17 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
     return Embedder(model=trained.model, train_config=cfg, feature_config=fcfg, device=dev, path=path,
                     step=trained.step, warnings=warns, batch_size=batch_size, threads=threads,
                     provenance=trained.provenance, vectors=tuple(vectors) if vectors is not None else None,
-                    pool=pool)
+                    pool=pool, trim=_trim_setting(trim, trained.state.get("input_trim")))
+
+
+def _trim_setting(trim: bool | None, recorded) -> dict | None:
+    """Embedder.trim from load_model's ``trim`` and the model file's ``input_trim`` (None or {trim_db, pad})."""
+    from speechdis.audio.trim import TRIM_DB, TRIM_PAD
+
+    if trim is False or (trim is None and not recorded):
+        return None
+    rec = recorded if isinstance(recorded, dict) else {}
+    return {"trim_db": float(rec.get("trim_db", TRIM_DB)), "pad": float(rec.get("pad", TRIM_PAD))}
 
 
 def load_speech_model(exp_dir: str | os.PathLike, **kwargs) -> Embedder:

@@ -23,6 +23,7 @@ import torch
 
 from speechdis.adversarial import AlternatingTrainer
 from speechdis.audio.features import FeatureConfig, save_feature_config
+from speechdis.audio.trim import read_trim_record
 from speechdis.config import from_dict, save_config, to_dict
 from speechdis.data.augment import batch_rng, speed_perturb
 from speechdis.data.segments import (
@@ -190,6 +191,7 @@ class Run:
     features: FeatureConfig | None  # the front end, stored in every checkpoint and model.pt
     step: int = 0
     best: float | None = None  # lowest validation reconstruction loss so far (checkpoints/best.pt)
+    input_trim: dict | None = None  # the training data dir's trim record (audio.trim), stored in model.pt
 
     @property
     def main(self) -> bool:
@@ -330,7 +332,7 @@ def save_best(run: Run, out: Path, valid: dict[str, float]) -> bool:
     run.best = rec
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     save_model(out / "checkpoints" / "best.pt", run.cfg, run.features, _unwrap(run.model), run.step,
-               extra={"valid": dict(valid)})
+               extra={"valid": dict(valid), "input_trim": run.input_trim})
     return True
 
 
@@ -344,7 +346,8 @@ def save(run: Run, out: Path, extra: dict | None = None) -> None:
 
 def save_final(run: Run, out: Path) -> None:
     """The deployable ``model.pt``."""
-    save_model(out / "model.pt", run.cfg, run.features, _unwrap(run.model), run.step)
+    save_model(out / "model.pt", run.cfg, run.features, _unwrap(run.model), run.step,
+               extra={"input_trim": run.input_trim})
 
 
 # ---------------------------------------------------------------------------------------------- train
@@ -397,6 +400,7 @@ def train(
 
     train_ds, valid_ds, features, seg_report = load_data(cfg, data_dir, valid_dir)
     run = build_run(cfg, train_ds, features, device, rank, world)
+    run.input_trim = read_trim_record(data_dir)
     if state is not None:
         resume_run(run, state, latest)
     wrap_ddp(run)

@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+from speechdis.audio.trim import write_trim_record
 from speechdis.data.corpora.common import CorpusReport, SkippedFile, add_clip, read_clip, split_counts
 from speechdis.data.datadir import DataDir
 from speechdis.errors import DataDirError
@@ -54,5 +55,6 @@ def prepare_fsdd(corpus: str | os.PathLike, out: str | os.PathLike, *, trim: boo
         reasons = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in report.skipped[:3])
         raise DataDirError(f"{rec_dir}: no usable recordings ({reasons})")
     d.save(out)
+    write_trim_record(out, trim, trim_db, pad)
     report.splits["all"] = split_counts(d, out)
     return report

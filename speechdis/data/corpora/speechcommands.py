@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from speechdis.audio.trim import write_trim_record
 from speechdis.data.corpora.common import CorpusReport, SkippedFile, add_clip, read_clip, split_counts
 from speechdis.data.datadir import DataDir
 from speechdis.data.tables import write_utt2dur, write_wav_scp
@@ -208,6 +209,7 @@ def prepare_speechcommands(corpus: str | os.PathLike, out: str | os.PathLike, *,
         d = dirs[name]
         if d.utt2spk:
             report.splits[name] = split_counts(d, d.save(out / name))
+            write_trim_record(out / name, trim, trim_db, pad)
         else:
             report.splits[name] = split_counts(d, None)
             report.notes.append(f"no speaker fell into {name}: {out / name} not written")

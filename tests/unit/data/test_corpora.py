@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speechdis.audio.trim import energy_bounds
+from speechdis.audio.trim import energy_bounds, read_trim_record
 from speechdis.cli import main as cli_main
 from speechdis.data.corpora import prepare_fsdd, prepare_speechcommands, speaker_split
 from speechdis.data.datadir import DataDir
@@ -196,6 +196,9 @@ def test_fsdd(tmp_path, capsys):
     whole = prepare_fsdd(tmp_path / "fsdd", tmp_path / "data2", trim=False)
     assert whole.trimmed is False
     assert {(w.start, w.end) for w in DataDir.load(tmp_path / "data2").word_segments} == {(0.0, 1.0)}
+    # The trim is recorded in the data dir (train copies it into model.pt; extract trims raw files alike).
+    assert read_trim_record(tmp_path / "data") == {"trim_db": 35.0, "pad": 0.03}
+    assert read_trim_record(tmp_path / "data2") is None
     assert cli_main(["prepare", "fsdd", str(tmp_path / "fsdd"), str(tmp_path / "data3")]) == 0
     assert "all: 2 utterances, 2 speakers" in capsys.readouterr().out
     with pytest.raises(DataDirError, match="no \\*.wav recordings"):
