@@ -177,7 +177,7 @@ def data_dir_utterances(embedder: Embedder, d: Path) -> tuple[list[Utterance], l
             notes.append(f"{d}: {len(missing)} utterance(s) have no features (see feats_skipped.txt), "
                          f"e.g. {missing[0]}")
     else:
-        from speechdis.audio.io import WavEntryLoader
+        from speechdis.audio.io import WavEntryLoader, is_pipe_entry
 
         cfg = embedder.feature_config
         loader = WavEntryLoader(cfg.sample_rate, min_duration=cfg.min_duration,
@@ -185,6 +185,8 @@ def data_dir_utterances(embedder: Embedder, d: Path) -> tuple[list[Utterance], l
 
         def load(utt: str) -> np.ndarray:
             entry, start, end = data.audio_source(utt)
+            if start is None and end is None and not is_pipe_entry(entry):  # a whole file: read in blocks
+                return embedder.file_features(entry.strip(), utt)
             return embedder.features(loader.load(entry, start=start, end=end), cfg.sample_rate, utt)
 
         for utt in data.utts:
