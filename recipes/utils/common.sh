@@ -10,6 +10,13 @@ if [ $# -gt 0 ]; then
   echo "$0: unexpected argument(s): $*" >&2
   exit 1
 fi
+case "$stage$stop_stage" in
+  *[!0-9]*|"") echo "$0: --stage and --stop-stage take stage numbers (got '$stage', '$stop_stage')" >&2; exit 1 ;;
+esac
+if [ "$stage" -gt "$stop_stage" ]; then
+  echo "$0: --stage $stage is after --stop-stage $stop_stage: no stage would run" >&2
+  exit 1
+fi
 # shellcheck source=../path.sh
 . "$recipe/path.sh"
 # shellcheck source=../cmd.sh
