@@ -167,7 +167,7 @@ def save_image_model(out_dir: str | os.PathLike, model: str, config: Any, module
     """Write ``model.pt`` (atomically, with the package's self-describing header): the model name as ``kind``,
     config, seed and each module's state dict."""
     from speechdis.config import to_dict
-    from speechdis.training.checkpoint import model_header, save_checkpoint
+    from speechdis.modelfile import model_header, save_checkpoint
 
     path = Path(out_dir) / CHECKPOINT
     save_checkpoint(path, {**model_header("image", model, to_dict(config)), "seed": seed,
@@ -177,7 +177,7 @@ def save_image_model(out_dir: str | os.PathLike, model: str, config: Any, module
 
 def read_image_model(model_dir: str | os.PathLike) -> dict:
     """The contents of an image model's ``model.pt`` (a model directory or the file), loaded weights-only."""
-    from speechdis.training.checkpoint import load_checkpoint, model_family
+    from speechdis.modelfile import load_checkpoint, model_family
 
     path = Path(model_dir)
     path = path / CHECKPOINT if path.is_dir() else path

@@ -125,7 +125,7 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
         checkpointing,
         resume_differences,
     )
-    from speechdis.training.checkpoint import load_checkpoint, model_header
+    from speechdis.modelfile import load_checkpoint, model_header
 
     spec = get_spec(name)
     cfg = make_config(name, steps, overrides)

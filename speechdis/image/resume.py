@@ -26,7 +26,7 @@ from typing import Any, Iterator, Mapping
 from torch import nn
 
 from speechdis.errors import ConfigError, ModelError
-from speechdis.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from speechdis.modelfile import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Resumed:
 class Checkpointer:
     """Checkpoints of one training run in ``directory`` (see the module doc).
 
-    ``header``: the model file header (:func:`speechdis.training.checkpoint.model_header`) plus the seed, so
+    ``header``: the model file header (:func:`speechdis.modelfile.model_header`) plus the seed, so
     a checkpoint is self-describing. ``stop_after``: end the run (:class:`TrainingStopped`) after that many
     steps in this process, counted over all phases (tests, time-sliced jobs).
     """

@@ -34,7 +34,6 @@ from speechdis.data.segments import (
     load_segments,
 )
 from speechdis.errors import ConfigError, DataDirError, ModelError
-from speechdis.eval.probes import linear_probe
 from speechdis.fileio import atomic_open, remove_stale_tmp
 from speechdis.speech.losses import masked_mse, sample_group_pairs, sample_pairs
 from speechdis.speech.models import SpeakerPairClassifier, build_model
@@ -42,6 +41,7 @@ from speechdis.speech.objective import SpeechObjective
 from speechdis.speech.phones import ARPABET, load_pronunciations, phone_table
 from speechdis.training.checkpoint import load_checkpoint, save_model, set_rng_state, write_checkpoint
 from speechdis.training.config import TrainConfig, resolve_device
+from speechdis.training.probe import linear_probe
 
 log = logging.getLogger(__name__)
 
