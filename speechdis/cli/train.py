@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +24,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def progress_line(name: str, step: int, total: int, elapsed: float, steps_done: int) -> str:
+    """``[name] step x/N (p%), ETA h:mm:ss`` (ETA from this run's pace; ``?`` before any step is timed)."""
+    pct = 100.0 * step / max(total, 1)
+    if steps_done > 0 and elapsed > 0:
+        left = max(total - step, 0) * elapsed / steps_done
+        eta = f"{int(left // 3600)}:{int(left % 3600 // 60):02d}:{int(left % 60):02d}"
+    else:
+        eta = "?"
+    return f"[{name}] step {step}/{total} ({pct:.0f}%), ETA {eta}"
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -33,17 +45,28 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(TrainConfig, args.config, args.set)
     main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 reports
-    bar = tqdm(total=cfg.train.steps, desc=f"train {cfg.model.kind}", unit="step", file=sys.stderr,
+    # The run's name on every line: recipes train several models at once into one console.
+    name, total = os.path.basename(os.path.normpath(args.out)), cfg.train.steps
+    bar = tqdm(total=total, desc=f"train {name}", unit="step", file=sys.stderr,
                dynamic_ncols=True, disable=None if main_rank else True)
+    clock = {"t0": None, "step0": 0, "last": 0.0}
 
     def show(rec: dict) -> None:
+        now = time.monotonic()
+        if clock["t0"] is None:
+            clock.update(t0=now, step0=rec["step"], last=now)
         if rec["split"] == "train":
             bar.n = rec["step"]
-            bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in rec.items()
-                             if k.startswith(("loss/", "critic/"))}, refresh=False)
+            losses = {k.split("/")[-1]: f"{v:.3g}" for k, v in rec.items() if k.startswith(("loss/", "critic/"))}
+            bar.set_postfix(losses, refresh=False)
             bar.refresh()
+            # Without a terminal (logs, recipes) the bar is off: a line every 30 s and at the end instead.
+            if bar.disable and main_rank and (now - clock["last"] >= 30 or rec["step"] >= total):
+                clock["last"] = now
+                print(progress_line(name, rec["step"], total, now - clock["t0"], rec["step"] - clock["step0"])
+                      + "  " + "  ".join(f"{k}={v}" for k, v in losses.items()), file=sys.stderr, flush=True)
         else:
-            bar.write("valid @%d: %s" % (rec["step"], "  ".join(
+            bar.write("[%s] valid step %d/%d: %s" % (name, rec["step"], total, "  ".join(
                 f"{k}={v:.4f}" for k, v in rec.items() if k not in ("step", "split"))))
 
     # One writer per --out: a second train into it fails at once naming this one (under torchrun, rank 0 holds it).
