@@ -5,7 +5,9 @@
 #   bash recipes/librispeech/run.sh --stage 5 --stop-stage 6          # re-evaluate only
 #
 # Stages (each calls the speechdis CLI and can be rerun on its own):
-#   0  data preparation   speechdis prepare librispeech (train and test subsets, word alignments)
+#   0  data preparation   speechdis prepare librispeech (train and test subsets, word alignments); a subset
+#                         that gets no word_segments (transcripts but no alignments) is force-aligned with
+#                         speechdis align (--align auto; needs speechdis[align]; --align yes: always, no: never)
 #   1  features           speechdis features (conf/mfcc.yaml: 39-dim MFCC, per-utterance CMVN)
 #   2  train baseline     speechdis train (seq2seq autoencoder; --resume when a checkpoint exists)
 #   3  train disentangled speechdis train (phonetic/speaker autoencoder; --resume likewise);
@@ -33,6 +35,8 @@ stop_stage=6
 nj=4                     # jobs of the feature and extraction job arrays
 corpus="${LIBRISPEECH:-/export/corpora5/LibriSpeech}"
 alignments=""            # file or dir of word alignments; empty: look inside the corpus subsets
+align=auto               # stage 0: speechdis align a subset without word_segments (auto), always (yes), never (no)
+lexicon=""               # stage 0: extra pronunciations for speechdis align --lexicon
 train_subset=train-clean-100
 test_subset=test-clean
 exp="$recipe/exp"
@@ -51,7 +55,7 @@ dtw_budget=300           # seconds of frame-level DTW search in stage 5 (0: no l
 max_queries_per_word=""  # cap queries per word in stage 5 (empty: every segment of a repeated word)
 eval_opts=""             # more options for `speechdis evaluate all`, e.g. "--windows --trials 2000"
 seeds="0 1 2"            # stage 7: training seeds
-_po_vars="stage stop_stage nj corpus alignments train_subset test_subset exp data_root feat_config
+_po_vars="stage stop_stage nj corpus alignments align lexicon train_subset test_subset exp data_root feat_config
   train_config_baseline train_config_disentangled steps train_jobs device nnodes nproc_per_node rdzv_endpoint train_gpu
   dtw_budget max_queries_per_word eval_opts
   seeds"
@@ -111,6 +115,18 @@ if run_stage 0; then
     [ -z "$alignments" ] || align_opt=(--alignments "$alignments")
     speechdis prepare librispeech --corpus "$corpus" --subset "$subset" ${align_opt[@]+"${align_opt[@]}"} \
       "$data_root/$subset"
+    if [ "$align" = yes ] || { [ "$align" = auto ] && [ ! -s "$data_root/$subset/word_segments" ]; }; then
+      lex_opt=()
+      [ -z "$lexicon" ] || lex_opt=(--lexicon "$lexicon")
+      echo "$subset: no word alignments: forced alignment (speechdis align)"
+      if [ "$nj" -gt 1 ]; then  # a job array of --nj tasks, then a run without --job merges them
+        $train_cmd JOB=1:"$nj" "$log_dir/align_$subset.JOB.log" speechdis align "$data_root/$subset" \
+          ${lex_opt[@]+"${lex_opt[@]}"} --nj "$nj" --job JOB --no-progress
+      fi
+      $train_cmd "$log_dir/align_$subset.log" speechdis align "$data_root/$subset" ${lex_opt[@]+"${lex_opt[@]}"} \
+        --nj "$nj" --no-progress
+      tail -n 4 "$log_dir/align_$subset.log"
+    fi
     speechdis prepare validate "$data_root/$subset"
   done
 fi
