@@ -23,6 +23,9 @@ regression window (default +-2 frames, edges replicated): order 2 on 13 MFCCs gi
 
 CMVN statistics use Kaldi's layout: a float64 (2, D+1) matrix, row 0 = [sum x, count],
 row 1 = [sum x^2, 0], so per-speaker stats are plain sums of per-utterance stats.
+
+One file (~460 lines): the front end is one computation (frames → window → FFT → mel → log → DCT → deltas →
+CMVN) checked as a whole against Kaldi; splitting it would scatter the steps that test compares.
 """
 from __future__ import annotations
 

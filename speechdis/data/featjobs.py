@@ -32,6 +32,9 @@ Both give files byte-identical to one ``make_features(nj=N)`` call.
 
 Bad audio (missing, corrupt, empty, too short) skips that utterance with a reason; it is fatal only
 when every utterance fails.
+
+Over 450 lines: job planning, the supervised worker pool and combining share the ``_Job`` record and its
+completion markers; the reader and the ark writer are already separate (feats.py, ark.py).
 """
 from __future__ import annotations
 

@@ -25,6 +25,9 @@ per-utterance CMVN therefore see identical inputs. A model trained with ``cmvn: 
 **per-utterance** CMVN on raw audio (a single file has no speaker statistics); use a data dir with
 precomputed features (``speechdis extract DATA_DIR``) to reproduce per-speaker normalisation. Dither
 (normally 0) is seeded from the utterance id, as in ``speechdis features``.
+
+Over 450 lines for now: :class:`Embedder` (batching, pooling, every input form) and its loader are one unit;
+the per-kind vector names move to the model registry (issue 20 item 1), which will shorten it.
 """
 from __future__ import annotations
 

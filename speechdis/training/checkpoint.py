@@ -1,14 +1,7 @@
-"""Checkpoint I/O for every model (speech and image): training checkpoints (resume), the deployable
-``model.pt``, random-number state.
+"""Speech-model checkpoints: training checkpoints (resume) and the deployable ``model.pt`` of a speech model.
 
-Checkpoints hold only tensors and plain Python values, so they load with ``torch.load(weights_only=True)``;
-every write is atomic (a crash mid-write leaves the previous file intact).
-
-A model file describes itself (:func:`model_header`): ``format``/``format_version``, ``family`` (``speech``
-or ``image``), ``kind`` (``baseline``/``disentangled``, or the image model's name), the config, and
-``provenance`` (speechdis, torch and Python versions, the git revision of the source tree when it is a
-checkout). Speech models also carry ``features``, the resolved feature config they were trained on, so
-``model.pt`` alone is enough to embed audio exactly as in training.
+The file format itself (self-describing header, weights-only atomic files, random-number state) is
+:mod:`speechdis.modelfile`, shared with the image models; its functions are re-exported here for older callers.
 """
 from __future__ import annotations
 

@@ -7,6 +7,9 @@
 Everything the loop reports goes through ``callback(record)`` and the JSON-lines log ``train_log.jsonl``;
 nothing is printed here. The config tree is :mod:`speechdis.training.config`, checkpoint I/O
 :mod:`speechdis.training.checkpoint`.
+
+Over 450 lines: the training loop's pieces (build, step, validate, save, resume checks) share one run state;
+the resume comparison is the part to move out next.
 """
 from __future__ import annotations
 
