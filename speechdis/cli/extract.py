@@ -26,6 +26,7 @@ import sys
 from typing import Iterator
 
 from speechdis.cli.argtypes import nonneg_int, positive_float, positive_int
+from speechdis.pretrained import PRETRAINED
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, metavar="EXP_DIR",
                    help="experiment dir of `speechdis train`, a model.pt, or a packaged model name "
-                        "(speechcommands, speechcommands-baseline)")
+                        f"({', '.join(PRETRAINED)})")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, directory or Kaldi data dir")
     p.add_argument("--out", required=True, metavar="FILE", help="output file (.npz) or prefix for ark/scp")
     p.add_argument("--format", default="npz", choices=["npz", "ark", "both"], help="output format (default npz)")

@@ -1,7 +1,8 @@
 """Models that ship inside the package, loadable by name: ``speechdis.load_model("speechcommands")``.
 
 Each is a self-describing ``model.pt`` (weights, architecture, feature front end) trained by
-``recipes/speechcommands/run.sh`` on real speech; the README's "Real speech" section is the model card.
+``recipes/speechcommands/run.sh`` or ``recipes/english/run.sh`` on real speech; the model cards are the README's
+"Real speech" section and ``recipes/english/README.md``.
 """
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ PRETRAINED: dict[str, tuple[str, str]] = {
                        "phonetic + speaker vectors, trained on Speech Commands (118 speakers, real speech)"),
     "speechcommands-baseline": ("speechcommands_baseline.pt",
                                 "plain seq2seq autoencoder on the same data (reference)"),
+    "english": ("english.pt",
+                "phonetic + speaker vectors, trained on Speech Commands + FSDD + aligned speechocean762 words "
+                "(recipes/english)"),
 }
 
 

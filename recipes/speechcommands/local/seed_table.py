@@ -5,7 +5,8 @@ one row per system, runs named ``NAME_seedN`` pooled into ``NAME`` as mean ± st
     python recipes/speechcommands/local/seed_table.py recipes/speechcommands/exp/eval_test [--json OUT]
 
 Columns: cross-speaker QbE MAP (archive = other speakers' segments) and plain QbE MAP of the content vector
-(phonetic vector, the baseline's embedding, DTW, mfcc-stats), speaker EER of the speaker vector and of the
+(phonetic vector, the baseline's embedding, DTW, mfcc-stats), same-different AP (all pairs / pairs of
+different speakers; DTW's over the queries its time budget finished), speaker EER of the speaker vector and of the
 content vector, linear-probe accuracies (speaker from content, word from content, speaker from speaker vector).
 """
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 COLUMNS = [
-    ("x-spk MAP", "higher"), ("MAP", "higher"), ("EER spk vec %", "lower"), ("EER content %", "higher"),
+    ("x-spk MAP", "higher"), ("MAP", "higher"), ("SD AP", "higher"), ("SD AP x-spk", "higher"),
+    ("EER spk vec %", "lower"), ("EER content %", "higher"),
     ("spk probe content %", "lower"), ("word probe content %", "higher"), ("spk probe spk vec %", "higher"),
 ]
 
@@ -38,6 +40,9 @@ def system_rows(eval_dir: Path) -> dict[str, dict[str, float]]:
         rows[name]["x-spk MAP"] = r["MAP"]
     for name, r in std.get("segment_qbe", {}).items():
         rows[name]["MAP"] = r["MAP"]
+    for name, r in std.get("same_different", {}).items():
+        rows[name]["SD AP"] = r["AP"]
+        rows[name]["SD AP x-spk"] = r["AP_diff_speaker"]
     for key, r in spk.get("verification", {}).items():
         name, vec = key.rsplit("/", 1)
         rows[name]["EER spk vec %" if vec == "speaker" else "EER content %"] = 100 * r["EER"]
@@ -79,7 +84,7 @@ def markdown(pooled: dict[str, dict[str, tuple[float, float, int]]], title: str)
                 cells.append("–")
                 continue
             m, s, n = pooled[name][col]
-            digits = 3 if "MAP" in col else 1
+            digits = 3 if "MAP" in col or "AP" in col else 1
             cells.append(f"{m:.{digits}f} ± {s:.{digits}f}" if n > 1 else f"{m:.{digits}f}")
         n_seeds = max((v[2] for v in pooled[name].values()), default=1)
         lines.append(f"| {name}{f' ({n_seeds} seeds)' if n_seeds > 1 else ''} | " + " | ".join(cells) + " |")

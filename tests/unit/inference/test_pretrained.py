@@ -17,7 +17,8 @@ def test_packaged_model_loads_by_name_and_embeds(name):
     t = np.arange(16000) / 16000
     wave = (0.3 * np.sin(2 * np.pi * 220 * t) * np.hanning(16000) + 0.01 * rng.normal(size=16000)).astype(np.float32)
     v = m.embed_waveform(wave, 16000)
-    expected = {"speechcommands": {"phonetic", "speaker"}, "speechcommands-baseline": {"embedding"}}[name]
+    expected = {"speechcommands": {"phonetic", "speaker"}, "english": {"phonetic", "speaker"},
+                "speechcommands-baseline": {"embedding"}}[name]
     assert set(v) == expected
     assert all(x.shape[0] == 1 and np.isfinite(x).all() for x in v.values())
     assert m.feature_config.cmvn == "none" and m.feature_config.sample_rate == 16000

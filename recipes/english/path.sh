@@ -1,0 +1,1 @@
+../librispeech/path.sh

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The packaged English model: all the real speech of ../shared/data combined (Speech Commands, FSDD, aligned
+# speechocean762 words), speaker-disjoint train/dev/test per corpus, Kaldi-style.
+#
+#   bash recipes/english/run.sh                                   # corpora under ../shared/data
+#   bash recipes/english/run.sh --ablations true --stop-stage 5   # the dev ablation table only
+#   bash recipes/english/run.sh --stage 6 --seeds "0 1 2" --final-sets "loss.ctc_weight=1.0"
+#
+# Stages (each calls the speechdis CLI and can be rerun on its own):
+#   0  prepare    speechdis prepare speechcommands (train/dev/test speakers), fsdd (4 train / 2 held-out
+#                 speakers via prepare split-speakers), speechocean762 (train/dev/test speakers)
+#   1  align      speechdis align on the speechocean762 sentences (PocketSphinx; the corpus lexicon merged)
+#   2  combine    speechdis prepare combine: train = sc + fsdd + so762 train speakers, dev = sc + so762 dev
+#   3  features   speechdis features (conf/mfcc.yaml) of the combined train/dev and of every held-out set
+#   4  ablations  (only with --ablations true) every line of conf/ablations.txt, seed 0, same steps
+#   5  dev table  (only with --ablations true) speechdis evaluate on the combined dev speakers
+#   6  train      conf/train.yaml + --final-sets × --seeds
+#   7  evaluate   each corpus's held-out speakers (sc test, so762 test, fsdd held-out): DTW, mfcc-stats and
+#                 every seed in one table per corpus
+#   8  report     per-corpus tables, mean ± std over seeds (local/seed_table.py)
+#   9  package    (only with --export-pretrained true) seed 0 -> speechdis/pretrained/english.pt
+#
+# Data dirs go to <exp>/../data, models and reports to --exp. Nothing derived from the corpora is committed.
+set -euo pipefail
+
+recipe="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$recipe/../.." && pwd)"
+
+stage=0
+stop_stage=9
+nj=2
+corpora="$root/../shared/data"
+exp="$recipe/exp"
+data_root=""                 # default: $(dirname exp)/data
+feat_config="$recipe/conf/mfcc.yaml"
+train_config="$recipe/conf/train.yaml"
+final_sets=""                # KEY=VALUE overrides of the final model (chosen on the dev table)
+seeds="0 1 2"
+steps=""                     # override train.steps of every training run
+train_jobs=2                 # models trained at once (one thread each)
+ablations=false
+export_pretrained=false
+device=auto
+dtw_budget=300
+_po_vars="stage stop_stage nj corpora exp data_root feat_config train_config final_sets seeds steps train_jobs
+  ablations export_pretrained device dtw_budget"
+# shellcheck source=utils/common.sh
+. "$recipe/utils/common.sh" "$@"
+
+sc="$corpora/speech_commands"
+fsdd="$corpora/fsdd"
+so762="$corpora/speechocean762"
+d="$data_root"
+heldout=("$d/sc/test" "$d/so762/test" "$d/fsdd/heldout")
+
+train_model() {  # train_model OUT CONFIG [KEY=VALUE...]
+  local out="$1" config="$2"
+  shift 2
+  local args=(--config "$config" --data "$d/train" --valid "$d/dev" --out "$out")
+  for kv in "$@"; do args+=(--set "$kv"); done
+  [ -z "$steps" ] || args+=(--set "train.steps=$steps")
+  if [ -f "$out/model.pt" ]; then
+    echo "$out: trained already"
+    return 0
+  fi
+  [ -f "$out/checkpoints/latest.pt" ] && args+=(--resume)
+  $cuda_cmd "$log_dir/train_$(basename "$out").log" speechdis train "${args[@]}" >/dev/null
+}
+evaluate() {  # evaluate DATA OUT MODEL_SPECS...: std (with DTW), speaker, probes in one pass
+  local data="$1" out="$2"
+  shift 2
+  $train_cmd "$log_dir/evaluate_$(basename "$out").log" speechdis evaluate all --data "$data" "$@" \
+    --out "$out" --device "$device" --dtw-budget "$dtw_budget" --no-plots >/dev/null
+}
+t_start=$(date +%s)
+
+if run_stage 0; then
+  banner 0 "prepare"
+  for c in "$sc" "$fsdd/recordings" "$so762/WAVE"; do
+    [ -d "$c" ] || { echo "$0: $c: no such directory (set --corpora)" >&2; exit 1; }
+  done
+  [ -d "$d/sc/train" ] || speechdis prepare speechcommands "$sc" "$d/sc"
+  [ -d "$d/fsdd_all" ] || speechdis prepare fsdd "$fsdd" "$d/fsdd_all"
+  [ -d "$d/fsdd/train" ] || speechdis prepare split-speakers "$d/fsdd_all" "$d/fsdd/train" "$d/fsdd/heldout" \
+    --test-fraction 0.34 --seed 0
+  [ -d "$d/so762/train" ] || speechdis prepare speechocean762 "$so762" "$d/so762"
+fi
+
+if run_stage 1; then
+  banner 1 "align speechocean762"
+  for split in train dev test; do
+    speechdis align "$d/so762/$split" --nj "$nj" --lexicon "$so762/resource/lexicon.txt" --no-progress
+  done
+fi
+
+if run_stage 2; then
+  banner 2 "combine"
+  speechdis prepare combine "$d/train" "$d/sc/train" "$d/fsdd/train" "$d/so762/train" --names sc,fsdd,so762
+  speechdis prepare combine "$d/dev" "$d/sc/dev" "$d/so762/dev" --names sc,so762
+  for dir in "$d/train" "$d/dev" "${heldout[@]}"; do speechdis prepare validate "$dir"; done
+fi
+
+if run_stage 3; then
+  banner 3 "features"
+  for dir in "$d/train" "$d/dev" "${heldout[@]}"; do
+    name="$(basename "$(dirname "$dir")")_$(basename "$dir")"
+    $train_cmd "$log_dir/features_$name.log" speechdis features "$dir" --nj "$nj" --config "$feat_config" --no-progress
+  done
+fi
+
+if [ "$ablations" = true ] && run_stage 4; then
+  banner 4 "dev ablations (seed 0)"
+  jobs_list=()
+  while read -r name sets; do
+    case "$name" in ''|\#*) continue ;; esac
+    jobs_list+=("$exp/ablations/$name|$train_config|train.seed=0 $sets")
+  done < "$recipe/conf/ablations.txt"
+  run_train_jobs "${jobs_list[@]}"
+fi
+
+if [ "$ablations" = true ] && run_stage 5; then
+  banner 5 "dev table"
+  specs=()
+  while read -r name _; do
+    case "$name" in ''|\#*) continue ;; esac
+    specs+=(--model "$name=$exp/ablations/$name")
+  done < "$recipe/conf/ablations.txt"
+  evaluate "$d/dev" "$exp/ablations/eval_dev" "${specs[@]}"
+  python "$root/recipes/speechcommands/local/seed_table.py" "$exp/ablations/eval_dev" \
+    --title "combined dev speakers (model selection)"
+fi
+
+final_specs=()
+for seed in $seeds; do final_specs+=(--model "english_seed$seed=$exp/english_seed$seed"); done
+
+if run_stage 6; then
+  banner 6 "train the english model, seeds $seeds"
+  jobs_list=()
+  for seed in $seeds; do jobs_list+=("$exp/english_seed$seed|$train_config|train.seed=$seed $final_sets"); done
+  run_train_jobs "${jobs_list[@]}"
+fi
+
+if run_stage 7; then
+  banner 7 "evaluate on each corpus's held-out speakers"
+  for dir in "${heldout[@]}"; do
+    evaluate "$dir" "$exp/eval_$(basename "$(dirname "$dir")")" "${final_specs[@]}"
+  done
+fi
+
+if run_stage 8; then
+  banner 8 "report"
+  for corpus in sc so762 fsdd; do
+    python "$root/recipes/speechcommands/local/seed_table.py" "$exp/eval_$corpus" \
+      --title "$corpus held-out speakers"
+  done
+fi
+
+if [ "$export_pretrained" = true ] && run_stage 9; then
+  banner 9 "package the seed-0 model"
+  cp "$exp/english_seed0/model.pt" "$root/speechdis/pretrained/english.pt"
+  ls -l "$root/speechdis/pretrained/english.pt"
+fi
+
+echo "=== done: stages $stage-$stop_stage in $(( $(date +%s) - t_start ))s"
