@@ -7,8 +7,8 @@
 #   bash recipes/english/run.sh --stage 6 --seeds "0 1 2" --final-sets "loss.ctc_weight=1.0"
 #
 # Stages (each calls the speechdis CLI and can be rerun on its own):
-#   0  prepare    speechdis prepare speechcommands (train/dev/test speakers), fsdd (4 train / 2 held-out
-#                 speakers via prepare split-speakers), speechocean762 (train/dev/test speakers)
+#   0  prepare    speechdis prepare speechcommands (train/dev/test speakers), fsdd (2 train / 2 held-out
+#                 of its 4 speakers via prepare split-speakers), speechocean762 (train/dev/test speakers)
 #   1  align      speechdis align on the speechocean762 sentences (PocketSphinx; the corpus lexicon merged)
 #   2  combine    speechdis prepare combine: train = sc + fsdd + so762 train speakers, dev = sc + so762 dev
 #   3  features   speechdis features (conf/mfcc.yaml) of the combined train/dev and of every held-out set
@@ -42,8 +42,9 @@ ablations=false
 export_pretrained=false
 device=auto
 dtw_budget=300
+valid=""                     # validation dir of training (default: the combined dev dir)
 _po_vars="stage stop_stage nj corpora exp data_root feat_config train_config final_sets seeds steps train_jobs
-  ablations export_pretrained device dtw_budget"
+  ablations export_pretrained device dtw_budget valid"
 # shellcheck source=utils/common.sh
 . "$recipe/utils/common.sh" "$@"
 
@@ -52,11 +53,12 @@ fsdd="$corpora/fsdd"
 so762="$corpora/speechocean762"
 d="$data_root"
 heldout=("$d/sc/test" "$d/so762/test" "$d/fsdd/heldout")
+[ -n "$valid" ] || valid="$d/dev"
 
 train_model() {  # train_model OUT CONFIG [KEY=VALUE...]
   local out="$1" config="$2"
   shift 2
-  local args=(--config "$config" --data "$d/train" --valid "$d/dev" --out "$out")
+  local args=(--config "$config" --data "$d/train" --valid "$valid" --out "$out")
   for kv in "$@"; do args+=(--set "$kv"); done
   [ -z "$steps" ] || args+=(--set "train.steps=$steps")
   if [ -f "$out/model.pt" ]; then
@@ -82,7 +84,7 @@ if run_stage 0; then
   [ -d "$d/sc/train" ] || speechdis prepare speechcommands "$sc" "$d/sc"
   [ -d "$d/fsdd_all" ] || speechdis prepare fsdd "$fsdd" "$d/fsdd_all"
   [ -d "$d/fsdd/train" ] || speechdis prepare split-speakers "$d/fsdd_all" "$d/fsdd/train" "$d/fsdd/heldout" \
-    --test-fraction 0.34 --seed 0
+    --test-fraction 0.5 --seed 0
   [ -d "$d/so762/train" ] || speechdis prepare speechocean762 "$so762" "$d/so762"
 fi
 
@@ -95,8 +97,14 @@ fi
 
 if run_stage 2; then
   banner 2 "combine"
-  speechdis prepare combine "$d/train" "$d/sc/train" "$d/fsdd/train" "$d/so762/train" --names sc,fsdd,so762
-  speechdis prepare combine "$d/dev" "$d/sc/dev" "$d/so762/dev" --names sc,so762
+  # The one-word corpora have no phone CTM, so combine refuses the aligned dirs as they are: combine copies
+  # of them without phones.ctm (the CTC objective takes CMUdict phones of the word labels, not the CTM).
+  for split in train dev; do
+    rm -rf "$d/so762_words/$split" && mkdir -p "$d/so762_words/$split"
+    find "$d/so762/$split" -maxdepth 1 -type f ! -name phones.ctm -exec cp {} "$d/so762_words/$split/" \;
+  done
+  speechdis prepare combine "$d/train" "$d/sc/train" "$d/fsdd/train" "$d/so762_words/train" --names sc,fsdd,so762
+  speechdis prepare combine "$d/dev" "$d/sc/dev" "$d/so762_words/dev" --names sc,so762
   for dir in "$d/train" "$d/dev" "${heldout[@]}"; do speechdis prepare validate "$dir"; done
 fi
 
@@ -125,7 +133,7 @@ if [ "$ablations" = true ] && run_stage 5; then
     case "$name" in ''|\#*) continue ;; esac
     specs+=(--model "$name=$exp/ablations/$name")
   done < "$recipe/conf/ablations.txt"
-  evaluate "$d/dev" "$exp/ablations/eval_dev" "${specs[@]}"
+  evaluate "$d/dev" "$exp/ablations/eval_dev" "${specs[@]}" --no-outside-systems
   python "$root/recipes/speechcommands/local/seed_table.py" "$exp/ablations/eval_dev" \
     --title "combined dev speakers (model selection)"
 fi
