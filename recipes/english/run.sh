@@ -55,24 +55,8 @@ d="$data_root"
 heldout=("$d/sc/test" "$d/so762/test" "$d/fsdd/heldout")
 [ -n "$valid" ] || valid="$d/dev"
 
-train_model() {  # train_model OUT CONFIG [KEY=VALUE...]
-  local out="$1" config="$2"
-  shift 2
-  local args=(--config "$config" --data "$d/train" --valid "$valid" --out "$out")
-  for kv in "$@"; do args+=(--set "$kv"); done
-  [ -z "$steps" ] || args+=(--set "train.steps=$steps")
-  if [ -f "$out/model.pt" ]; then
-    echo "$out: trained already"
-    return 0
-  fi
-  [ -f "$out/checkpoints/latest.pt" ] && args+=(--resume)
-  $cuda_cmd "$log_dir/train_$(basename "$out").log" speechdis train "${args[@]}" >/dev/null
-}
-evaluate() {  # evaluate DATA OUT MODEL_SPECS...: std (with DTW), speaker, probes in one pass
-  local data="$1" out="$2"
-  shift 2
-  $train_cmd "$log_dir/evaluate_$(basename "$out").log" speechdis evaluate all --data "$data" "$@" \
-    --out "$out" --device "$device" --dtw-budget "$dtw_budget" --no-plots >/dev/null
+train_model() {  # train_model OUT CONFIG [KEY=VALUE...] (utils/common.sh: train_speech_model)
+  train_speech_model "$d/train" "$valid" "$@"
 }
 t_start=$(date +%s)
 

@@ -50,24 +50,8 @@ _po_vars="stage stop_stage nj corpus fsdd exp data_root feat_config train_config
 have_fsdd=false
 [ -d "$fsdd/recordings" ] && have_fsdd=true
 
-train_model() {  # train_model OUT CONFIG [KEY=VALUE...]
-  local out="$1" config="$2"
-  shift 2
-  local args=(--config "$config" --data "$data_root/train" --valid "$data_root/dev" --out "$out")
-  for kv in "$@"; do args+=(--set "$kv"); done
-  [ -z "$steps" ] || args+=(--set "train.steps=$steps")
-  if [ -f "$out/model.pt" ]; then
-    echo "$out: trained already"
-    return 0
-  fi
-  [ -f "$out/checkpoints/latest.pt" ] && args+=(--resume)
-  $train_cmd "$log_dir/train_$(basename "$out").log" speechdis train "${args[@]}" >/dev/null
-}
-evaluate() {  # evaluate DATA OUT MODEL_SPECS...: std (with DTW), speaker, probes in one pass
-  local data="$1" out="$2"
-  shift 2
-  $train_cmd "$log_dir/evaluate_$(basename "$out").log" speechdis evaluate all --data "$data" "$@" \
-    --out "$out" --device "$device" --dtw-budget "$dtw_budget" --no-plots >/dev/null
+train_model() {  # train_model OUT CONFIG [KEY=VALUE...] (utils/common.sh: train_speech_model)
+  train_speech_model "$data_root/train" "$data_root/dev" "$@"
 }
 t_start=$(date +%s)
 

@@ -1,7 +1,7 @@
 # What every speech recipe's run.sh does after setting its option defaults and $_po_vars (Kaldi's
 # utils/parse_options.sh + path.sh + cmd.sh preamble), sourced as `. "$recipe/utils/common.sh" "$@"`:
 # parses the options, sets up the environment and the job launchers, one OpenMP/BLAS thread per job, the
-# data and log dirs; defines run_stage, banner and run_train_jobs. The recipe defines train_model.
+# data and log dirs; defines run_stage, banner and run_train_jobs. The recipe defines train_model (usually via train_speech_model).
 # Lives in recipes/utils/, shared Kaldi-style: each recipe links utils -> ../utils.
 
 # shellcheck source=parse_options.sh
@@ -58,4 +58,25 @@ run_train_jobs() {  # run_train_jobs "NAME|CONFIG|KEY=VALUE ..." ...: train_mode
     echo "$0: training failed:$failed (see the train_* logs under $log_dir)" >&2
     exit 1
   fi
+}
+train_speech_model() {  # train_speech_model DATA VALID OUT CONFIG [KEY=VALUE...]: speechdis train (--steps
+  # overrides train.steps; skipped when OUT/model.pt exists, resumed from OUT/checkpoints/latest.pt)
+  local data="$1" valid="$2" out="$3" config="$4"
+  shift 4
+  local args=(--config "$config" --data "$data" --valid "$valid" --out "$out")
+  for kv in "$@"; do args+=(--set "$kv"); done
+  [ -z "$steps" ] || args+=(--set "train.steps=$steps")
+  if [ -f "$out/model.pt" ]; then
+    echo "$out: trained already"
+    return 0
+  fi
+  [ -f "$out/checkpoints/latest.pt" ] && args+=(--resume)
+  $train_cmd "$log_dir/train_$(basename "$out").log" speechdis train "${args[@]}" >/dev/null
+}
+evaluate() {  # evaluate DATA OUT MODEL_SPECS... [OPTIONS]: std (with DTW), speaker, probes in one pass
+  # (uses $device, $dtw_budget)
+  local data="$1" out="$2"
+  shift 2
+  $train_cmd "$log_dir/evaluate_$(basename "$out").log" speechdis evaluate all --data "$data" "$@" \
+    --out "$out" --device "$device" --dtw-budget "$dtw_budget" --no-plots >/dev/null
 }

@@ -8,8 +8,8 @@ import pytest
 from tests.helpers import REPO
 
 
-@pytest.mark.parametrize("recipe", ["librispeech", "speechcommands"])
-@pytest.mark.parametrize("argv,says", [(["--stage", "9"], "after --stop-stage"),
+@pytest.mark.parametrize("recipe", ["librispeech", "speechcommands", "english"])
+@pytest.mark.parametrize("argv,says", [(["--stage", "12"], "after --stop-stage"),
                                        (["--stage", "3", "--stop-stage", "1"], "after --stop-stage"),
                                        (["--stage", "x"], "stage numbers")])
 def test_stage_after_stop_stage_is_an_error(recipe, argv, says, tmp_path):
