@@ -2,10 +2,28 @@
 # "--some-name VALUE" (or "--some-name=VALUE") sets the existing shell variable some_name; unknown
 # options are an error; "--help" prints the variables and exits. Positional arguments are left in "$@".
 _po_help() {
+  # The script's header comment (usage and stage list), then each option with its default and the comment
+  # that follows its assignment in the script ("name=value  # what it is").
+  local script="$0" line name desc
   echo "usage: $0 [--option value ...]" >&2
+  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$script" >&2
   echo "options (default):" >&2
   for _po_v in $_po_vars; do
-    eval "echo \"  --${_po_v//_/-} (\${$_po_v})\"" >&2
+    desc=""
+    line="$(grep -m1 -E "^${_po_v}=" "$script" 2>/dev/null || true)"
+    case "$line" in *" # "*) desc="${line#*  # }"; [ "$desc" = "$line" ] && desc="${line#* # }" ;; esac
+    case "$_po_v" in
+      stage) [ -n "$desc" ] || desc="first stage to run" ;;
+      stop_stage) [ -n "$desc" ] || desc="last stage to run" ;;
+      nj) [ -n "$desc" ] || desc="parallel jobs for data preparation and features" ;;
+      corpus) [ -n "$desc" ] || desc="corpus root (read in place, never copied)" ;;
+      exp) [ -n "$desc" ] || desc="models, logs and reports" ;;
+      seeds) [ -n "$desc" ] || desc="training seeds of the final models (tables give mean ± std)" ;;
+      device) [ -n "$desc" ] || desc="auto|cpu|cuda" ;;
+      dtw_budget) [ -n "$desc" ] || desc="seconds the frame-DTW baseline may spend per evaluation" ;;
+    esac
+    eval "name=\"  --${_po_v//_/-} (\${$_po_v})\""
+    if [ -n "$desc" ]; then printf '%-44s %s\n' "$name" "$desc" >&2; else echo "$name" >&2; fi
   done
 }
 _po_args=()

@@ -129,3 +129,18 @@ def test_recipe_options_are_checked(tmp_path):
                                     "bench/gpu_checks.sh"])
 def test_recipe_scripts_parse(script):
     assert subprocess.run(["bash", "-n", str(REPO / script)]).returncode == 0
+
+
+@pytest.mark.parametrize("script", ["recipes/speechcommands/run.sh", "recipes/english/run.sh",
+                                    "recipes/librispeech/run.sh"])
+def test_recipe_help_lists_its_stages_and_describes_options(tmp_path, script):
+    helped = subprocess.run(["bash", str(REPO / script), "--help"], cwd=tmp_path, env=_recipe_env(),
+                            capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0, helped.stderr
+    lines = helped.stderr.splitlines()
+    # the stage list from the script's header comment, then each option with its default and description
+    assert any(line.lstrip().startswith("0 ") for line in lines), helped.stderr
+    stage = next(line for line in lines if line.startswith("  --stage "))
+    assert "(0)" in stage and "first stage to run" in stage
+    nj = next(line for line in lines if line.startswith("  --nj "))
+    assert nj.split(")", 1)[1].strip(), nj  # a description after the default
