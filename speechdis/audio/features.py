@@ -140,14 +140,17 @@ class FeatureConfig:
 
     @property
     def resolved_n_fft(self) -> int:
+        """FFT size: `n_fft`, else the next power of two at or above the window length."""
         return self.n_fft if self.n_fft is not None else 1 << (self.win_length - 1).bit_length()
 
     @property
     def resolved_n_mels(self) -> int:
+        """Mel bands: `n_mels`, else the default of the feature kind."""
         return self.n_mels if self.n_mels is not None else _DEFAULT_N_MELS[self.kind]
 
     @property
     def resolved_fmax(self) -> float:
+        """Upper mel edge in Hz: Nyquist when unset, Nyquist + fmax when fmax <= 0 (Kaldi's convention)."""
         nyquist = self.sample_rate / 2
         if self.fmax is None:
             return nyquist

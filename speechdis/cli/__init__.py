@@ -57,6 +57,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `speechdis` argument parser with every subcommand registered."""
     from speechdis import __version__
 
     parser = Parser(prog="speechdis", description=DESCRIPTION)
@@ -109,6 +110,7 @@ def configure_logging(verbose: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the `speechdis` CLI on `argv`; returns the exit status (expected errors are one line)."""
     from speechdis.errors import SpeechdisError
 
     args = build_parser().parse_args(argv)

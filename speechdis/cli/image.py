@@ -18,6 +18,7 @@ from speechdis.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this subcommand and its options to the CLI's subparsers."""
     p = subparsers.add_parser("image", help="image-domain models (InfoGAN, VAE-GAN, BiGAN, DANN, ...)",
                               description=__doc__)
     p.add_argument("--threads", type=positive_int, default=1,

@@ -10,6 +10,7 @@ import time
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add this subcommand and its options to the CLI's subparsers."""
     p = sub.add_parser("train", help="train a baseline or disentangled speech autoencoder",
                        description=__doc__)
     p.add_argument("--config", help="YAML training config (defaults when omitted)")
@@ -36,6 +37,7 @@ def progress_line(name: str, step: int, total: int, elapsed: float, steps_done: 
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the subcommand on parsed arguments; returns the exit status."""
     from tqdm import tqdm
 
     from speechdis.config import load_config

@@ -145,10 +145,12 @@ class DataDir:
 
     @property
     def num_utts(self) -> int:
+        """Number of utterances (entries of utt2spk)."""
         return len(self.utt2spk)
 
     @property
     def num_speakers(self) -> int:
+        """Number of distinct speakers in utt2spk."""
         return len(set(self.utt2spk.values()))
 
     def audio_source(self, utt: str) -> tuple[str, float | None, float | None]:

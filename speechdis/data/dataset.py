@@ -101,6 +101,7 @@ class WordSegmentDataset(torch.utils.data.Dataset):
 
     @property
     def preloaded(self) -> bool:
+        """Whether all segment features are held in memory (packed) rather than read per item."""
         return self._packed is not None
 
     @property
@@ -225,6 +226,7 @@ class PairBatchSampler(torch.utils.data.Sampler):
         self.seed, self.start, self.rank = seed, start, rank
 
     def batch(self, k: int) -> list[int]:
+        """Indices of batch `k`: a pure function of (seed, k, rank), which makes resume exact."""
         rng = np.random.default_rng([self.seed, k, self.rank])
         chosen = rng.choice(self.speakers, size=self.k, replace=False)
         out: list[int] = []

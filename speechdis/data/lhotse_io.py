@@ -51,6 +51,7 @@ class LhotseImportReport:
     segmented: bool
 
     def summary(self) -> str:
+        """One line of what the import wrote and what it left without alignments."""
         return (f"{self.out_dir}: {self.utterances} utterances of {self.speakers} speakers from {self.recordings} "
                 f"recordings{' (segments file)' if self.segmented else ''}, {self.word_segments} word segments"
                 + (f"; {self.without_alignment} utterances without word alignment" if self.without_alignment else ""))

@@ -38,6 +38,7 @@ class FrameSegment:
 
     @property
     def num_frames(self) -> int:
+        """Length of the segment in frames."""
         return self.end_frame - self.start_frame
 
 
@@ -50,6 +51,7 @@ class SegmentFilterReport:
     examples: list[str] = field(default_factory=list)
 
     def total_skipped(self) -> int:
+        """Segments skipped for any reason."""
         return self.too_short + self.too_long + self.no_features
 
     def describe(self) -> str:

@@ -91,6 +91,7 @@ class WordSegment:
 
     @property
     def duration(self) -> float:
+        """Length of the word in seconds."""
         return self.end - self.start
 
 

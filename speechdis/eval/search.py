@@ -88,6 +88,7 @@ class ExactIndex:
 
     @property
     def dim(self) -> int:
+        """Vector dimension of the index."""
         return self.vectors.shape[1]
 
     def search(self, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:

@@ -95,6 +95,7 @@ class JointCritic(nn.Module):
 
 
 def build(cfg: BiGANConfig) -> dict[str, nn.Module]:
+    """The named modules of this model, built from its config."""
     size = image_size(cfg.dataset)
     return {
         "encoder": BiGANEncoder(cfg.z_dim, cfg.width, cfg.stochastic, size),
@@ -143,6 +144,7 @@ def make_loss_fns(cfg: BiGANConfig, modules: dict[str, nn.Module], gen: torch.Ge
 
 
 def fit(cfg: BiGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[str, float]:
+    """Train the modules in place for the config's steps; returns the final metrics."""
     gen = torch.Generator().manual_seed(seed + 1)
     x = load_labelled_images(cfg.dataset, cfg.data_dir, seed).x_train
     enc, dec, critic = modules["encoder"], modules["decoder"], modules["critic"]

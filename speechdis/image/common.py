@@ -29,6 +29,7 @@ def seed_everything(seed: int) -> None:
 
 
 def as_tensor(a: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """A tensor view of `a` (no copy for contiguous arrays, tensors pass through)."""
     return a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
 
 
@@ -260,6 +261,7 @@ class EMA:
 
     @torch.no_grad()
     def update(self) -> None:
+        """Move the target's parameters towards the source's by (1 - decay); copy its buffers."""
         for pt, ps in zip(self.target.parameters(), self.source.parameters()):
             pt.lerp_(ps, 1.0 - self.decay)
         for bt, bs in zip(self.target.buffers(), self.source.buffers()):

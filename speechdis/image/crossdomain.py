@@ -74,6 +74,7 @@ class CrossDomain(nn.Module):
         return self.dec_y(torch.cat([self.enc_x(x)[0], self.enc_y(y_style)[1]], 1))
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Reconstruction, cross-reconstruction, shared-part and adversarial exclusive-part losses of a batch."""
         sx, ex = self.enc_x(x)
         sy, ey = self.enc_y(y)
         return {
@@ -87,6 +88,7 @@ class CrossDomain(nn.Module):
 
 
 def build(cfg: CrossDomainConfig) -> dict[str, nn.Module]:
+    """The named modules of this model, built from its config."""
     return {"crossdomain": CrossDomain(cfg)}
 
 
@@ -101,6 +103,7 @@ def paired_splits(cfg: CrossDomainConfig, seed: int) -> dict[str, np.ndarray]:
 
 
 def fit(cfg: CrossDomainConfig, modules: dict[str, nn.Module], seed: int) -> dict[str, float]:
+    """Train the modules in place for the config's steps; returns the final metrics."""
     model: CrossDomain = modules["crossdomain"]  # type: ignore[assignment]
     data = paired_splits(cfg, seed)
     gen = torch.Generator().manual_seed(seed + 1)

@@ -75,6 +75,7 @@ class DANN(nn.Module):
 
 
 def build(cfg: DANNConfig) -> dict[str, nn.Module]:
+    """The named modules of this model, built from its config."""
     return {"dann": DANN(cfg), "source_only": DANN(cfg)}
 
 
@@ -141,6 +142,7 @@ def train_one(cfg: DANNConfig, model: DANN, data: dict[str, np.ndarray], domain_
 
 
 def fit(cfg: DANNConfig, modules: dict[str, nn.Module], seed: int) -> dict[str, float]:
+    """Train the modules in place for the config's steps; returns the final metrics."""
     data = domain_splits(cfg, seed)
     torch.manual_seed(seed)
     logs = {f"dann_{k}": v for k, v in train_one(cfg, modules["dann"], data, cfg.domain_weight, seed,

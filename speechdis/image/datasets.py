@@ -85,6 +85,7 @@ class Shapes:
         return len(self.images)
 
     def subset(self, idx: np.ndarray) -> "Shapes":
+        """The images, factors, masks and centres at `idx`."""
         return Shapes(self.images[idx], self.factors[idx], self.masks[idx], self.centres[idx])
 
 
@@ -296,6 +297,7 @@ class LabelledImages:
 
     @property
     def size(self) -> int:
+        """Side of the (square) images in pixels."""
         return int(self.x_train.shape[-1])
 
 

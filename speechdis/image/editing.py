@@ -96,10 +96,12 @@ def edit_by_optimisation(
 
 
 def build(cfg: EditConfig) -> dict[str, nn.Module]:
+    """The named modules of this model, built from its config."""
     return vaegan.build(cfg)
 
 
 def fit(cfg: EditConfig, modules: dict[str, nn.Module], seed: int) -> dict[str, float]:
+    """Train the modules in place for the config's steps; returns the final metrics."""
     return vaegan.fit(cfg, modules, seed)
 
 

@@ -97,6 +97,7 @@ class InfoGAN(nn.Module):
         return torch.randn(n, self.noise_dim, generator=generator)
 
     def generate(self, z: torch.Tensor, cat: torch.Tensor, cont: torch.Tensor) -> torch.Tensor:
+        """Images from noise `z`, categorical codes `cat` and continuous codes `cont`."""
         return self.generator(torch.cat([z, self.codes.encode(cat, cont)], dim=1))
 
     def critic(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,6 +107,7 @@ class InfoGAN(nn.Module):
 
     def info_loss(self, q: torch.Tensor, cat: torch.Tensor, cont: torch.Tensor, cont_weight: float
                   ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mutual-information loss of Q's output `q` against the codes the images were made from."""
         logits, mean, logvar = self.codes.split_q(q)
         return mutual_info_loss(logits, cat, mean, cont, None if self.fixed_std else logvar, cont_weight=cont_weight)
 
@@ -117,6 +119,7 @@ class InfoGAN(nn.Module):
 
 
 def build(cfg: InfoGANConfig) -> dict[str, nn.Module]:
+    """The named modules of this model, built from its config."""
     return {"infogan": InfoGAN(cfg)}
 
 
@@ -131,6 +134,7 @@ def real_images(cfg: InfoGANConfig, seed: int) -> tuple[np.ndarray, np.ndarray, 
 
 
 def fit(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[str, float]:
+    """Train the modules in place for the config's steps; returns the final metrics."""
     model: InfoGAN = modules["infogan"]  # type: ignore[assignment]
     gen = torch.Generator().manual_seed(seed + 1)
     # Training never sees a label; the evaluation images and labels only feed the monitoring curve.

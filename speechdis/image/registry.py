@@ -201,6 +201,7 @@ class ImageModel:
 
     @property
     def spec(self) -> ModelSpec:
+        """The registry entry of this model."""
         return get_spec(self.name)
 
 

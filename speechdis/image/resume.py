@@ -81,6 +81,7 @@ class Checkpointer:
         return key
 
     def path(self, phase: str) -> Path:
+        """Checkpoint file of a training phase."""
         return self.directory / f"{phase}.pt"
 
     def elapsed(self) -> float:

@@ -97,6 +97,7 @@ class ConditionalGenerator(nn.Module):
 
 
 def build(cfg: TripleGANConfig) -> dict[str, nn.Module]:
+    """The named modules of this model, built from its config."""
     size = image_size(cfg.dataset)
 
     def classifier() -> ConvClassifier:
@@ -171,6 +172,7 @@ def make_loss_fns(cfg: TripleGANConfig, modules: dict[str, nn.Module], gen: torc
 
 
 def fit(cfg: TripleGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[str, float]:
+    """Train the modules in place for the config's steps; returns the final metrics."""
     if not 0 <= cfg.alpha <= 1:
         raise ConfigError(f"alpha must be in [0, 1], got {cfg.alpha}")
     gen = torch.Generator().manual_seed(seed + 1)

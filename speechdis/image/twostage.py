@@ -60,6 +60,7 @@ class TwoStageConfig:
     lr_map: float = 1e-3
 
     def dims(self) -> dict[str, int]:
+        """Embedding size of each branch."""
         return {"foreground": self.fg_dim, "background": self.bg_dim, "pose": self.pose_dim}
 
 
@@ -99,9 +100,11 @@ class TwoStage(nn.Module):
         self.noise_dim = cfg.noise_dim
 
     def embed(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Each branch's embedding of its input."""
         return {b: self.encoders[b](inputs[b]) for b in BRANCHES}
 
     def decode(self, emb: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Image decoded from the concatenated branch embeddings."""
         return self.decoder(torch.cat([emb[b] for b in BRANCHES], 1))
 
     def sample_embeddings(self, n: int, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
@@ -110,14 +113,17 @@ class TwoStage(nn.Module):
 
 
 def build(cfg: TwoStageConfig) -> dict[str, nn.Module]:
+    """The named modules of this model, built from its config."""
     return {"twostage": TwoStage(cfg)}
 
 
 def shapes_splits(cfg: TwoStageConfig, seed: int) -> tuple[Shapes, Shapes]:
+    """Training and evaluation sets of synthetic shapes (disjoint seeds)."""
     return make_shapes(cfg.n_train, seed=seed), make_shapes(cfg.n_eval, seed=seed + 1000)
 
 
 def fit(cfg: TwoStageConfig, modules: dict[str, nn.Module], seed: int) -> dict[str, float]:
+    """Train the modules in place for the config's steps; returns the final metrics."""
     model: TwoStage = modules["twostage"]  # type: ignore[assignment]
     gen = torch.Generator().manual_seed(seed + 1)
     train, _ = shapes_splits(cfg, seed)

@@ -85,6 +85,7 @@ class FeatureDiscriminator(nn.Module):
                                   nn.LeakyReLU(0.2), nn.Linear(128, n_out))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The discriminator's last convolutional features (the VAE-GAN's learned similarity)."""
         return self.convs(x).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -94,6 +95,7 @@ class FeatureDiscriminator(nn.Module):
 
 
 def build(cfg: VAEGANConfig) -> dict[str, nn.Module]:
+    """The named modules of this model, built from its config."""
     if cfg.dataset == "shapes":
         ch, size = 3, 16
     else:
@@ -171,6 +173,7 @@ def make_loss_fns(cfg: VAEGANConfig, modules: dict[str, nn.Module], gen: torch.G
 
 
 def fit(cfg: VAEGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[str, float]:
+    """Train the modules in place for the config's steps; returns the final metrics."""
     gen = torch.Generator().manual_seed(seed + 1)
     if cfg.dataset == "shapes":
         x = shapes_splits(cfg, seed)[0].images
@@ -191,6 +194,7 @@ def fit(cfg: VAEGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[str
 
 @torch.no_grad()
 def encode_mean(encoder: nn.Module, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """The encoder's mean codes of `images`, in batches, in eval mode."""
     encoder.eval()
     return apply_batched(lambda x: encoder(x)[0], images)
 

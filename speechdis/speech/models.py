@@ -162,6 +162,7 @@ class InputNorm(nn.Module):
 
     @torch.no_grad()
     def set_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Set the per-dimension mean and std (std floored at 1e-5) used to normalise inputs."""
         self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
         self.std.copy_(torch.as_tensor(std, dtype=self.std.dtype).clamp_min(1e-5))
 

@@ -96,9 +96,11 @@ class SpeechObjective:
 
     @property
     def adversarial(self) -> bool:
+        """Whether the speaker critic is trained against the phonetic encoder."""
         return self.disentangled and self.cfg.adv_mode != "none"
 
     def adv_coeff(self) -> float:
+        """Weight of the adversarial term at the current step (warm-up or DANN ramp)."""
         c = self.cfg
         if c.adv_warmup_steps > 0:
             return linear_schedule(self.step / c.adv_warmup_steps, 0.0, c.adv_weight, 1.0)

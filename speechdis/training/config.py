@@ -84,6 +84,7 @@ class TrainConfig:
 
     @property
     def batch_size(self) -> int:
+        """Segments per batch: speakers_per_batch x segments_per_speaker."""
         return self.data.speakers_per_batch * self.data.segments_per_speaker
 
 
@@ -139,6 +140,7 @@ def _check_values(cfg: "TrainConfig") -> None:
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """The torch device for `name` (`auto`: this rank's GPU when CUDA is available, else CPU)."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():

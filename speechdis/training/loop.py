@@ -198,10 +198,12 @@ class Run:
 
     @property
     def main(self) -> bool:
+        """Whether this process is rank 0 (writes logs and checkpoints)."""
         return self.rank == 0
 
     @property
     def batches_per_step(self) -> int:
+        """Batches one optimisation step consumes (critic updates included)."""
         return self.trainer.batches_per_step
 
 
