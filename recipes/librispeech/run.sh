@@ -169,9 +169,12 @@ if run_stage 5; then
   [ -z "$max_queries_per_word" ] || opts+=(--max-queries-per-word "$max_queries_per_word")
   # shellcheck disable=SC2206 # eval_opts is a list of words on purpose
   [ -z "$eval_opts" ] || opts+=($eval_opts)
+  # The final table is printed once: by stage 6 when it runs, else here (the log keeps it either way).
+  table_out=/dev/stdout
+  [ "$stop_stage" -lt 6 ] || table_out=/dev/null
   $train_cmd "$log_dir/evaluate.log" speechdis evaluate all --data "$test_dir" \
     --model "baseline=$exp/baseline" --model "disentangled=$exp/disentangled" --out "$eval_dir" \
-    --device "$device" "${opts[@]}"
+    --device "$device" "${opts[@]}" >"$table_out"
 fi
 
 if run_stage 6; then
