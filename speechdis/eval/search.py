@@ -263,7 +263,7 @@ def load_archive(path: str, vector: str | None = None, allow_commands: bool = Fa
     if not p.is_file():
         raise DataDirError(f"{p}: no such archive file")
     if p.suffix == ".npz":
-        from speechdis.inference.extract import load_embeddings
+        from speechdis.inference.archive import load_embeddings
 
         es = load_embeddings(p)
         v = pick_vector(list(es.vectors), vector, str(p))

@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from speechdis.errors import ConfigError, DataDirError
+from speechdis.inference.vector_files import check_vector_arrays, read_npz
 
 __all__ = ["MFCC_STATS", "RESEMBLYZER", "OUTSIDE_SYSTEMS", "SPEAKER_ONLY", "RESERVED_NAMES", "segment_stats",
            "standardise", "mfcc_stats_vectors",
@@ -82,8 +83,6 @@ def load_npz_vectors(path: str | os.PathLike, seg_ids: Sequence[str]) -> tuple[d
     ``"npz"``). Raises :class:`DataDirError` naming the segment ids the file lacks, or what is wrong with the
     file (:func:`~speechdis.inference.vector_files.check_vector_arrays`).
     """
-    from speechdis.inference.vector_files import check_vector_arrays, read_npz
-
     p = Path(path)
     arrays = read_npz(p)
     ids, vecs = check_vector_arrays(arrays, p)  # shapes, finite values, unique ids: refused, never dropped

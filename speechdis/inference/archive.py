@@ -18,6 +18,7 @@ from speechdis.fileio import atomic_open
 from speechdis.inference.inputs import (
     Skipped,
 )
+from speechdis.inference.vector_files import check_vector_arrays, read_npz
 
 __all__ = ["EmbeddingSet", "load_embeddings", "output_paths", "check_output_dir"]
 
@@ -87,8 +88,6 @@ class EmbeddingSet:
 def load_embeddings(path: str | os.PathLike, allow_empty: bool = False) -> EmbeddingSet:
     """Read an ``.npz`` written by :meth:`EmbeddingSet.save_npz`, checked (:mod:`speechdis.inference.vector_files`;
     ``allow_empty``: a set of no segments is fine)."""
-    from speechdis.inference.vector_files import check_vector_arrays, read_npz
-
     path = Path(path)
     data = read_npz(path)
     missing = [k for k in ("ids", "utts", "words", "speakers", "starts", "ends", "kind", "model") if k not in data]
