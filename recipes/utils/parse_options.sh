@@ -11,7 +11,7 @@ _po_help() {
   for _po_v in $_po_vars; do
     desc=""
     line="$(grep -m1 -E "^${_po_v}=" "$script" 2>/dev/null || true)"
-    case "$line" in *" # "*) desc="${line#*  # }"; [ "$desc" = "$line" ] && desc="${line#* # }" ;; esac
+    case "$line" in *" # "*) desc="${line#* # }" ;; esac
     case "$_po_v" in
       stage) [ -n "$desc" ] || desc="first stage to run" ;;
       stop_stage) [ -n "$desc" ] || desc="last stage to run" ;;
