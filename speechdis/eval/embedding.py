@@ -22,10 +22,10 @@ from speechdis.eval.systems import (
     RESERVED_NAMES,
     call_embedder,
     load_npz_vectors,
-    roles_for,
     standardise,
 )
 from speechdis.inference.model import Embedder, load_speech_model
+from speechdis.speech.registry import vector_roles
 
 __all__ = ["ModelVectors", "ModelSource", "parse_model_specs", "mfcc_stats_system", "outside_system", "embed_models"]
 
@@ -129,7 +129,7 @@ def mfcc_stats_system(data: EvalData) -> ModelVectors:
     t0 = time.perf_counter()
     vecs = {"embedding": standardise(data.raw_stats).astype(np.float32)}
     return ModelVectors(MFCC_STATS, MFCC_STATS, "mean+std of the segment's features without CMVN, standardised",
-                        None, vecs, time.perf_counter() - t0, roles_for(["embedding"]))
+                        None, vecs, time.perf_counter() - t0, vector_roles(["embedding"]))
 
 
 def outside_system(name: str, data: EvalData, device: str = "cpu") -> ModelVectors:
@@ -140,7 +140,7 @@ def outside_system(name: str, data: EvalData, device: str = "cpu") -> ModelVecto
 
     vecs, seconds = timed_resemblyzer(data.data_dir, data.utts, data.spans, device)
     return ModelVectors(RESEMBLYZER, RESEMBLYZER, "Resemblyzer GE2E speaker encoder (its packaged weights)", None,
-                        {"embedding": vecs}, seconds, roles_for(["embedding"]))
+                        {"embedding": vecs}, seconds, vector_roles(["embedding"]))
 
 
 def _is_path(source: object) -> bool:
@@ -154,7 +154,7 @@ def _embed_source(name: str, source: object, data: EvalData, *, device: str, bat
         say(progress, f"reading {name} vectors from {source}")
         vecs, kind = load_npz_vectors(source, data.seg_ids)
         notes = ["sliding windows need a model: utterances scored by word segments"] if windows else []
-        return ModelVectors(name, kind, str(source), None, vecs, float("nan"), roles_for(list(vecs)), notes=notes)
+        return ModelVectors(name, kind, str(source), None, vecs, float("nan"), vector_roles(list(vecs)), notes=notes)
     if not _is_path(source):
         if isinstance(source, Embedder):
             emb = source
@@ -164,7 +164,7 @@ def _embed_source(name: str, source: object, data: EvalData, *, device: str, bat
             vecs = call_embedder(source, data.feats)
             seconds = time.perf_counter() - t0
             notes = ["sliding windows need a model: utterances scored by word segments"] if windows else []
-            return ModelVectors(name, "python", type(source).__name__, None, vecs, seconds, roles_for(list(vecs)),
+            return ModelVectors(name, "python", type(source).__name__, None, vecs, seconds, vector_roles(list(vecs)),
                                 notes=notes)
     else:
         emb = load_speech_model(source, device=device, batch_size=batch_size, threads=threads)
@@ -175,7 +175,7 @@ def _embed_source(name: str, source: object, data: EvalData, *, device: str, bat
     seconds = time.perf_counter() - t0
     path = Path(emb.path)
     exp_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    mv = ModelVectors(name, emb.kind, str(emb.path), exp_dir, vecs, seconds, roles_for(emb.keys),
+    mv = ModelVectors(name, emb.kind, str(emb.path), exp_dir, vecs, seconds, emb.roles,
                       notes=emb.warnings + notes)
     if windows is not None:
         wfeats, owners, spans = _window_segments(emb, data, *windows)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from speechdis.errors import ConfigError
+from speechdis.speech.registry import SPEECH_MODELS
 
 __all__ = ["ExactIndex", "FaissIndex", "build_index", "have_faiss", "normalise_f32", "recall_at_k",
            "AUTO_INDEX_MIN", "INDEX_KINDS", "Archive", "load_archive", "pick_vector"]
@@ -237,16 +238,15 @@ class Archive:
 
 
 def pick_vector(keys: list[str], vector: str | None, source: str) -> str:
-    """The vector kind to search: ``vector`` when given, else phonetic, embedding, or the only one."""
+    """The vector kind to search: ``vector`` when given, else the one playing the phonetic role (``phonetic``,
+    the baseline's ``embedding``, or the only one: :mod:`speechdis.speech.registry`)."""
     if vector is not None:
         if vector not in keys:
             raise ConfigError(f"{source}: no '{vector}' vectors (has {', '.join(keys) or 'none'})")
         return vector
-    for v in ("phonetic", "embedding"):
-        if v in keys:
-            return v
-    if len(keys) == 1:
-        return keys[0]
+    found = SPEECH_MODELS.roles_for(keys, ("phonetic",))  # the vector a speech model searches with
+    if found is not None:
+        return found["phonetic"]
     raise ConfigError(f"{source}: say which vectors to search with --vector ({', '.join(keys)})")
 
 

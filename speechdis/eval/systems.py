@@ -16,7 +16,7 @@ from speechdis.inference.vector_files import check_vector_arrays, read_npz
 
 __all__ = ["MFCC_STATS", "RESEMBLYZER", "OUTSIDE_SYSTEMS", "SPEAKER_ONLY", "RESERVED_NAMES", "segment_stats",
            "standardise", "mfcc_stats_vectors",
-           "load_npz_vectors", "call_embedder", "roles_for"]
+           "load_npz_vectors", "call_embedder"]
 
 MFCC_STATS = "mfcc-stats"
 RESEMBLYZER = "resemblyzer"
@@ -51,23 +51,6 @@ def mfcc_stats_vectors(feats: Sequence[np.ndarray]) -> np.ndarray:
     Give it features without CMVN (the baseline is defined on raw features).
     """
     return standardise(segment_stats(feats)).astype(np.float32)
-
-
-def roles_for(keys: Sequence[str]) -> dict[str, str]:
-    """Which vector is searched (``phonetic``) and which verifies speakers (``speaker``).
-
-    ``phonetic`` + ``speaker`` keys play their roles, ``embedding`` (or the only vector there is)
-    plays both.
-    """
-    keys = list(keys)
-    if "phonetic" in keys and "speaker" in keys:
-        return {"phonetic": "phonetic", "speaker": "speaker"}
-    if "embedding" in keys:
-        return {"phonetic": "embedding", "speaker": "embedding"}
-    if len(keys) == 1:
-        return {"phonetic": keys[0], "speaker": keys[0]}
-    raise ConfigError(f"cannot tell which vector is which among {keys}: name them 'phonetic' and 'speaker', "
-                      f"or give one vector ('embedding')")
 
 
 def _missing_message(source: str, missing: list[str], total: int) -> str:

@@ -194,7 +194,8 @@ def evaluate(cfg: BiGANConfig, modules: dict[str, nn.Module], seed: int, out_dir
 
 
 SPEC = ModelSpec(
-    name="bigan", description="BiGAN / ALI on digits: pair discriminator on (x, E(x)) vs (G(z), z)",
+    name="bigan", family="image",
+    description="BiGAN / ALI on digits: pair discriminator on (x, E(x)) vs (G(z), z)",
     config_cls=BiGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("recon_mse", "recon_mse_mean_image", "recon_same_class", "probe_accuracy_z", "knn1_accuracy_z"),
     datasets=("digits", "mnist"),

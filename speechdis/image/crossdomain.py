@@ -166,7 +166,8 @@ def evaluate(cfg: CrossDomainConfig, modules: dict[str, nn.Module], seed: int, o
 
 
 SPEC = ModelSpec(
-    name="crossdomain", description="Cross-domain disentanglement: shared/exclusive parts, GRL on exclusive path",
+    name="crossdomain", family="image",
+    description="Cross-domain disentanglement: shared/exclusive parts, GRL on exclusive path",
     config_cls=CrossDomainConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("cross_mse_x_to_y", "swap_mse", "probe_digit_from_shared", "probe_digit_from_exclusive",
               "probe_background_from_exclusive", "probe_background_from_shared"),

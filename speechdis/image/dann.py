@@ -179,7 +179,8 @@ def evaluate(cfg: DANNConfig, modules: dict[str, nn.Module], seed: int, out_dir:
 
 
 SPEC = ModelSpec(
-    name="dann", description="DANN: plain → coloured digits with a gradient reversal layer, vs source-only",
+    name="dann", family="image",
+    description="DANN: plain → coloured digits with a gradient reversal layer, vs source-only",
     config_cls=DANNConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("dann_target_accuracy", "source_only_target_accuracy", "dann_source_accuracy",
               "dann_domain_probe_accuracy", "source_only_domain_probe_accuracy"),

@@ -193,7 +193,8 @@ def _photo_edit(cfg: EditConfig, enc: nn.Module, dec: nn.Module, disc: nn.Module
 
 
 SPEC = ModelSpec(
-    name="edit", description="Latent editing with the VAE-GAN: attribute vectors and optimisation edits",
+    name="edit", family="image",
+    description="Latent editing with the VAE-GAN: attribute vectors and optimisation edits",
     config_cls=EditConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("attr_right_alpha1_success", "attr_large_alpha1_success", "attr_red_alpha1_success",
               "photo_edit_user_loss_before", "photo_edit_user_loss_after", "photo_edit_success",

@@ -242,7 +242,8 @@ def evaluate(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int, out_d
 
 
 SPEC = ModelSpec(
-    name="infogan", description="InfoGAN on digits: categorical + continuous codes, Q head shares D's body",
+    name="infogan", family="image",
+    description="InfoGAN on digits: categorical + continuous codes, Q head shares D's body",
     config_cls=InfoGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("code_class_alignment", "unsupervised_error", "sample_coverage", "q_cat_accuracy"),
     datasets=("digits", "mnist"),

@@ -1,21 +1,22 @@
 """The image models by name, and the train / evaluate entry points the CLI and recipe use.
 
-Every model module defines ``SPEC = ModelSpec(...)``: a config dataclass (with a ``steps`` field), ``build``
-(fresh modules from a config), ``fit`` (train them) and ``evaluate`` (metrics + pictures into a directory).
+Every model module defines ``SPEC = ModelSpec(family="image", ...)`` (the spec type both families share,
+:mod:`speechdis.registry`): a config dataclass (with a ``steps`` field), ``build`` (fresh modules from a
+config), ``fit`` (train them) and ``evaluate`` (metrics + pictures into a directory); :data:`IMAGE_MODELS`
+lists the modules by name.
 Training writes ``model.pt`` and ``metrics.json`` into the output directory; evaluation can be re-run from
 the checkpoint alone because data sets are regenerated deterministically from the saved seed.
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import logging
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from torch import nn
 
@@ -31,32 +32,15 @@ from speechdis.image.common import (
     seed_everything,
     write_metrics,
 )
+from speechdis.registry import ModelSpec, Registry
 
 log = logging.getLogger(__name__)
 
 Modules = dict[str, nn.Module]
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """How to build, train and evaluate one image model."""
-
-    name: str
-    description: str
-    config_cls: type
-    build: Callable[[Any], Modules]
-    fit: Callable[[Any, Modules, int], dict[str, float]]  # (config, modules, seed) -> training logs
-    evaluate: Callable[[Any, Modules, int, Path], dict[str, Any]]  # (config, modules, seed, out_dir)
-    headline: tuple[str, ...] = ()  # metric keys for the combined table
-    fit_when_initialised: bool = True  # False: weights from --init are used as they are (no training)
-    # Data sets the model trains on (the config's ``dataset`` field; the first is the default) and, per data
-    # set, the config defaults that differ from the dataclass's (e.g. wider nets and more steps on MNIST).
-    datasets: tuple[str, ...] = ()
-    presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
-
-
-# name -> module under speechdis.image (imported lazily so `speechdis image list` stays fast)
-_MODULES = {
+# name -> module under speechdis.image defining its SPEC (imported lazily so `speechdis image list` stays fast)
+IMAGE_MODELS = Registry("image", {name: f"speechdis.image.{module}" for name, module in {
     "infogan": "infogan",
     "vaegan": "vaegan",
     "bigan": "bigan",
@@ -65,15 +49,13 @@ _MODULES = {
     "edit": "editing",
     "crossdomain": "crossdomain",
     "twostage": "twostage",
-}
-MODEL_NAMES: tuple[str, ...] = tuple(_MODULES)
+}.items()})
+MODEL_NAMES: tuple[str, ...] = IMAGE_MODELS.names()
 
 
 def get_spec(name: str) -> ModelSpec:
     """The :class:`ModelSpec` of model ``name``."""
-    if name not in _MODULES:
-        raise ConfigError(f"unknown image model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
-    return importlib.import_module(f"speechdis.image.{_MODULES[name]}").SPEC
+    return IMAGE_MODELS.get(name)
 
 
 def make_config(name: str, steps: int | None = None, overrides: Mapping[str, Any] | None = None) -> Any:
@@ -85,12 +67,12 @@ def make_config(name: str, steps: int | None = None, overrides: Mapping[str, Any
     if "dataset" in overrides and dataset not in spec.datasets:
         known = ", ".join(spec.datasets) if spec.datasets else "its own built-in data only"
         raise ConfigError(f"{name}: no dataset {dataset!r}; it trains on {known}")
-    base = {**to_dict(spec.config_cls()), **spec.presets.get(dataset, {})}
+    base = {**to_dict(spec.config_type()), **spec.presets.get(dataset, {})}
     items = [f"{k}={v}" for k, v in overrides.items() if isinstance(v, str)]
     data = apply_overrides(base, items)
     data.update({k: v for k, v in overrides.items() if not isinstance(v, str)})
     try:
-        cfg = from_dict(spec.config_cls, data)
+        cfg = from_dict(spec.config_type, data)
     except ConfigError as e:
         raise ConfigError(f"{name}: {e}") from None
     if steps is not None:
@@ -210,7 +192,7 @@ def load_image_model(path: str | os.PathLike, state: Mapping | None = None) -> I
     state = read_image_model(path) if state is None else state
     spec = get_spec(image_model_name(state))
     try:
-        cfg = from_dict(spec.config_cls, state["config"])
+        cfg = from_dict(spec.config_type, state["config"])
     except ConfigError as e:
         raise ModelError(f"{path}: stored config does not fit {spec.name} ({e})") from e
     modules = spec.build(cfg)

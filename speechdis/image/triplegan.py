@@ -241,7 +241,8 @@ def evaluate(cfg: TripleGANConfig, modules: dict[str, nn.Module], seed: int, out
 
 
 SPEC = ModelSpec(
-    name="triplegan", description="Triple-GAN on digits, semi-supervised (few labels per class)",
+    name="triplegan", family="image",
+    description="Triple-GAN on digits, semi-supervised (few labels per class)",
     config_cls=TripleGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("classifier_accuracy", "baseline_accuracy", "conditional_sample_accuracy", "n_labels"),
     datasets=("digits", "mnist"),

@@ -216,7 +216,8 @@ def evaluate(cfg: TwoStageConfig, modules: dict[str, nn.Module], seed: int, out_
 
 
 SPEC = ModelSpec(
-    name="twostage", description="Two-stage disentangled generation on shapes: multi-branch AE + WGAN-GP mappings",
+    name="twostage", family="image",
+    description="Two-stage disentangled generation on shapes: multi-branch AE + WGAN-GP mappings",
     config_cls=TwoStageConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("recon_mse", "mig", "dci_disentanglement", "factor_vae", "frechet_foreground",
               "frechet_foreground_gaussian", "sample_shape_coverage"),

@@ -241,7 +241,8 @@ def evaluate(cfg: VAEGANConfig, modules: dict[str, nn.Module], seed: int, out_di
 
 
 SPEC = ModelSpec(
-    name="vaegan", description="VAE-GAN on shapes (optional 3-class D and learned-similarity reconstruction)",
+    name="vaegan", family="image",
+    description="VAE-GAN on shapes (optional 3-class D and learned-similarity reconstruction)",
     config_cls=VAEGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("recon_mse", "mig", "dci_disentanglement", "factor_vae", "sample_shape_coverage"),
     datasets=("shapes", "mnist"),

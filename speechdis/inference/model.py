@@ -26,8 +26,8 @@ per-utterance CMVN therefore see identical inputs. A model trained with ``cmvn: 
 precomputed features (``speechdis extract DATA_DIR``) to reproduce per-speaker normalisation. Dither
 (normally 0) is seeded from the utterance id, as in ``speechdis features``.
 
-Over 450 lines for now: :class:`Embedder` (batching, pooling, every input form) and its loader are one unit;
-the per-kind vector names move to the model registry (issue 20 item 1), which will shorten it.
+Over 450 lines: :class:`Embedder` (batching, pooling, every input form) and its loader are one unit; what each
+model kind makes (vector names, dimensions, roles) is its spec in :mod:`speechdis.speech.registry`.
 """
 from __future__ import annotations
 
@@ -49,11 +49,12 @@ from speechdis.audio.features import (
     segment_frames,
 )
 from speechdis.errors import AudioError, ConfigError, ModelError
+from speechdis.registry import ModelSpec
+from speechdis.speech.registry import speech_spec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Embedder", "load_model", "load_speech_model", "find_model_file", "vector_roles", "Span", "POOLINGS",
-           "crop_windows"]
+__all__ = ["Embedder", "load_model", "load_speech_model", "find_model_file", "Span", "POOLINGS", "crop_windows"]
 
 # A segment given as (start, end) seconds, relative to the start of the file / wave.
 Span = tuple[float, float]
@@ -122,18 +123,6 @@ def _stored_yaml(path: Path) -> FeatureConfig:
         raise ModelError(str(e)) from e
 
 
-def vector_roles(keys: Sequence[str]) -> dict[str, str]:
-    """Which vector plays which role: ``{"phonetic": key, "speaker": key}``.
-
-    The baseline's single ``embedding`` plays both roles (that is how it is compared).
-    """
-    if "phonetic" in keys and "speaker" in keys:
-        return {"phonetic": "phonetic", "speaker": "speaker"}
-    if "embedding" in keys:
-        return {"phonetic": "embedding", "speaker": "embedding"}
-    raise ModelError(f"unknown embedding keys {list(keys)}")
-
-
 def _utt_rng(utt: str | None) -> np.random.Generator:
     # Same seeding as speechdis.data.featjobs, so dithered features match the data-dir ones.
     seed = int(hashlib.sha1(utt.encode()).hexdigest()[:8], 16) if utt else 0
@@ -178,21 +167,23 @@ class Embedder:
     # -- description ---------------------------------------------------------------------------
     @property
     def kind(self) -> str:
-        """``"disentangled"`` or ``"baseline"``."""
+        """The speech model kind (``model.kind``: ``"disentangled"``, ``"baseline"``, ...)."""
         return self.train_config.model.kind
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The model's registry entry (:mod:`speechdis.speech.registry`): its vectors and their roles."""
+        return speech_spec(self.kind)
 
     @property
     def keys(self) -> list[str]:
         """Names of the vectors each ``embed_*`` call returns."""
-        return ["phonetic", "speaker"] if self.kind == "disentangled" else ["embedding"]
+        return list(self.spec.vectors)
 
     @property
     def dims(self) -> dict[str, int]:
         """Dimension of each vector."""
-        m = self.train_config.model
-        if self.kind == "disentangled":
-            return {"phonetic": m.phonetic_dim, "speaker": m.speaker_dim}
-        return {"embedding": m.embed_dim}
+        return self.spec.dims(self.train_config.model)
 
     @property
     def sha256(self) -> str:
@@ -215,8 +206,8 @@ class Embedder:
 
     @property
     def roles(self) -> dict[str, str]:
-        """``{"phonetic": key, "speaker": key}`` (see :func:`vector_roles`)."""
-        return vector_roles(self.keys)
+        """``{"phonetic": key, "speaker": key}``: which vector plays each role (the baseline's one vector both)."""
+        return dict(self.spec.roles)
 
     # -- features ------------------------------------------------------------------------------
     def features(self, wave: np.ndarray, sample_rate: int, utt: str | None = None) -> np.ndarray:

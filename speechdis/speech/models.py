@@ -10,13 +10,14 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speechdis.adversarial.heads import PairCritic
 from speechdis.speech.losses import length_mask
+from speechdis.speech.registry import speech_spec
 
 
 @dataclass
 class ModelConfig:
     """Sizes of the encoders and the decoder (reference: 2-layer GRUs, 128 + 128 dims)."""
 
-    kind: str = "disentangled"  # "disentangled" or "baseline" (plain Audio Word2Vec)
+    kind: str = "disentangled"  # a speech model of speechdis.speech.registry: "disentangled" or "baseline"
     feat_dim: int = 39
     rnn: str = "gru"  # "gru" or "lstm"
     hidden: int = 256
@@ -327,9 +328,5 @@ class SpeakerPairClassifier(PairCritic):
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
-    """The autoencoder named by ``cfg.kind``."""
-    if cfg.kind == "disentangled":
-        return DisentangledAutoencoder(cfg)
-    if cfg.kind == "baseline":
-        return Seq2SeqAutoencoder(cfg)
-    raise ValueError(f"model.kind must be 'disentangled' or 'baseline', not {cfg.kind!r}")
+    """The autoencoder named by ``cfg.kind`` (its spec in :mod:`speechdis.speech.registry`)."""
+    return speech_spec(cfg.kind).build(cfg)

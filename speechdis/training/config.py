@@ -10,6 +10,7 @@ from speechdis.adversarial.trainer import AMP_MODES, amp_mode
 from speechdis.errors import ConfigError
 from speechdis.speech.models import ModelConfig
 from speechdis.speech.objective import LossConfig
+from speechdis.speech.registry import SPEECH_MODELS
 
 __all__ = ["TrainConfig", "OptimConfig", "DataConfig", "LoopConfig", "resolve_device"]
 
@@ -88,15 +89,14 @@ class TrainConfig:
         return self.data.speakers_per_batch * self.data.segments_per_speaker
 
 
-MODEL_KINDS = ("disentangled", "baseline")
 RNN_KINDS = ("gru", "lstm")
 
 
 def _check_values(cfg: "TrainConfig") -> None:
     """Values that type-check but would crash or silently misbehave later (one-line ValueError)."""
     m, o, d, t, lo = cfg.model, cfg.optim, cfg.data, cfg.train, cfg.loss
-    if m.kind not in MODEL_KINDS:
-        raise ValueError(f"model.kind is {m.kind!r}; allowed: {', '.join(MODEL_KINDS)}")
+    if m.kind not in SPEECH_MODELS:
+        raise ValueError(f"model.kind is {m.kind!r}; allowed: {', '.join(SPEECH_MODELS.names())}")
     if m.rnn not in RNN_KINDS:
         raise ValueError(f"model.rnn is {m.rnn!r}; allowed: {', '.join(RNN_KINDS)}")
     at_least = [

@@ -42,6 +42,7 @@ from speechdis.speech.losses import masked_mse, sample_group_pairs, sample_pairs
 from speechdis.speech.models import SpeakerPairClassifier, build_model
 from speechdis.speech.objective import SpeechObjective
 from speechdis.speech.phones import ARPABET, load_pronunciations, phone_table
+from speechdis.speech.registry import speech_spec
 from speechdis.training.checkpoint import load_checkpoint, save_model, set_rng_state, write_checkpoint
 from speechdis.training.config import TrainConfig, resolve_device
 from speechdis.training.probe import linear_probe
@@ -68,7 +69,12 @@ def _distributed() -> tuple[int, int, int]:
 
 
 def _critic_needed(cfg: TrainConfig) -> bool:
-    return cfg.model.kind == "disentangled" and cfg.loss.adv_mode != "none"
+    return speech_spec(cfg.model.kind).critic and cfg.loss.adv_mode != "none"
+
+
+def _disentangled(cfg: TrainConfig) -> bool:
+    """Separate phonetic and speaker vectors (the heads on v_s / v_p apply): the kind's spec says."""
+    return speech_spec(cfg.model.kind).disentangled
 
 
 def build_modules(cfg: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module | None]:
@@ -122,6 +128,7 @@ def validate(model: torch.nn.Module, critic: torch.nn.Module | None, dataset: Wo
     group means when it was trained on them (``critic_group_size`` > 1)."""
     from sklearn.metrics import roc_auc_score
 
+    spec = speech_spec(model.cfg.kind)
     model.eval()
     vecs: dict[str, list[torch.Tensor]] = {}
     rec_sum, frames = 0.0, 0
@@ -133,9 +140,8 @@ def validate(model: torch.nn.Module, critic: torch.nn.Module | None, dataset: Wo
         n = int(batch["lengths"].sum())
         rec_sum += masked_mse(out["reconstruction"], out.get("target", batch["feats"]), batch["lengths"]).item() * n
         frames += n
-        for k in ("phonetic", "speaker", "embedding"):
-            if k in out:
-                vecs.setdefault(k, []).append(out[k].float().cpu())
+        for k in spec.vectors:
+            vecs.setdefault(k, []).append(out[k].float().cpu())
         speakers.append(batch["speaker"].cpu())
     model.train()
     res = {"rec": rec_sum / max(frames, 1)}
@@ -143,12 +149,12 @@ def validate(model: torch.nn.Module, critic: torch.nn.Module | None, dataset: Wo
     # Speaker identity linearly decodable from the content vector (lower is better disentangled): the
     # same probe as the evaluation's, on held-out speakers, so settings can be chosen without test data.
     try:
-        content = vecs["phonetic"] if "phonetic" in vecs else vecs["embedding"]
+        content = vecs[spec.roles["phonetic"]]
         probe = linear_probe(torch.cat(content).numpy(), spk.tolist(), seed=seed)
         res["spk_probe_content"], res["spk_probe_chance"] = probe.accuracy, probe.chance
     except ValueError:  # too few speakers or segments for a split
         pass
-    if "phonetic" not in vecs:
+    if not spec.disentangled:
         return res
     g = torch.Generator().manual_seed(seed)
     try:
@@ -156,9 +162,9 @@ def validate(model: torch.nn.Module, critic: torch.nn.Module | None, dataset: Wo
     except ValueError:
         return res
     same_np = same.numpy()
-    v_s = torch.cat(vecs["speaker"])
+    v_s = torch.cat(vecs[spec.roles["speaker"]])
     res["spk_auc_speaker"] = float(roc_auc_score(same_np, -(v_s[i] - v_s[j]).pow(2).sum(-1).numpy()))
-    v_p = torch.cat(vecs["phonetic"])
+    v_p = torch.cat(vecs[spec.roles["phonetic"]])
     res["spk_auc_phonetic_dist"] = float(roc_auc_score(same_np, -(v_p[i] - v_p[j]).pow(2).sum(-1).numpy()))
     if critic is not None:
         a, b = v_p[i], v_p[j]
@@ -241,10 +247,10 @@ def build_run(cfg: TrainConfig, train_ds: WordSegmentDataset, features: FeatureC
     """Seeded modules on ``device``, the objective and the trainer, at step 0."""
     torch.manual_seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)
-    if cfg.loss.speaker_ce_weight > 0 and cfg.model.kind == "disentangled":
+    if cfg.loss.speaker_ce_weight > 0 and _disentangled(cfg):
         cfg.model.speaker_classes = len(train_ds.speaker_index)
     phones = None
-    if cfg.loss.ctc_weight > 0 and cfg.model.kind == "disentangled":
+    if cfg.loss.ctc_weight > 0 and _disentangled(cfg):
         phones = phone_table(train_ds.word_index, load_pronunciations(cfg.loss.ctc_lexicon))
         cfg.model.phone_classes = len(ARPABET) + 1  # + the CTC blank
     model, critic = build_modules(cfg)
@@ -253,7 +259,7 @@ def build_run(cfg: TrainConfig, train_ds: WordSegmentDataset, features: FeatureC
     model.to(device)
     if critic is not None:
         critic.to(device)
-    obj = SpeechObjective(model, critic, cfg.loss, cfg.model.kind == "disentangled", cfg.train.steps)
+    obj = SpeechObjective(model, critic, cfg.loss, _disentangled(cfg), cfg.train.steps)
     obj.phones = phones
     trainer = build_trainer(cfg, model, critic, device, freeze_critic=world == 1)
     return Run(cfg, device, rank, world, model, critic, obj, trainer, features)
