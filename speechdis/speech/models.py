@@ -46,6 +46,8 @@ class ModelConfig:
     # Phone classes (+ blank) of the CTC phone decoder on v_p (set by training when loss.ctc_weight > 0).
     phone_classes: int = 0
     phone_decoder_hidden: int = 64
+    # Training words of the cosine-softmax head on v_p (set by training when loss.word_ce_weight > 0).
+    word_classes: int = 0
     # SpecAugment-style masking of the encoders' input while training (the reconstruction target stays
     # clean): this many time masks of up to spec_time_width frames and frequency masks of up to
     # spec_freq_width feature dims, set to the (normalised) mean 0. 0 masks = off.
@@ -293,6 +295,8 @@ class DisentangledAutoencoder(_Autoencoder):
         # CTC phone decoder on v_p (loss.ctc_weight): v_p alone must spell the word's phones.
         self.phone_decoder = RNNDecoder(cfg.phonetic_dim, cfg.phone_classes, cfg.phone_decoder_hidden, 1,
                                         cfg.rnn) if cfg.phone_classes > 0 else None
+        # Word classifier on v_p (loss.word_ce_weight): class weights of a cosine softmax, no bias.
+        self.word_head = nn.Linear(cfg.phonetic_dim, cfg.word_classes, bias=False) if cfg.word_classes > 0 else None
 
     def _encode(self, content: torch.Tensor, speaker: torch.Tensor, steps: torch.Tensor,
                 keys: tuple[str, ...] = ("phonetic", "speaker")) -> dict[str, torch.Tensor]:

@@ -33,6 +33,7 @@ from speechdis.speech.losses import (
     speaker_distance_loss,
 )
 from speechdis.speech.phones import PhoneTable
+from speechdis.speech.words import cosine_softmax_loss
 
 
 @dataclass
@@ -66,6 +67,12 @@ class LossConfig:
     # (speechdis.speech.phones; ctc_lexicon adds/overrides pronunciations); 0 = off.
     ctc_weight: float = 0.0
     ctc_lexicon: Optional[str] = None
+    # Word-discriminative objective (speechdis.speech.words): cosine-softmax classifier of the training words
+    # (those with ≥ word_min_count tokens) on v_p, scale word_scale, additive margin word_margin; 0 = off.
+    word_ce_weight: float = 0.0
+    word_min_count: int = 2
+    word_scale: float = 16.0
+    word_margin: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.same_fraction < 1.0:
@@ -76,6 +83,8 @@ class LossConfig:
             raise ValueError("loss.correspondence must be between 0 and 1")
         if self.critic_group_size < 1:
             raise ValueError("loss.critic_group_size must be ≥ 1")
+        if self.word_min_count < 1 or self.word_scale <= 0 or not 0.0 <= self.word_margin < 1.0:
+            raise ValueError("loss.word_min_count must be ≥ 1, loss.word_scale > 0 and loss.word_margin in [0, 1)")
         if self.critic_batches not in ("fresh", "shared"):
             raise ValueError(f"loss.critic_batches must be 'fresh' or 'shared', not {self.critic_batches!r}")
 
@@ -93,6 +102,7 @@ class SpeechObjective:
         self.total_steps = max(total_steps, 1)
         self.step = 0  # set by the training loop, drives the schedules
         self.phones: PhoneTable | None = None  # phone targets per word index (set by training for CTC)
+        self.word_classes: torch.Tensor | None = None  # word index → word class or -1 (set for word_ce)
 
     @property
     def adversarial(self) -> bool:
@@ -204,6 +214,13 @@ class SpeechObjective:
             ctc, n = self.phone_ctc(out["phonetic"], lengths, batch["word"])
             total = total + c.ctc_weight * ctc
             logs["loss/ctc"], logs["ctc_items"] = ctc.item(), float(n)
+        if c.word_ce_weight > 0 and self.word_classes is not None:
+            classes = self.word_classes.to(spk.device)
+            target = torch.where(batch["word"] >= 0, classes[batch["word"].clamp_min(0)], -1)
+            wce, wacc = cosine_softmax_loss(out["phonetic"], self.plain_model.word_head.weight, target,
+                                            c.word_scale, c.word_margin)
+            total = total + c.word_ce_weight * wce
+            logs["loss/word_ce"], logs["word_acc"] = wce.item(), wacc.item()
         if self.adversarial:
             assert self.critic is not None
             coeff = self.adv_coeff()

@@ -43,6 +43,7 @@ from speechdis.speech.models import SpeakerPairClassifier, build_model
 from speechdis.speech.objective import SpeechObjective
 from speechdis.speech.phones import ARPABET, load_pronunciations, phone_table
 from speechdis.speech.registry import speech_spec
+from speechdis.speech.words import word_class_table
 from speechdis.training.checkpoint import load_checkpoint, save_model, set_rng_state, write_checkpoint
 from speechdis.training.config import TrainConfig, resolve_device
 from speechdis.training.probe import linear_probe
@@ -253,6 +254,10 @@ def build_run(cfg: TrainConfig, train_ds: WordSegmentDataset, features: FeatureC
     if cfg.loss.ctc_weight > 0 and _disentangled(cfg):
         phones = phone_table(train_ds.word_index, load_pronunciations(cfg.loss.ctc_lexicon))
         cfg.model.phone_classes = len(ARPABET) + 1  # + the CTC blank
+    word_classes = None
+    if cfg.loss.word_ce_weight > 0 and _disentangled(cfg):
+        word_classes, cfg.model.word_classes = word_class_table(train_ds.word_ids, len(train_ds.word_index),
+                                                                cfg.loss.word_min_count)
     model, critic = build_modules(cfg)
     if cfg.model.input_norm == "global":
         model.set_input_stats(*(torch.from_numpy(a) for a in train_ds.feature_stats(seed=cfg.train.seed)))
@@ -260,7 +265,7 @@ def build_run(cfg: TrainConfig, train_ds: WordSegmentDataset, features: FeatureC
     if critic is not None:
         critic.to(device)
     obj = SpeechObjective(model, critic, cfg.loss, _disentangled(cfg), cfg.train.steps)
-    obj.phones = phones
+    obj.phones, obj.word_classes = phones, word_classes
     trainer = build_trainer(cfg, model, critic, device, freeze_critic=world == 1)
     return Run(cfg, device, rank, world, model, critic, obj, trainer, features)
 
@@ -466,6 +471,7 @@ RESUMABLE_CHANGES = frozenset({
     "train.device", "train.amp", "data.num_workers", "data.preload", "data.storage_dtype",
     "data.max_valid_segments",
     "model.speaker_classes",  # derived from the training data, which is compared on its own
+    "model.word_classes",
 })
 
 

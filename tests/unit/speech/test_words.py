@@ -1,0 +1,50 @@
+"""The word-discriminative objective of the phonetic encoder (cosine-softmax word classifier on v_p)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from speechdis.errors import ConfigError
+from speechdis.speech.words import cosine_softmax_loss, word_class_table
+from speechdis.training.loop import train
+from tests.helpers import tiny_train_config as _cfg
+
+
+def test_word_class_table_keeps_words_with_enough_tokens():
+    classes, n = word_class_table(np.array([0, 0, 1, 2, 2, 2, -1]), n_words=4, min_count=2)
+    assert n == 2
+    assert classes.tolist() == [0, -1, 1, -1]  # word 1 has one token, word 3 none
+
+
+def test_cosine_softmax_loss_ignores_rows_without_a_class_and_rewards_alignment():
+    weight = torch.eye(3, 4)
+    v = torch.tensor([[5.0, 0, 0, 0], [0, 5.0, 0, 0], [1.0, 1.0, 1.0, 1.0]])
+    good, acc = cosine_softmax_loss(v, weight, torch.tensor([0, 1, -1]), scale=16.0)
+    bad, acc_bad = cosine_softmax_loss(v, weight, torch.tensor([1, 0, -1]), scale=16.0)
+    assert good < 0.01 < bad and float(acc) == 1.0 and float(acc_bad) == 0.0
+    margin, _ = cosine_softmax_loss(v, weight, torch.tensor([0, 1, -1]), scale=16.0, margin=0.3)
+    assert margin > good  # the margin asks for more than the nearest class
+    none, _ = cosine_softmax_loss(v, weight, torch.tensor([-1, -1, -1]), scale=16.0)
+    assert float(none) == 0.0
+
+
+def test_word_objective_trains_and_the_model_file_rebuilds(mini_data, tmp_path):
+    """The word classifier's loss falls on the mini corpus and model.pt (with its head) loads for embedding."""
+    from speechdis import load_model
+
+    cfg = _cfg(train__steps=60, train__ckpt_every=1000, train__valid_every=1000, loss__word_ce_weight=1.0,
+               loss__adv_mode="none", optim__lr=0.005)
+    train(cfg, mini_data["train"], tmp_path / "exp")
+    recs = [json.loads(ln) for ln in (tmp_path / "exp" / "train_log.jsonl").read_text().splitlines()
+            if '"train"' in ln]
+    first = sum(r["loss/word_ce"] for r in recs[:10]) / 10
+    last = sum(r["loss/word_ce"] for r in recs[-10:]) / 10
+    assert last < 0.8 * first, (first, last)
+    model = load_model(tmp_path / "exp" / "model.pt")
+    assert model.model.cfg.word_classes > 1 and model.model.word_head is not None
+
+
+def test_word_options_are_checked():
+    with pytest.raises(ConfigError, match="word_margin"):
+        _cfg(loss__word_margin=1.5)
