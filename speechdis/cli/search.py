@@ -60,12 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
-def _queries(args: argparse.Namespace, archive) -> tuple[list[str], "np.ndarray", list[int]]:  # noqa: F821
+def _queries(args: argparse.Namespace, archive, vector: str) -> tuple[list[str], "np.ndarray", list[int]]:  # noqa: F821
+    """Names, vectors and (for archive segment ids) archive rows of the queries, as ``vector`` vectors."""
     import numpy as np
 
     from speechdis.errors import ConfigError
     from speechdis.eval.search import pick_vector
-    from speechdis.inference.extract import AUDIO_EXTENSIONS, load_embeddings
+    from speechdis.inference.archive import load_archive
+    from speechdis.inference.inputs import AUDIO_EXTENSIONS
 
     where = {a: i for i, a in enumerate(archive.ids)}
     names: list[str] = []
@@ -75,23 +77,23 @@ def _queries(args: argparse.Namespace, archive) -> tuple[list[str], "np.ndarray"
     for q in args.queries:
         p = Path(q)
         if p.is_file() and p.suffix == ".npz":
-            es = load_embeddings(p)
-            v = pick_vector(list(es.vectors), archive.vector, str(p))
+            es = load_archive(p)
+            v = pick_vector(list(es.vectors), vector, str(p))
             names += es.ids
             vecs += list(np.asarray(es.vectors[v], dtype=np.float32))
             own += [-1] * len(es.ids)
         elif p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS:
             if model is None:
                 model = _query_model(args, archive, p)
-                if archive.vector not in model.keys:
+                if vector not in model.keys:
                     raise ConfigError(f"the model makes {', '.join(model.keys)} vectors, the archive holds "
-                                      f"{archive.vector}")
+                                      f"{vector}")
             names.append(p.stem)
-            vecs.append(model.embed_file(p)[archive.vector][0])
+            vecs.append(model.embed_file(p)[vector][0])
             own.append(-1)
         elif q in where:
             names.append(q)
-            vecs.append(archive.vectors[where[q]])
+            vecs.append(archive.vectors[vector][where[q]])
             own.append(where[q])
         else:
             raise ConfigError(f"query {q!r} is neither an audio file, an .npz, nor a segment id of the archive")
@@ -138,16 +140,19 @@ def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from speechdis.errors import ConfigError
-    from speechdis.eval.search import build_index, load_archive
+    from speechdis.eval.search import build_index, pick_vector
     from speechdis.fileio import atomic_open
+    from speechdis.inference.archive import load_archive
 
-    archive = load_archive(args.archive, args.vector, allow_commands=args.allow_commands)
-    names, qv, own = _queries(args, archive)
-    if qv.shape[1] != archive.vectors.shape[1]:
-        raise ConfigError(f"queries have {qv.shape[1]}-dim vectors, the archive {archive.vectors.shape[1]}-dim")
+    archive = load_archive(args.archive, allow_commands=args.allow_commands)
+    vector = pick_vector(list(archive.vectors), args.vector, args.archive)
+    names, qv, own = _queries(args, archive, vector)
+    mat = archive.vectors[vector]
+    if qv.shape[1] != mat.shape[1]:
+        raise ConfigError(f"queries have {qv.shape[1]}-dim vectors, the archive {mat.shape[1]}-dim")
     t0 = time.perf_counter()
     opts = {"nprobe": args.nprobe} if args.index in ("ivf", "auto") and args.nprobe else {}
-    index = build_index(archive.vectors, args.index, **opts)
+    index = build_index(mat, args.index, **opts)
     t1 = time.perf_counter()
     merge = args.merge and _has_times(archive)
     # Merging drops windows of the same occurrence: fetch more so that k distinct hits remain.
@@ -177,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     _write_detection_files(args, names, detections)
-    print(f"[search] {len(names)} queries x {len(archive)} {archive.vector} vectors, {index.kind} index "
+    print(f"[search] {len(names)} queries x {len(archive)} {vector} vectors, {index.kind} index "
           f"(built {t1 - t0:.2f}s), searched in {t2 - t1:.2f}s"
           + (f", window hits merged into {len(lines) - 1} hits" if merge else ""), file=sys.stderr)
     return 0

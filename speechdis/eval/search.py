@@ -14,7 +14,8 @@ vectors per query, best first:
 :func:`build_index` chooses: ``kind="auto"`` is exact below :data:`AUTO_INDEX_MIN` vectors, and an IVF index
 above it when faiss is importable (exact otherwise). Vectors are L2-normalised first (all-zero rows stay
 zero), so inner products are cosines; a vector with NaN or infinite values is refused by both back ends (its
-cosines would be NaN: ranked arbitrarily by exact search, dropped by faiss).
+cosines would be NaN: ranked arbitrarily by exact search, dropped by faiss). Archives are read by
+:func:`speechdis.inference.archive.load_archive`; :func:`pick_vector` chooses which of their vectors to search.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from speechdis.errors import ConfigError
 from speechdis.speech.registry import SPEECH_MODELS
 
 __all__ = ["ExactIndex", "FaissIndex", "build_index", "have_faiss", "normalise_f32", "recall_at_k",
-           "AUTO_INDEX_MIN", "INDEX_KINDS", "Archive", "load_archive", "pick_vector"]
+           "AUTO_INDEX_MIN", "INDEX_KINDS", "pick_vector"]
 
 INDEX_KINDS = ("auto", "exact", "flat", "ivf", "hnsw")
 # Below this many archive vectors "auto" searches exactly: exact search is then fast and an IVF index's
@@ -216,25 +217,7 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
     return hits / truth.size
 
 
-# ------------------------------------------------------------------------------------------------ archives
-
-
-@dataclass
-class Archive:
-    """Vectors to search, with their segment ids and (where known, else empty) words / utterances / times."""
-
-    ids: list[str]
-    vectors: np.ndarray
-    vector: str
-    words: list[str]
-    utts: list[str]
-    starts: np.ndarray
-    ends: np.ndarray
-    model: str = ""  # the model file that made the vectors, as extract recorded it ("" for Kaldi vectors)
-    model_sha256: str = ""
-
-    def __len__(self) -> int:
-        return len(self.ids)
+# ------------------------------------------------------------------------------------- which vector
 
 
 def pick_vector(keys: list[str], vector: str | None, source: str) -> str:
@@ -248,58 +231,3 @@ def pick_vector(keys: list[str], vector: str | None, source: str) -> str:
     if found is not None:
         return found["phonetic"]
     raise ConfigError(f"{source}: say which vectors to search with --vector ({', '.join(keys)})")
-
-
-def load_archive(path: str, vector: str | None = None, allow_commands: bool = False) -> Archive:
-    """An archive from ``speechdis extract`` output: an ``.npz``, or a Kaldi vector ``.scp`` / ``.ark``.
-
-    An ``.scp`` entry that is a shell command (``... |``) is refused unless ``allow_commands``: an archive
-    is data, and reading it should never run a program."""
-    from pathlib import Path
-
-    from speechdis.errors import DataDirError
-
-    p = Path(path)
-    if not p.is_file():
-        raise DataDirError(f"{p}: no such archive file")
-    if p.suffix == ".npz":
-        from speechdis.inference.archive import load_embeddings
-
-        es = load_embeddings(p)
-        v = pick_vector(list(es.vectors), vector, str(p))
-        return Archive(es.ids, np.asarray(es.vectors[v], dtype=np.float32), v, es.words, es.utts,
-                       np.asarray(es.starts), np.asarray(es.ends), es.model, es.model_sha256)
-    if p.suffix in (".scp", ".ark"):
-        import kaldiio
-
-        if p.suffix == ".scp":
-            from speechdis.data.tables import read_feats_scp, refuse_commands
-
-            scp = read_feats_scp(p)  # one-line errors for repeated ids and malformed lines
-            if not allow_commands:
-                refuse_commands(p, scp)
-        try:
-            if p.suffix == ".scp":  # read_feats_scp (above) refuses repeated ids
-                table = kaldiio.load_scp(str(p))
-                pairs = [(i, table[i]) for i in table]
-            else:
-                pairs = list(kaldiio.load_ark(str(p)))
-            ids = [i for i, _ in pairs]
-            mats = [np.asarray(m, dtype=np.float32).ravel() for _, m in pairs]
-        except Exception as e:  # kaldiio raises many kinds on a bad file
-            raise DataDirError(f"{p}: cannot read Kaldi vectors: {e}") from e
-        if not ids:
-            raise DataDirError(f"{p}: no vectors")
-        if len(set(ids)) != len(ids):
-            dup = next(i for i in ids if ids.count(i) > 1)
-            raise DataDirError(f"{p}: id {dup!r} appears twice")
-        if len({m.size for m in mats}) != 1:
-            raise DataDirError(f"{p}: vectors of different lengths")
-        bad = [i for i, m in zip(ids, mats) if not np.isfinite(m).all()]
-        if bad:
-            raise DataDirError(f"{p}: the vector of id {bad[0]!r} has NaN or infinite values ({len(bad)} such)")
-        # <prefix>.<kind>.ark as `speechdis extract --format ark` names it
-        kind = p.stem.rsplit(".", 1)[-1] if "." in p.stem else "vector"
-        n = len(ids)
-        return Archive(ids, np.stack(mats), kind, [""] * n, [""] * n, np.full(n, np.nan), np.full(n, np.nan))
-    raise DataDirError(f"{p}: an archive is an .npz, .scp or .ark written by `speechdis extract`")

@@ -6,13 +6,12 @@ Pure functions; :mod:`speechdis.eval.runner` turns their output into ``ModelVect
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from speechdis.errors import ConfigError, DataDirError
-from speechdis.inference.vector_files import check_vector_arrays, read_npz
+from speechdis.inference.archive import load_archive
 
 __all__ = ["MFCC_STATS", "RESEMBLYZER", "OUTSIDE_SYSTEMS", "SPEAKER_ONLY", "RESERVED_NAMES", "segment_stats",
            "standardise", "mfcc_stats_vectors",
@@ -60,22 +59,20 @@ def _missing_message(source: str, missing: list[str], total: int) -> str:
 
 
 def load_npz_vectors(path: str | os.PathLike, seg_ids: Sequence[str]) -> tuple[dict[str, np.ndarray], str]:
-    """Vectors of ``seg_ids`` (in that order) from an ``.npz`` holding ``ids`` and ``(N, dim)`` arrays.
+    """Vectors of ``seg_ids`` (in that order) from an archive keyed by segment id (:func:`load_archive`: an
+    ``.npz`` of ``ids`` and ``(N, dim)`` arrays, checked).
 
     Returns ``({name: (len(seg_ids), dim) array}, kind)`` (``kind`` from the file when it says, else
     ``"npz"``). Raises :class:`DataDirError` naming the segment ids the file lacks, or what is wrong with the
-    file (:func:`~speechdis.inference.vector_files.check_vector_arrays`).
+    file.
     """
-    p = Path(path)
-    arrays = read_npz(p)
-    ids, vecs = check_vector_arrays(arrays, p)  # shapes, finite values, unique ids: refused, never dropped
-    row = {i: n for n, i in enumerate(ids)}
+    es = load_archive(path)  # shapes, finite values, unique ids: refused, never dropped
+    row = {i: n for n, i in enumerate(es.ids)}
     missing = [s for s in seg_ids if s not in row]
     if missing:
-        raise DataDirError(_missing_message(str(p), missing, len(seg_ids)))
+        raise DataDirError(_missing_message(str(path), missing, len(seg_ids)))
     take = np.array([row[s] for s in seg_ids], dtype=np.int64)
-    kind = str(arrays["kind"]) if "kind" in arrays and str(arrays["kind"]) else "npz"
-    return {k: v[take] for k, v in vecs.items()}, kind
+    return {k: v[take] for k, v in es.vectors.items()}, es.kind or "npz"
 
 
 def call_embedder(embedder: Callable[[list[np.ndarray]], dict[str, np.ndarray]] | Any,

@@ -38,7 +38,7 @@ import numpy as np
 
 from speechdis.data.tables import WordSegment
 from speechdis.errors import AudioError, ConfigError, SpeechdisError
-from speechdis.inference.archive import EmbeddingSet, check_output_dir, load_embeddings, output_paths
+from speechdis.inference.archive import EmbeddingSet, check_output_dir, load_archive, output_paths
 from speechdis.inference.grid import (
     combine_job_parts,
     job_part_paths,
@@ -71,7 +71,7 @@ __all__ = [
     "load_segment_table",
     "window_spans",
     "extract",
-    "load_embeddings",
+    "load_archive",
     "output_paths",
     "describe_skipped",
     "split_utterances",

@@ -15,7 +15,7 @@ import numpy as np
 
 from speechdis.errors import AudioError, ConfigError
 from speechdis.fileio import atomic_open
-from speechdis.inference.archive import EmbeddingSet, load_embeddings
+from speechdis.inference.archive import EmbeddingSet, load_archive
 from speechdis.inference.inputs import (
     Skipped,
     Utterance,
@@ -140,7 +140,7 @@ def combine_job_parts(embedder: Embedder, inputs: Sequence[str | os.PathLike], o
         raise IncompleteJobsError(
             f"--out {out}: cannot combine: job(s) {' '.join(map(str, missing))} of {nj} not complete ({why}); "
             f"rerun them with --nj {nj} --job K, then --combine", missing)
-    sets = [(load_embeddings(npz, allow_empty=True), rec) for npz, rec in recs]
+    sets = [(load_archive(npz, allow_empty=True), rec) for npz, rec in recs]
     skipped: list[Skipped] = []
     seen_notes: set[str] = set()
     for _, rec in sets:

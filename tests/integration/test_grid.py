@@ -194,7 +194,8 @@ def test_cmd_sh_selects_the_launcher_also_through_the_speechcommands_link(tmp_pa
 def test_extract_job_array_combines_to_the_one_command_result(tmp_path_factory, tmp_path):
     from speechdis.cli import main as cli_main
     from speechdis.data.featjobs import IncompleteJobsError
-    from speechdis.inference.extract import combine_job_parts, load_embeddings
+    from speechdis.inference.archive import load_archive
+    from speechdis.inference.extract import combine_job_parts
     from speechdis.inference.model import load_model
     from tests.helpers import tiny_setup
 
@@ -209,11 +210,11 @@ def test_extract_job_array_combines_to_the_one_command_result(tmp_path_factory, 
         combine_job_parts(model, [s.data], out, 3)
     assert e.value.missing == [2]
     assert cli_main(base + ["--out", str(out), "--nj", "3", "--job", "2"]) == 0
-    parts = [load_embeddings(tmp_path / "parts" / f"emb.split3.{k}.npz") for k in (1, 2, 3)]
+    parts = [load_archive(tmp_path / "parts" / f"emb.split3.{k}.npz") for k in (1, 2, 3)]
     spk_sets = [set(p.speakers) for p in parts]  # 4 speakers, 3 jobs: whole speakers per job
     assert sum(map(len, spk_sets)) == len(set().union(*spk_sets)) == 4
     assert cli_main(base + ["--out", str(out), "--nj", "3", "--combine", "--format", "both"]) == 0
-    one, comb = load_embeddings(tmp_path / "one.npz"), load_embeddings(tmp_path / "parts" / "emb.npz")
+    one, comb = load_archive(tmp_path / "one.npz"), load_archive(tmp_path / "parts" / "emb.npz")
     assert comb.ids == one.ids and comb.speakers == one.speakers and comb.words == one.words
     for k in one.vectors:
         np.testing.assert_allclose(comb.vectors[k], one.vectors[k], rtol=1e-5, atol=1e-6)

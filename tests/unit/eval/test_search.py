@@ -6,7 +6,8 @@ import pytest
 
 from speechdis.cli import main as cli_main
 from speechdis.errors import ConfigError
-from speechdis.eval.search import ExactIndex, FaissIndex, build_index, have_faiss, load_archive, recall_at_k
+from speechdis.eval.search import ExactIndex, FaissIndex, build_index, have_faiss, recall_at_k
+from speechdis.inference.archive import load_archive
 from speechdis.inference.extract import EmbeddingSet
 from tests.helpers import tiny_setup, write_wave
 
@@ -116,7 +117,7 @@ def test_cli_segment_id_and_npz_queries(tmp_path):
     assert [(r[0], r[2]) for r in rows[::2]] == [("qa", "s000"), ("qb", "s001")]  # itself: not a segment query
     assert cli_main(["search", "--archive", str(npz), "nope"]) == 1
     assert cli_main(["search", "--archive", str(npz), "--vector", "x", "s001"]) == 1
-    assert load_archive(str(scp)).vector == "phonetic"
+    assert list(load_archive(str(scp)).vectors) == ["phonetic"]
 
 
 @needs_faiss

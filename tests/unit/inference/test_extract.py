@@ -94,7 +94,7 @@ def test_batching_does_not_change_vectors(setup, dis):
 
 def test_only_the_asked_for_vectors_are_computed(setup, dis, tmp_path):
     from speechdis.errors import ConfigError
-    from speechdis.inference.extract import load_embeddings
+    from speechdis.inference.archive import load_archive
 
     utt, path, segs = _utt_with_segments(setup.data)
     spans = [(s.start, s.end) for s in segs]
@@ -108,7 +108,7 @@ def test_only_the_asked_for_vectors_are_computed(setup, dis, tmp_path):
         speechdis.load_model(setup.disentangled, device="cpu", vectors=["embedding"])
     rc = cli_main(["extract", "--model", str(setup.disentangled), str(setup.data), "--out", str(tmp_path / "p"),
                    "--vectors", "phonetic", "--no-progress", "--device", "cpu"])
-    assert rc == 0 and set(load_embeddings(tmp_path / "p.npz").vectors) == {"phonetic"}
+    assert rc == 0 and set(load_archive(tmp_path / "p.npz").vectors) == {"phonetic"}
 
 
 def test_baseline_gives_one_vector(setup, base):
@@ -122,14 +122,14 @@ def test_baseline_gives_one_vector(setup, base):
 def test_npz_and_ark_hold_the_same_ids_and_vectors(setup, tmp_path, capsys):
     import kaldiio
 
-    from speechdis.inference.extract import load_embeddings
+    from speechdis.inference.archive import load_archive
 
     out = tmp_path / "emb" / "test"
     rc = cli_main(["extract", "--model", str(setup.disentangled), str(setup.data), "--out", str(out),
                    "--format", "both", "--no-progress", "--device", "cpu"])
     assert rc == 0
     assert "embedded" in capsys.readouterr().out
-    npz = load_embeddings(tmp_path / "emb" / "test.npz")
+    npz = load_archive(tmp_path / "emb" / "test.npz")
     assert npz.kind == "disentangled" and set(npz.vectors) == {"phonetic", "speaker"}
     for key in ("phonetic", "speaker"):
         ark = kaldiio.load_scp(str(tmp_path / "emb" / f"test.{key}.scp"))

@@ -7,8 +7,8 @@ import pytest
 import speechdis
 from speechdis.cli import main as cli_main
 from speechdis.errors import ConfigError
-from speechdis.inference.archive import EmbeddingSet
-from speechdis.inference.extract import extract, load_embeddings
+from speechdis.inference.archive import EmbeddingSet, load_archive
+from speechdis.inference.extract import extract
 from speechdis.inference.grouping import group_vectors
 from tests.helpers import write_wave
 
@@ -55,7 +55,7 @@ def test_relpath_ids_keep_nested_files_with_repeated_names_apart(model, tmp_path
     out = tmp_path / "e.npz"
     assert cli_main(["extract", "--model", "speechcommands", str(root), "--ids", "relpath", "--format", "both",
                      "--out", str(out), "--no-progress"]) == 0
-    assert sorted(load_embeddings(out).ids) == sorted(res.ids)
+    assert sorted(load_archive(out).ids) == sorted(res.ids)
 
 
 def _data_dir(tmp_path):
@@ -81,8 +81,8 @@ def test_cli_per_speaker_is_the_mean_of_the_files(model, tmp_path, capsys):
     assert cli_main(["extract", "--model", "speechcommands", str(d), "--out", str(seg), "--no-progress"]) == 0
     assert cli_main(["extract", "--model", "speechcommands", str(d), "--per", "speaker", "--format", "both",
                      "--out", str(spk), "--no-progress"]) == 0
-    per_file = load_embeddings(seg)
-    per_spk = load_embeddings(spk)
+    per_file = load_archive(seg)
+    per_spk = load_archive(spk)
     assert per_spk.ids == ["s1", "s2"]
     for k, s in enumerate(per_spk.ids):
         rows = [i for i, sp in enumerate(per_file.speakers) if sp == s]
@@ -97,7 +97,7 @@ def test_cli_per_speaker_is_the_mean_of_the_files(model, tmp_path, capsys):
     mx = tmp_path / "max.npz"
     assert cli_main(["extract", "--model", "speechcommands", str(d), "--pool", "max", "--out", str(mx),
                      "--no-progress"]) == 0
-    m = load_embeddings(mx)
+    m = load_archive(mx)
     short = [i for i, u in enumerate(m.utts) if u.endswith("u0")]
     long = [i for i, u in enumerate(m.utts) if u.endswith("u1")]
     np.testing.assert_allclose(m.vectors["speaker"][short], per_file.vectors["speaker"][short], atol=1e-5)

@@ -109,9 +109,9 @@ def test_segments_outside_the_audio_are_errors_not_last_frames(tiny_model, tmp_p
                "--min-frames", "1", "--out", str(out), "--no-progress"])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
-    from speechdis.inference.extract import load_embeddings
+    from speechdis.inference.archive import load_archive
 
-    assert load_embeddings(out).ids == ["good"]
+    assert load_archive(out).ids == ["good"]
     assert "not inside the audio" in cap.err
 
 
@@ -157,7 +157,7 @@ def test_embed_waveform_rejects_bad_rates_and_takes_channel_first_waves(tiny_mod
 def test_same_stem_files_keep_both_with_distinct_ids_and_skip_lines_name_the_path_once(tiny_model, tmp_path,
                                                                                        capsys):
     from speechdis.cli import main
-    from speechdis.inference.extract import load_embeddings
+    from speechdis.inference.archive import load_archive
     from tests.helpers import write_wave
 
     setup, _ = tiny_model
@@ -170,7 +170,7 @@ def test_same_stem_files_keep_both_with_distinct_ids_and_skip_lines_name_the_pat
     rc = main(["extract", "--model", str(setup.baseline), str(d), "--out", str(out), "--no-progress"])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
-    assert sorted(load_embeddings(out).ids) == ["s.flac", "s.wav", "t"]
+    assert sorted(load_archive(out).ids) == ["s.flac", "s.wav", "t"]
     note = next(ln for ln in cap.err.splitlines() if "would share the id 's'" in ln)
     assert str(d / "s.wav") in note and str(d / "s.flac") in note and "rename one" in note
     bad = [ln for ln in cap.err.splitlines() if "bad.wav" in ln]

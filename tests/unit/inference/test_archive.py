@@ -1,5 +1,6 @@
-"""Issue 22 item 4 and the archive crash cases: vector files are checked on load, the same way for extract's
---combine, search and evaluate, with one-line errors; nothing is silently dropped or attached to wrong rows."""
+"""The embedding archive (speechdis.inference.archive): npz and ark/scp files round-trip, and (issue 22 item 4,
+the archive crash cases) are checked on load by the one reader that extract's --combine, search and evaluate
+use, with one-line errors; nothing is silently dropped or attached to wrong rows."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 
 from speechdis.cli import main
 from speechdis.errors import DataDirError
+from speechdis.inference.archive import EmbeddingSet, load_archive
 from tests.helpers import untrained_speech_model, write_archive, write_wave
 
 N = 12
@@ -48,13 +50,11 @@ def _write(path, case):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_archives_are_refused_by_every_loader(case, tmp_path):
-    from speechdis.eval.search import load_archive
     from speechdis.eval.systems import load_npz_vectors
-    from speechdis.inference.extract import load_embeddings
 
     path = _write(tmp_path / "bad.npz", case)
     match = CASES[case][3]
-    for load in (load_embeddings, load_archive, lambda p: load_npz_vectors(p, IDS[:2])):
+    for load in (load_archive, lambda p: load_npz_vectors(p, IDS[:2])):
         with pytest.raises(DataDirError, match=match) as e:
             load(path)
         assert "\n" not in str(e.value) and str(path) in str(e.value)
@@ -87,8 +87,6 @@ def test_truncated_non_zip_and_pickled_npz_files_are_one_line(content, tmp_path,
 def test_kaldi_archives_with_repeated_ids_or_nan_are_refused(tmp_path):
     import kaldiio
 
-    from speechdis.eval.search import load_archive
-
     ark = tmp_path / "v.phonetic.ark"
     with open(ark, "wb") as f:
         kaldiio.save_ark(f, {"a": GOOD[0]})
@@ -98,6 +96,54 @@ def test_kaldi_archives_with_repeated_ids_or_nan_are_refused(tmp_path):
     kaldiio.save_ark(str(ark), {"a": GOOD[0], "b": _nan_row()[3]})
     with pytest.raises(DataDirError, match="vector of id 'b' has NaN"):
         load_archive(str(ark))
+
+
+def _set(n=5):
+    rng = np.random.default_rng(1)
+    return EmbeddingSet(ids=[f"s{i}" for i in range(n)], utts=[f"u{i // 2}" for i in range(n)],
+                        words=[f"w{i % 3}" for i in range(n)], speakers=["a", "b", "a", "b", "a"][:n],
+                        starts=np.arange(n) * 0.5, ends=np.arange(n) * 0.5 + 0.4,
+                        vectors={"phonetic": rng.standard_normal((n, 3)).astype(np.float32),
+                                 "speaker": rng.standard_normal((n, 2)).astype(np.float32)},
+                        kind="disentangled", model="/m/model.pt", model_sha256="ab12")
+
+
+def test_npz_and_kaldi_files_load_back_as_the_set_that_was_saved(tmp_path):
+    es = _set()
+    back = load_archive(es.save_npz(tmp_path / "a.npz"))
+    assert (back.ids, back.utts, back.words, back.speakers) == (es.ids, es.utts, es.words, es.speakers)
+    assert np.array_equal(back.starts, es.starts) and np.array_equal(back.ends, es.ends)
+    assert (back.kind, back.model, back.model_sha256, back.n_utterances) == ("disentangled", "/m/model.pt", "ab12", 3)
+    assert all(np.array_equal(back.vectors[k], es.vectors[k]) for k in es.vectors)
+    for f in es.save_ark(tmp_path / "a"):  # a.phonetic.ark/.scp, a.speaker.ark/.scp: one vector each, no labels
+        kaldi = load_archive(f)
+        (name, mat), = kaldi.vectors.items()
+        assert f.name.startswith(f"a.{name}.") and kaldi.ids == es.ids and np.array_equal(mat, es.vectors[name])
+        assert kaldi.utts == [""] * 5 and np.isnan(kaldi.starts).all()
+
+
+def test_an_npz_of_ids_and_vectors_only_loads_with_empty_labels(tmp_path):
+    path = tmp_path / "bare.npz"
+    np.savez(path, ids=np.array(IDS), phonetic=GOOD)
+    es = load_archive(path)
+    assert es.ids == IDS and es.words == [""] * N and np.isnan(es.ends).all() and es.kind == ""
+    assert np.array_equal(es.vectors["phonetic"], GOOD)
+
+
+def test_other_files_and_empty_kaldi_archives(tmp_path):
+    import kaldiio
+
+    other = tmp_path / "v.txt"
+    other.write_text("a 1 2\n")
+    with pytest.raises(DataDirError, match=r"an archive is an \.npz, \.scp or \.ark"):
+        load_archive(other)
+    with pytest.raises(DataDirError, match="no such archive file"):
+        load_archive(tmp_path / "missing.npz")
+    empty = tmp_path / "e.phonetic.ark"
+    kaldiio.save_ark(str(empty), {})
+    with pytest.raises(DataDirError, match="no vectors"):
+        load_archive(empty)
+    assert len(load_archive(empty, allow_empty=True)) == 0
 
 
 def test_search_embeds_audio_with_the_archive_s_model_and_refuses_another(tmp_path, capsys):
