@@ -247,8 +247,9 @@ def tiny_train_config(**over) -> TrainConfig:
 
 # ---- untrained model files made in a test (no training, well under a second): for tests of loading and
 # validation where the vectors' quality does not matter
-def untrained_speech_model(path: Path, kind: str = "disentangled", seed: int = 0) -> Path:
-    """A tiny speech ``model.pt`` (39-dim MFCC front end) with random weights; returns its path."""
+def untrained_speech_model(path: Path, kind: str = "disentangled", seed: int = 0, cmvn: str = "utterance") -> Path:
+    """A tiny speech ``model.pt`` (39-dim MFCC front end, normalised by ``cmvn``) with random weights; returns
+    its path."""
     import torch
 
     from speechdis.audio.features import FeatureConfig
@@ -262,7 +263,7 @@ def untrained_speech_model(path: Path, kind: str = "disentangled", seed: int = 0
                                             "speaker_dim": 4, "embed_dim": 4, "critic_hidden": [8]}})
     torch.manual_seed(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_model(path, cfg, FeatureConfig(), build_model(cfg.model), step=0)
+    save_model(path, cfg, FeatureConfig(cmvn=cmvn), build_model(cfg.model), step=0)
     return path
 
 
@@ -316,8 +317,10 @@ CLIP_UTTS = {"s1-u1": ["up", "down"], "s1-u2": ["warble", "up"], "s2-u1": ["down
              "s2-u2": ["up", "warble", "down"], "s2-u3": ["down", "up"]}
 
 
-def concatenated_clips_data_dir(root: Path) -> tuple[Path, dict[str, list[tuple[str, float, float]]]]:
-    """A data dir with features and word_segments whose times are the clips' known positions."""
+def concatenated_clips_data_dir(root: Path, features: bool = True
+                                ) -> tuple[Path, dict[str, list[tuple[str, float, float]]]]:
+    """A data dir with features (unless not ``features``) and word_segments whose times are the clips' known
+    positions."""
     from speechdis.audio.features import load_feature_config
     from speechdis.data.featjobs import make_features
 
@@ -345,5 +348,6 @@ def concatenated_clips_data_dir(root: Path) -> tuple[Path, dict[str, list[tuple[
     (d / "spk2utt").write_text("s1 s1-u1 s1-u2\ns2 s2-u1 s2-u2 s2-u3\n")
     (d / "text").write_text("".join(f"{u} {' '.join(w)}\n" for u, w in CLIP_UTTS.items()))
     (d / "word_segments").write_text("\n".join(seg) + "\n")
-    make_features(d, load_feature_config(REPO / "recipes/librispeech/conf/mfcc.yaml"), nj=1)
+    if features:
+        make_features(d, load_feature_config(REPO / "recipes/librispeech/conf/mfcc.yaml"), nj=1)
     return d, truth

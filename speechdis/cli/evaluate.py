@@ -1,11 +1,15 @@
 """`speechdis evaluate {std,speaker,probes,plots,all,report}`: evaluate trained models on a data dir.
 
-Every sub-command takes --data DATA_DIR (with features and word_segments) and --model NAME=PATH
+Every sub-command takes --data DATA_DIR (with word_segments, and wav.scp or features) and --model NAME=PATH
 (repeatable; PATH = an experiment dir, a model.pt, or an .npz of vectors keyed by segment id as
 `speechdis extract` writes), and writes JSON + Markdown reports (and PNGs) to --out. The mfcc-stats
 baseline (mean + std of each segment's raw MFCC frames, standardised) is evaluated beside the models
 unless --no-mfcc-stats; `std` reports cross-speaker QbE (archive = other speakers) beside plain QbE.
+A data dir without feats.scp gets its features computed from wav.scp with the first model's front end,
+kept in OUT/data (a rerun reuses them). `std` also takes plain folders of audio instead of --data:
+--archive DIR [--queries DIR] --labels filename|folder|FILE.tsv (see `speechdis evaluate std --help`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,6 +26,21 @@ from speechdis.cli.argtypes import (
     seed_int,
 )
 
+FOLDERS_HELP = """folder mode (instead of --data): the audio files below --archive (wav/flac/ogg) are searched for the
+files below --queries (default: every archive file is also a query, as in a data dir); their words come from
+--labels:
+  filename  the file name up to its first _ - . or space (yes_01.wav -> yes); --label-regex replaces the
+            rule: a regex searched in the path below the folder without extension ('/' between folders),
+            its group 'word' (or first group) the word, an optional group 'speaker' the speaker
+  folder    the name of the folder holding the file (yes/0a7c2a8d_nohash_0.wav -> yes)
+  FILE.tsv  lines path<TAB>word[<TAB>speaker] (the whole file) or path<TAB>word<TAB>start<TAB>end[<TAB>speaker]
+            (seconds inside a long file); relative paths are below --queries / --archive; '#' comments
+Files without a speaker are their own speaker. Whole-file words are energy-trimmed as the model trims (--trim /
+--no-trim). An unlabelled file is an error (--skip-unlabelled: skipped, counted and listed). The data dir made
+from the folders, with the model's features, is kept in OUT/data.
+example: speechdis evaluate std --archive clips/ --queries examples/ --labels filename --model pkg=speechcommands --dtw
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` command and its sub-commands."""
@@ -32,8 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="evaluate_command", required=True,
                            metavar="{std,speaker,probes,plots,all,report}")
 
-    def common(sp: argparse.ArgumentParser, baselines: bool = True) -> None:
-        sp.add_argument("--data", required=True, metavar="DATA_DIR", help="test data dir (features + word_segments)")
+    def common(sp: argparse.ArgumentParser, baselines: bool = True, folders: bool = False) -> None:
+        sp.add_argument("--data", required=not folders, metavar="DATA_DIR",
+                        help="test data dir (word_segments + features or wav.scp)"
+                             + (" (or the folder mode below)" if folders else ""))
         sp.add_argument("--model", dest="models", action="append", default=[], required=not baselines,
                         metavar="NAME=PATH", help="a system (repeatable): experiment dir, model.pt, or .npz of "
                                                   "vectors keyed by segment id; NAME labels its results")
@@ -70,8 +91,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sp.add_argument("--window", type=positive_float, default=0.5, metavar="SEC", help="window length (default 0.5)")
         sp.add_argument("--hop", type=positive_float, default=0.1, metavar="SEC", help="window shift (default 0.1)")
 
-    s = sub.add_parser("std", help="spoken term detection (QbE MAP, P@10, P@R, same-different AP, DTW; ATWV)")
-    common(s)
+    s = sub.add_parser("std", help="spoken term detection (QbE MAP, P@10, P@R, same-different AP, DTW; ATWV)",
+                       epilog=FOLDERS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common(s, folders=True)
+    f = s.add_argument_group("folder mode")
+    f.add_argument("--archive", default=None, metavar="DIR", help="folder of audio files to search in")
+    f.add_argument("--queries", default=None, metavar="DIR",
+                   help="folder of query audio files (default: every archive file is a query too)")
+    f.add_argument("--labels", default="filename", metavar="filename|folder|FILE.tsv",
+                   help="where the words come from (default filename; see below)")
+    f.add_argument("--label-regex", default=None, metavar="REGEX",
+                   help="--labels filename/folder: the rule as a regex with a group 'word' (and 'speaker')")
+    f.add_argument("--trim", action=argparse.BooleanOptionalAction, default=None,
+                   help="energy-trim whole-file words (default: as the first model trims; none without a model)")
+    f.add_argument("--skip-unlabelled", action="store_true",
+                   help="skip (and count) files the labels do not cover instead of stopping")
     std_opts(s, dtw_default=False)
     s.add_argument("--atwv", action="store_true",
                    help="also score windowed search as detection: ATWV/MTWV (beta 999.9), P_miss/P_FA, one DET "
@@ -128,7 +162,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 # -------------------------------------------------------------------------------------------- helpers
 def _out(args: argparse.Namespace) -> Path:
-    out = Path(args.out) if args.out else Path(f"eval_{Path(args.data).resolve().name}")
+    source = args.data if args.data is not None else args.archive
+    out = Path(args.out) if args.out else Path(f"eval_{Path(source).resolve().name}")
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -151,19 +186,83 @@ def _windows(args: argparse.Namespace) -> tuple[float, float] | None:
     return args.window, args.hop
 
 
+def _load_sources(args: argparse.Namespace, specs):
+    """The systems to embed with (models loaded once, .npz paths as they are) and the first model."""
+    from speechdis.inference.model import load_speech_model
+
+    sources, first = [], None
+    for name, path in specs:
+        if path.suffix == ".npz":
+            sources.append((name, path))
+            continue
+        emb = load_speech_model(path, device=args.device, batch_size=args.batch_size, threads=args.threads)
+        first = first or emb
+        sources.append((name, emb))
+    return sources, first
+
+
+def _eval_data(args: argparse.Namespace, out: Path, model):
+    """The evaluation data of --data (features computed when it has none) or of the folder mode."""
+    from speechdis.audio.features import FeatureConfig
+    from speechdis.errors import ConfigError
+    from speechdis.eval.data import eval_features, load_eval_data
+
+    archive = getattr(args, "archive", None)
+    if (args.data is None) == (archive is None):
+        raise ConfigError("give --data DATA_DIR or --archive DIR (folder mode), not both" if archive else
+                          "give --data DATA_DIR, or --archive DIR for a folder of audio")
+    if archive is None and getattr(args, "queries", None) is not None:
+        raise ConfigError("--queries needs --archive (folder mode); a data dir's queries are its word segments")
+    front = model.feature_config if model is not None else FeatureConfig()
+    folders = None
+    data_dir = args.data
+    if archive is not None:
+        from speechdis.audio.trim import TRIM_DB, TRIM_PAD
+        from speechdis.eval.folders import folder_data_dir
+
+        trim = model.trim if model is not None else None
+        if args.trim is False:
+            trim = None
+        elif args.trim and not trim:
+            trim = {"trim_db": TRIM_DB, "pad": TRIM_PAD}
+        folders = folder_data_dir(archive, out / "data", args.queries, args.labels, args.label_regex, trim,
+                                  args.skip_unlabelled)
+        files = ", ".join(f"{n} {k}" for k, n in folders.files.items())
+        _say(f"folders: {files} audio files, labels {folders.labels}"
+             + (f"; skipped {len(folders.skipped)}" if folders.skipped else ""))
+        for line in folders.skipped[:20]:
+            _say(f"  skipped {line}")
+        if len(folders.skipped) > 20:
+            _say(f"  ... and {len(folders.skipped) - 20} more (all in {folders.data_dir / 'skipped_files.txt'})")
+        data_dir = folders.data_dir
+    if model is None:
+        _say("no model given: features (if computed) use the default front end (39-dim MFCC, per-utterance CMVN)")
+    d, cmvn, note = eval_features(data_dir, out / "data", front, allow_commands=args.allow_commands, progress=_say)
+    data = load_eval_data(d, args.min_frames, allow_commands=args.allow_commands, cmvn=cmvn)
+    if note:
+        data.source["features"] = note
+    if folders is not None:
+        from speechdis.eval.folders import with_folder_roles
+
+        data = with_folder_roles(data, folders)
+    return data
+
+
 def _prepare(args: argparse.Namespace, windows=None):
     from speechdis.errors import ConfigError
-    from speechdis.eval.runner import embed_models, load_eval_data, parse_model_specs
+    from speechdis.eval.runner import embed_models, parse_model_specs
 
     mfcc_stats = getattr(args, "mfcc_stats", False)
     specs = parse_model_specs(args.models, allow_empty=mfcc_stats)
     if not specs and not mfcc_stats:
         raise ConfigError("nothing to evaluate: give --model NAME=PATH or keep the mfcc-stats baseline")
     out = _out(args)
-    data = load_eval_data(args.data, args.min_frames, allow_commands=args.allow_commands)
+    sources, first = _load_sources(args, specs)
+    data = _eval_data(args, out, first)
     _say(f"{len(data)} segments, {len(set(data.utts))} utterances, {len(set(data.speakers))} speakers, "
-         f"{len(set(data.words))} words")
-    models = embed_models(specs, data, device=args.device, batch_size=args.batch_size, windows=windows,
+         f"{len(set(data.words))} words" + (f" ({int(data.query_mask.sum())} query segments)"
+                                            if data.query_mask is not None else ""))
+    models = embed_models(sources, data, device=args.device, batch_size=args.batch_size, windows=windows,
                           threads=args.threads, mfcc_stats=mfcc_stats, progress=_say)
     for name in getattr(args, "systems", None) or []:
         from speechdis.eval.runner import outside_system
@@ -198,9 +297,9 @@ def _std(args: argparse.Namespace) -> int:
 def _kws(args: argparse.Namespace, out: Path, data, models, opt) -> None:
     from speechdis.eval.detection import KWS_COLUMNS, KwsOptions, kws_table, run_kws, write_kws_files
     from speechdis.eval.report import format_table, write_report
-    from speechdis.eval.retrieval import select_queries
+    from speechdis.eval.tasks.std import std_queries
 
-    queries = select_queries(data.words, opt.min_occurrences, opt.max_queries_per_word, opt.seed)
+    queries = std_queries(data, opt)[0]
     kopt = KwsOptions(threshold=args.threshold, reference=Path(args.reference) if args.reference else None,
                       dtw_budget=opt.dtw_budget, seed=opt.seed)
     res, dets = run_kws(data, models, queries, kopt, _say)

@@ -17,7 +17,7 @@ from speechdis.eval.systems import (
     segment_stats,
 )
 
-__all__ = ["Progress", "say", "EvalData", "load_eval_data"]
+__all__ = ["Progress", "say", "EvalData", "load_eval_data", "eval_features"]
 
 
 Progress = Callable[[str], None]
@@ -46,6 +46,11 @@ class EvalData:
     n_filtered: dict[str, int] = field(default_factory=dict)
     # Per segment: mean and std of its frames *without* CMVN, (N, 2·dim) (the mfcc-stats baseline).
     raw_stats: np.ndarray | None = None
+    # Folder mode (eval.folders): True for the query files' segments, which are searched for and not
+    # searched; None: every segment is a query candidate and in the archive (a data dir).
+    query_mask: np.ndarray | None = None
+    # Where the data came from (features computed here, folders, labels, skipped files): for the report.
+    source: dict[str, int | str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.seg_ids)
@@ -54,17 +59,61 @@ class EvalData:
         """Counts for the report."""
         return {"data_dir": str(self.data_dir), "segments": len(self), "utterances": len(set(self.utts)),
                 "speakers": len(set(self.speakers)), "words": len(set(self.words)),
-                **{f"filtered_{k}": v for k, v in self.n_filtered.items() if v}}
+                **{f"filtered_{k}": v for k, v in self.n_filtered.items() if v}, **self.source}
 
 
-def load_eval_data(data_dir: str | os.PathLike, min_frames: int = 5, allow_commands: bool = False) -> EvalData:
-    """Word segments of ``data_dir`` (features required) with at least ``min_frames`` frames. Its feats.scp /
-    cmvn.scp are read as plain files: a shell-command entry is refused unless ``allow_commands``."""
+def eval_features(data_dir: str | os.PathLike, work_dir: str | os.PathLike, config: "FeatureConfig",  # noqa: F821
+                  allow_commands: bool = False, progress: Progress | None = None
+                  ) -> tuple[Path, str | None, str | None]:
+    """The data dir to evaluate and how to read it: ``(dir, cmvn, note on the features or None)``.
+
+    A data dir with ``feats.scp`` is used as it is (``cmvn`` None: as its ``conf/feats.yaml`` says). One
+    without is copied (its tables) into ``work_dir`` and its features are computed there from ``wav.scp`` with
+    ``config`` (the model's front end), so models with that front end read them as they are; a rerun with the
+    same audio and config reuses them (:func:`~speechdis.data.featjobs.make_features` resumes). When that front
+    end has no CMVN of its own (the packaged models normalise inside), the DTW baseline and the data's
+    segment frames read them with per-utterance CMVN (``cmvn="utterance"``), as the recipes' DTW does.
+    ``wav.scp`` shell commands are refused unless ``allow_commands``.
+    """
+    from speechdis.audio.io import is_pipe_entry
+    from speechdis.data.featjobs import make_features
+    from speechdis.data.tables import refuse_commands
+    from speechdis.errors import DataDirError
+
+    d = Path(data_dir)
+    if (d / "feats.scp").is_file():
+        return d, None, None
+    src = DataDir.load(d)
+    if not src.wav_scp:
+        raise DataDirError(f"{d}: no feats.scp and no wav.scp to compute features from")
+    if not src.word_segments:
+        raise DataDirError(f"{d}: missing word_segments (the word segments to evaluate)")
+    if not allow_commands and any(is_pipe_entry(e) for e in src.wav_scp.values()):
+        refuse_commands(d / "wav.scp", {u: e for u, e in src.wav_scp.items() if is_pipe_entry(e)})
+    work = Path(work_dir)
+    if work.resolve() != d.resolve():
+        src.save(work)  # the tables only: completed feature jobs in work/data are resumed, not redone
+    cfg = config.resolved()
+    say(progress, f"{d}: no feats.scp; features of its {len(src.utt2spk)} utterances from wav.scp with the "
+                  f"model's front end into {work}")
+    report = make_features(work, cfg)
+    say(progress, report.summary().splitlines()[0] + ("" if report.jobs_run else " (reused: made by an earlier run)"))
+    note = f"computed from {d / 'wav.scp'} with the model's front end ({cfg.kind}, {cfg.dim} dims, cmvn {cfg.cmvn})"
+    if cfg.cmvn == "none":
+        return work, "utterance", note + "; DTW reads them with per-utterance CMVN"
+    return work, None, note
+
+
+def load_eval_data(data_dir: str | os.PathLike, min_frames: int = 5, allow_commands: bool = False,
+                   cmvn: str | None = None) -> EvalData:
+    """Word segments of ``data_dir`` (features required: see :func:`eval_features`) with at least ``min_frames``
+    frames. Its feats.scp / cmvn.scp are read as plain files: a shell-command entry is refused unless
+    ``allow_commands``; ``cmvn`` reads them with another normalisation than ``conf/feats.yaml`` says."""
     from speechdis.audio.features import FeatureConfig
     from speechdis.data.segments import data_dir_segments
 
     d = Path(data_dir)
-    segs, report, reader = data_dir_segments(d, min_frames=min_frames, allow_commands=allow_commands)
+    segs, report, reader = data_dir_segments(d, min_frames=min_frames, cmvn=cmvn, allow_commands=allow_commands)
     data = DataDir.load(d)
     by_id: dict[str, WordSegment] = {s.seg_id: s for s in data.word_segments}
     feats: list[np.ndarray] = []

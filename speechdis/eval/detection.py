@@ -157,7 +157,8 @@ and each system's detections."""
     if opt.dtw:
         say(f"DTW detection: {len(terms)} terms x {len(searched)} utterances"
             + (f" (budget {opt.dtw_budget:g}s)" if opt.dtw_budget else ""))
-        reader = FeatsReader(d)
+        # Read as the queries' frames were (eval_features may read a front end without CMVN with it).
+        reader = FeatsReader(d, cmvn=data.feature_config.cmvn, norm_vars=data.feature_config.norm_vars)
         t0 = time.perf_counter()
         found, done = dtw_detections([data.feats[i] for i in queries], qterms, qutts, reader.__getitem__,
                                      sorted(u for u in searched if u in reader), shift, opt.dtw_budget, opt.seed)

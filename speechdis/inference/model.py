@@ -340,7 +340,10 @@ class Embedder:
         with torch.inference_mode():
             for b0 in range(0, n, bs):
                 idx = order[b0:b0 + bs]
-                batch = collate_segments([{"feats": torch.from_numpy(arrays[i]), "length": arrays[i].shape[0],
+                # Frames read from an ark are read-only views: torch warns on those, so they are copied.
+                batch = collate_segments([{"feats": torch.from_numpy(arrays[i] if arrays[i].flags.writeable
+                                                                      else arrays[i].copy()),
+                                           "length": arrays[i].shape[0],
                                            "speaker": -1, "word": -1, "index": int(i)} for i in idx])
                 res = self.model.embed(batch["feats"].to(self.device), batch["lengths"], tuple(out))
                 for k in out:

@@ -15,7 +15,7 @@ from speechdis.eval.data import EvalData, Progress, say
 from speechdis.eval.embedding import ModelVectors
 from speechdis.eval.systems import SPEAKER_ONLY
 
-__all__ = ["StdOptions", "run_std"]
+__all__ = ["StdOptions", "run_std", "std_queries"]
 
 
 # ------------------------------------------------------------------------------------------------- STD
@@ -33,14 +33,29 @@ class StdOptions:
     seed: int = 0
 
 
-def _queries(data: EvalData, opt: StdOptions) -> np.ndarray:
+def std_queries(data: EvalData, opt: StdOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(queries, archive, exclude)``: indices of the query and archive segments, and for each query the
+    position in the archive of the query itself (left out of its ranking), -1 where it is not there.
+
+    A data dir: queries are the segments of words with >= ``min_occurrences`` segments, the archive is every
+    segment. Folder mode (``data.query_mask``): every query file's segment is a query (at most
+    ``max_queries_per_word`` per word), the archive is the other segments."""
     from speechdis.eval.retrieval import select_queries
 
-    q = select_queries(data.words, opt.min_occurrences, opt.max_queries_per_word, opt.seed)
-    if q.size == 0:
-        raise DataDirError(f"{data.data_dir}: no word occurs {opt.min_occurrences} or more times; "
-                           f"no queries (lower --min-occurrences)")
-    return q
+    if data.query_mask is None:
+        q = select_queries(data.words, opt.min_occurrences, opt.max_queries_per_word, opt.seed)
+        if q.size == 0:
+            raise DataDirError(f"{data.data_dir}: no word occurs {opt.min_occurrences} or more times; "
+                               f"no queries (lower --min-occurrences)")
+        return q, np.arange(len(data)), q
+    mask = np.asarray(data.query_mask, dtype=bool)
+    cand = np.flatnonzero(mask)
+    pick = select_queries([data.words[i] for i in cand], 1, opt.max_queries_per_word, opt.seed)
+    q, archive = cand[pick], np.flatnonzero(~mask)
+    if q.size == 0 or archive.size == 0:
+        raise DataDirError(f"{data.data_dir}: no {'query' if q.size == 0 else 'archive'} segments to search "
+                           f"({len(cand)} query and {len(archive)} archive segments usable)")
+    return q, archive, np.full(len(q), -1, dtype=np.int64)
 
 
 def _same_diff_subset(n: int, limit: int, seed: int) -> np.ndarray:
@@ -57,23 +72,25 @@ def _qbe_means(m: dict[str, np.ndarray], k: int) -> dict:
             "P@R": float(m["p_at_r"][ok].mean()), "n_queries": int(ok.sum())}
 
 
-def _dtw_std(data: EvalData, queries: np.ndarray, opt: StdOptions, progress: Progress | None
-             ) -> tuple[dict, dict, np.ndarray, dict]:
-    """Segment-level QbE and same-different AP with frame-level DTW.
+def _dtw_std(data: EvalData, queries: np.ndarray, archive: np.ndarray, exclude: np.ndarray, opt: StdOptions,
+             progress: Progress | None) -> tuple[dict, dict, np.ndarray, dict]:
+    """Segment-level QbE and same-different AP with frame-level DTW (``std_queries`` gives the arguments).
 
     Returns (qbe, same_diff, done queries, cross-speaker qbe)."""
     from speechdis.eval.dtw import dtw_matrix
     from speechdis.eval.retrieval import average_precision, ranking_metrics
 
     # A budget that stops early should leave a random sample of queries done, not the first speakers.
-    order = np.random.default_rng(opt.seed).permutation(queries)
-    say(progress, f"DTW: {len(order)} queries x {len(data)} segments"
+    perm = np.random.default_rng(opt.seed).permutation(len(queries))
+    order, own = queries[perm], exclude[perm]
+    say(progress, f"DTW: {len(order)} queries x {len(archive)} segments"
          + (f" (budget {opt.dtw_budget:g}s)" if opt.dtw_budget else ""))
-    res = dtw_matrix([data.feats[i] for i in order], data.feats, budget_seconds=opt.dtw_budget,
-                     max_pairs=opt.dtw_max_pairs)
+    res = dtw_matrix([data.feats[i] for i in order], [data.feats[i] for i in archive],
+                     budget_seconds=opt.dtw_budget, max_pairs=opt.dtw_max_pairs)
     rows = res.complete_rows
-    done = order[rows]
-    words = np.array(data.words, dtype=object)
+    done, done_own = order[rows], own[rows]
+    words = np.array(data.words, dtype=object)[archive]
+    qwords = np.array(data.words, dtype=object)[done]
     qbe = {"MAP": float("nan"), f"P@{opt.k}": float("nan"), "P@R": float("nan"), "n_queries": 0,
            "search_seconds": res.seconds, "pairs_computed": res.n_computed, "pairs_total": res.n_total,
            "complete": res.complete}
@@ -81,11 +98,11 @@ def _dtw_std(data: EvalData, queries: np.ndarray, opt: StdOptions, progress: Pro
     cross = _qbe_means({"n_relevant": np.zeros(0, int)}, opt.k)
     if rows.size:
         dist = res.distances[rows]
-        rel = words[done][:, None] == words[None, :]
+        rel = qwords[:, None] == words[None, :]
         valid = np.ones(dist.shape, dtype=bool)
-        valid[np.arange(len(done)), done] = False
+        valid[np.flatnonzero(done_own >= 0), done_own[done_own >= 0]] = False
         spk = np.array(data.speakers, dtype=object)
-        other = spk[done][:, None] != spk[None, :]
+        other = spk[done][:, None] != spk[archive][None, :]
         cross = _qbe_means(ranking_metrics(-dist, rel, k=opt.k, valid=valid & other), opt.k)
         m = ranking_metrics(-dist, rel, k=opt.k, valid=valid)
         ok = m["n_relevant"] > 0
@@ -94,11 +111,11 @@ def _dtw_std(data: EvalData, queries: np.ndarray, opt: StdOptions, progress: Pro
                         "P@R": float(m["p_at_r"][ok].mean())})
         qbe["n_queries"] = int(ok.sum())
         # Same-different over the computed pairs, each unordered pair once: a pair of two done queries
-        # is taken from the row of the smaller index.
-        is_done = np.zeros(len(data), dtype=bool)
-        is_done[done] = True
-        cols = np.arange(len(data))[None, :]
-        pair = valid & ~(is_done[None, :] & (cols < done[:, None]))
+        # (both in the archive) is taken from the row of the smaller archive position.
+        is_done = np.zeros(len(archive), dtype=bool)
+        is_done[done_own[done_own >= 0]] = True
+        cols = np.arange(len(archive))[None, :]
+        pair = valid & ~(is_done[None, :] & (done_own[:, None] >= 0) & (cols < done_own[:, None]))
         scores = -dist[pair]
         same = rel[pair]
         diff = other[pair]
@@ -115,7 +132,9 @@ def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | No
     from speechdis.eval.retrieval import same_different_ap, segment_qbe, utterance_qbe
 
     opt = opt or StdOptions()
-    queries = _queries(data, opt)
+    queries, archive, exclude = std_queries(data, opt)
+    awords = [data.words[i] for i in archive]
+    aspks = [data.speakers[i] for i in archive]
     qwords = [data.words[i] for i in queries]
     quitts = [data.utts[i] for i in queries]
     seg: dict[str, dict] = {}
@@ -125,29 +144,36 @@ def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | No
     subset = _same_diff_subset(len(data), opt.max_same_diff, opt.seed)
     results: dict = {"data": {**data.describe(), "queries": int(len(queries)),
                               "query_words": len(set(qwords)), "min_occurrences": opt.min_occurrences}}
+    if data.query_mask is not None:  # folder mode: queries whose word the archive lacks score nothing
+        have = set(awords)
+        results["data"].update({"archive_segments": int(len(archive)),
+                                "queries_without_match": sum(w not in have for w in qwords)})
+        del results["data"]["min_occurrences"]
     done = None
     qspks = [data.speakers[i] for i in queries]
     if opt.dtw:
-        seg["DTW"], sd["DTW"], done, cross["DTW"] = _dtw_std(data, queries, opt, progress)
+        seg["DTW"], sd["DTW"], done, cross["DTW"] = _dtw_std(data, queries, archive, exclude, opt, progress)
     for m in models:
         if m.kind in SPEAKER_ONLY:
             continue
         say(progress, f"search with {m.name}")
-        r = segment_qbe(m.phonetic[queries], qwords, m.phonetic, data.words, exclude=queries, k=opt.k)
+        av = m.phonetic[archive]
+        r = segment_qbe(m.phonetic[queries], qwords, av, awords, exclude=exclude, k=opt.k)
         seg[m.name] = {**{k: v for k, v in r.summary().items() if k != "n_skipped"},
                        "embed_seconds": m.embed_seconds}
-        x = segment_qbe(m.phonetic[queries], qwords, m.phonetic, data.words, exclude=queries, k=opt.k,
-                        query_groups=qspks, archive_groups=data.speakers)
+        x = segment_qbe(m.phonetic[queries], qwords, av, awords, exclude=exclude, k=opt.k,
+                        query_groups=qspks, archive_groups=aspks)
         cross[m.name] = {k: v for k, v in x.summary().items() if k not in ("n_skipped", "search_seconds")}
         if done is not None and seg["DTW"]["n_queries"] and not seg["DTW"]["complete"]:
             # The same queries DTW finished, for a like-for-like comparison under a budget.
-            sub = segment_qbe(m.phonetic[done], [data.words[i] for i in done], m.phonetic, data.words,
-                              exclude=done, k=opt.k)
+            pos = {int(q): int(e) for q, e in zip(queries, exclude)}
+            sub = segment_qbe(m.phonetic[done], [data.words[i] for i in done], av, awords,
+                              exclude=[pos[int(i)] for i in done], k=opt.k)
             seg[m.name]["MAP_dtw_queries"] = sub.map
         if m.window_vectors is not None:
             uv, uu = m.window_vectors[m.roles["phonetic"]], m.window_utts
         else:
-            uv, uu = m.phonetic, data.utts
+            uv, uu = av, [data.utts[i] for i in archive]
         ur = utterance_qbe(m.phonetic[queries], qwords, uv, uu, data.utt_words, query_utts=quitts, k=opt.k)
         utt[m.name] = {k: v for k, v in ur.summary().items() if k != "n_skipped"}
         s = same_different_ap(m.phonetic[subset], [data.words[i] for i in subset],
