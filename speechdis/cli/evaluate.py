@@ -355,7 +355,8 @@ def _all(args: argparse.Namespace) -> int:
     opt = _std_options(args)
     specs = parse_model_specs(args.models, allow_empty=args.mfcc_stats)
     out = _out(args)
-    run_all(args.data, specs, out, std=opt, windows=_windows(args), device=args.device,
+    sources, _ = _load_sources(args, specs)
+    run_all(args.data, sources, out, std=opt, windows=_windows(args), device=args.device,
             batch_size=args.batch_size, threads=args.threads, min_frames=args.min_frames, n_trials=args.trials,
             p_target=args.p_target,
             probe_test_size=args.test_size, tsne_points=args.tsne_points, tsne_classes=args.tsne_classes,

@@ -71,6 +71,33 @@ __all__ = [
 ]
 
 
+def _front_end(specs: Sequence[tuple[str, ModelSource]]) -> "FeatureConfig":  # noqa: F821
+    """The feature config of the first model among ``specs`` (a loaded Embedder or a model path; .npz vectors
+    and Python embedders have none), else the default 39-dim MFCC with per-utterance CMVN."""
+    from speechdis.audio.features import FeatureConfig
+    from speechdis.inference.model import Embedder, load_speech_model
+
+    for _, source in specs:
+        if isinstance(source, Embedder):
+            return source.feature_config
+        if isinstance(source, (str, os.PathLike)) and Path(source).suffix != ".npz":
+            return load_speech_model(source, device="cpu").feature_config
+    return FeatureConfig()
+
+
+def _load_data(data_dir, specs, out: Path, min_frames: int, allow_commands: bool, progress) -> EvalData:
+    """:func:`load_eval_data`, the features computed first (into ``out/data``) when the data dir has none."""
+    from speechdis.eval.data import eval_features
+
+    if (Path(data_dir) / "feats.scp").is_file():
+        return load_eval_data(data_dir, min_frames, allow_commands=allow_commands)
+    d, cmvn, note = eval_features(data_dir, out / "data", _front_end(specs), allow_commands, progress)
+    data = load_eval_data(d, min_frames, allow_commands=allow_commands, cmvn=cmvn)
+    if note:
+        data.source["features"] = note
+    return data
+
+
 def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]], out_dir: str | os.PathLike, *,
             std: StdOptions | None = None, windows: tuple[float, float] | None = None, device: str = "auto",
             batch_size: int = 256, threads: int | None = 1, min_frames: int = 5, n_trials: int = 5000,
@@ -79,7 +106,8 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]
             mfcc_stats: bool = True, outside: Sequence[str] = (), progress: Progress | None = None,
             allow_commands: bool = False) -> dict:
     """std + speaker + probes + plots on one set of embeddings; writes every report and ``summary``
-    (``allow_commands``: see :func:`load_eval_data`).
+    (``allow_commands``: see :func:`load_eval_data`). A data dir without ``feats.scp`` gets its features from
+    ``wav.scp`` with the first model's front end, kept in ``out_dir/data`` (:func:`eval_features`).
 
     The ``mfcc-stats`` baseline is one of the systems unless ``mfcc_stats=False`` (it gets no plots);
     ``outside`` names systems of other packages (``resemblyzer``) put beside it (speaker and probe tables)."""
@@ -88,7 +116,7 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    data = load_eval_data(data_dir, min_frames, allow_commands=allow_commands)
+    data = _load_data(data_dir, specs, out, min_frames, allow_commands, progress)
     models = embed_models(specs, data, device=device, batch_size=batch_size, windows=windows, threads=threads,
                           mfcc_stats=mfcc_stats, progress=progress)
     for name in outside:

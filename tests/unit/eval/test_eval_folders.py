@@ -177,3 +177,15 @@ def test_data_dir_without_features_is_evaluated_in_one_step(tmp_path, capsys):
             got, want = one[table][system], ref[table][system]
             key = "MAP" if table == "segment_qbe" else "AP"
             assert got[key] == pytest.approx(want[key], abs=1e-9), (table, system)
+
+
+@pytest.mark.slow  # ~8 s: speaker trials, probes and their figures
+def test_evaluate_all_computes_missing_features(tmp_path):
+    d, _ = concatenated_clips_data_dir(tmp_path / "one", features=False)
+    model = untrained_speech_model(tmp_path / "m.pt", cmvn="none")
+    out = tmp_path / "out"
+    assert cli_main(["evaluate", "all", "--data", str(d), "--model", f"m={model}", "--no-plots",
+                     "--no-outside-systems", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert "model's front end" in summary["data"]["features"]
+    assert {r["system"] for r in summary["final"]} >= {"DTW", "mfcc-stats", "m"}
