@@ -37,7 +37,7 @@ from speechdis.image.metrics import (
     reference_classifier,
 )
 from speechdis.image.nets import ConvBody, ConvDecoder
-from speechdis.image.registry import ModelSpec
+from speechdis.image.registry import image_spec
 from speechdis.image.viz import interpolate, save_grid
 
 
@@ -193,9 +193,8 @@ def evaluate(cfg: BiGANConfig, modules: dict[str, nn.Module], seed: int, out_dir
     return metrics
 
 
-SPEC = ModelSpec(
-    name="bigan", family="image",
-    description="BiGAN / ALI on digits: pair discriminator on (x, E(x)) vs (G(z), z)",
+SPEC = image_spec(
+    name="bigan", description="BiGAN / ALI on digits: pair discriminator on (x, E(x)) vs (G(z), z)",
     config_cls=BiGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("recon_mse", "recon_mse_mean_image", "recon_same_class", "probe_accuracy_z", "knn1_accuracy_z"),
     datasets=("digits", "mnist"),

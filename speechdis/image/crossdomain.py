@@ -25,7 +25,7 @@ from speechdis.image.common import batches, run_steps
 from speechdis.image.datasets import colour_digits, load_digits_images, shift_domain, split_indices
 from speechdis.image.metrics import chance_level, linear_probe, reconstruction_error
 from speechdis.image.nets import ConvBody, ConvDecoder
-from speechdis.image.registry import ModelSpec
+from speechdis.image.registry import image_spec
 from speechdis.image.viz import save_grid
 
 
@@ -165,9 +165,8 @@ def evaluate(cfg: CrossDomainConfig, modules: dict[str, nn.Module], seed: int, o
     return out
 
 
-SPEC = ModelSpec(
-    name="crossdomain", family="image",
-    description="Cross-domain disentanglement: shared/exclusive parts, GRL on exclusive path",
+SPEC = image_spec(
+    name="crossdomain", description="Cross-domain disentanglement: shared/exclusive parts, GRL on exclusive path",
     config_cls=CrossDomainConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("cross_mse_x_to_y", "swap_mse", "probe_digit_from_shared", "probe_digit_from_exclusive",
               "probe_background_from_exclusive", "probe_background_from_shared"),

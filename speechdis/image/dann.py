@@ -33,7 +33,7 @@ from speechdis.image.datasets import (
 )
 from speechdis.image.metrics import linear_probe
 from speechdis.image.nets import ConvBody
-from speechdis.image.registry import ModelSpec
+from speechdis.image.registry import image_spec
 from speechdis.image.viz import save_grid
 
 
@@ -178,9 +178,8 @@ def evaluate(cfg: DANNConfig, modules: dict[str, nn.Module], seed: int, out_dir:
     return out
 
 
-SPEC = ModelSpec(
-    name="dann", family="image",
-    description="DANN: plain → coloured digits with a gradient reversal layer, vs source-only",
+SPEC = image_spec(
+    name="dann", description="DANN: plain → coloured digits with a gradient reversal layer, vs source-only",
     config_cls=DANNConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("dann_target_accuracy", "source_only_target_accuracy", "dann_source_accuracy",
               "dann_domain_probe_accuracy", "source_only_domain_probe_accuracy"),

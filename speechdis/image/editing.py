@@ -23,7 +23,7 @@ from torch import nn
 from speechdis.image import vaegan
 from speechdis.image.datasets import SHAPE_FACTOR_SIZES, SHAPE_FACTORS, Shapes, render_shapes
 from speechdis.image.metrics import predict_proba, reconstruction_error, reference_classifier
-from speechdis.image.registry import ModelSpec
+from speechdis.image.registry import image_spec
 from speechdis.image.viz import save_grid
 
 # (name, factor, value with the attribute, value without it)
@@ -192,9 +192,8 @@ def _photo_edit(cfg: EditConfig, enc: nn.Module, dec: nn.Module, disc: nn.Module
     return out
 
 
-SPEC = ModelSpec(
-    name="edit", family="image",
-    description="Latent editing with the VAE-GAN: attribute vectors and optimisation edits",
+SPEC = image_spec(
+    name="edit", description="Latent editing with the VAE-GAN: attribute vectors and optimisation edits",
     config_cls=EditConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("attr_right_alpha1_success", "attr_large_alpha1_success", "attr_red_alpha1_success",
               "photo_edit_user_loss_before", "photo_edit_user_loss_after", "photo_edit_success",

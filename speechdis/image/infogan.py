@@ -24,7 +24,7 @@ from speechdis.image.common import apply_batched, batches, run_steps
 from speechdis.image.datasets import image_size, load_digits_images, load_labelled_images
 from speechdis.image.metrics import aligned_accuracy, classifier_scores, predict_proba, reference_classifier
 from speechdis.image.nets import ConvBody, ConvDecoder
-from speechdis.image.registry import ModelSpec
+from speechdis.image.registry import image_spec
 from speechdis.image.viz import save_grid, traversal_values
 
 log = logging.getLogger(__name__)
@@ -241,9 +241,8 @@ def evaluate(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int, out_d
     return metrics
 
 
-SPEC = ModelSpec(
-    name="infogan", family="image",
-    description="InfoGAN on digits: categorical + continuous codes, Q head shares D's body",
+SPEC = image_spec(
+    name="infogan", description="InfoGAN on digits: categorical + continuous codes, Q head shares D's body",
     config_cls=InfoGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("code_class_alignment", "unsupervised_error", "sample_coverage", "q_cat_accuracy"),
     datasets=("digits", "mnist"),

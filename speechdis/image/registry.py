@@ -1,7 +1,7 @@
 """The image models by name, and the train / evaluate entry points the CLI and recipe use.
 
-Every model module defines ``SPEC = ModelSpec(family="image", ...)`` (the spec type both families share,
-:mod:`speechdis.registry`): a config dataclass (with a ``steps`` field), ``build`` (fresh modules from a
+Every model module defines ``SPEC = image_spec(...)`` (a :class:`~speechdis.registry.ModelSpec`, the spec type
+both families share, of family ``image``): a config dataclass (with a ``steps`` field), ``build`` (fresh modules from a
 config), ``fit`` (train them) and ``evaluate`` (metrics + pictures into a directory); :data:`IMAGE_MODELS`
 lists the modules by name.
 Training writes ``model.pt`` and ``metrics.json`` into the output directory; evaluation can be re-run from
@@ -51,6 +51,11 @@ IMAGE_MODELS = Registry("image", {name: f"speechdis.image.{module}" for name, mo
     "twostage": "twostage",
 }.items()})
 MODEL_NAMES: tuple[str, ...] = IMAGE_MODELS.names()
+
+
+def image_spec(**fields: Any) -> ModelSpec:
+    """The :class:`ModelSpec` of an image model (``family="image"``): what each model module's ``SPEC`` is."""
+    return ModelSpec(family="image", **fields)
 
 
 def get_spec(name: str) -> ModelSpec:

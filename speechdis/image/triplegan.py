@@ -30,7 +30,7 @@ from speechdis.image.common import EMA, batches, random_shift, run_steps, zip_st
 from speechdis.image.datasets import few_labels, image_size, load_labelled_images
 from speechdis.image.metrics import classifier_scores, predict_proba, reference_classifier
 from speechdis.image.nets import ConvBody, ConvClassifier, ConvDecoder
-from speechdis.image.registry import ModelSpec
+from speechdis.image.registry import image_spec
 from speechdis.image.viz import save_grid
 
 N_CLASSES = 10
@@ -240,9 +240,8 @@ def evaluate(cfg: TripleGANConfig, modules: dict[str, nn.Module], seed: int, out
     }
 
 
-SPEC = ModelSpec(
-    name="triplegan", family="image",
-    description="Triple-GAN on digits, semi-supervised (few labels per class)",
+SPEC = image_spec(
+    name="triplegan", description="Triple-GAN on digits, semi-supervised (few labels per class)",
     config_cls=TripleGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("classifier_accuracy", "baseline_accuracy", "conditional_sample_accuracy", "n_labels"),
     datasets=("digits", "mnist"),

@@ -35,7 +35,7 @@ from speechdis.image.metrics import (
     reference_classifier,
 )
 from speechdis.image.nets import ConvBody, ConvDecoder
-from speechdis.image.registry import ModelSpec
+from speechdis.image.registry import image_spec
 from speechdis.image.viz import save_grid
 
 BRANCHES = ("foreground", "background", "pose")
@@ -215,9 +215,8 @@ def evaluate(cfg: TwoStageConfig, modules: dict[str, nn.Module], seed: int, out_
     return out
 
 
-SPEC = ModelSpec(
-    name="twostage", family="image",
-    description="Two-stage disentangled generation on shapes: multi-branch AE + WGAN-GP mappings",
+SPEC = image_spec(
+    name="twostage", description="Two-stage disentangled generation on shapes: multi-branch AE + WGAN-GP mappings",
     config_cls=TwoStageConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("recon_mse", "mig", "dci_disentanglement", "factor_vae", "frechet_foreground",
               "frechet_foreground_gaussian", "sample_shape_coverage"),

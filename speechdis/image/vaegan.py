@@ -34,7 +34,7 @@ from speechdis.image.metrics import (
     reference_classifier,
 )
 from speechdis.image.nets import ConvBody, ConvDecoder, feature_map_size
-from speechdis.image.registry import ModelSpec
+from speechdis.image.registry import image_spec
 from speechdis.image.viz import interpolate, save_grid, traversal_values
 
 
@@ -240,9 +240,8 @@ def evaluate(cfg: VAEGANConfig, modules: dict[str, nn.Module], seed: int, out_di
     return metrics
 
 
-SPEC = ModelSpec(
-    name="vaegan", family="image",
-    description="VAE-GAN on shapes (optional 3-class D and learned-similarity reconstruction)",
+SPEC = image_spec(
+    name="vaegan", description="VAE-GAN on shapes (optional 3-class D and learned-similarity reconstruction)",
     config_cls=VAEGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("recon_mse", "mig", "dci_disentanglement", "factor_vae", "sample_shape_coverage"),
     datasets=("shapes", "mnist"),
