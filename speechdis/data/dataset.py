@@ -26,6 +26,23 @@ def _concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(starts, dtype=np.int64) - first, lengths) + np.arange(total, dtype=np.int64)
 
 
+def _block_offsets(order: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """First packed row of each item when items are packed in ``order`` with ``lengths`` rows each."""
+    lens = lengths[order]
+    offsets = np.empty(len(order), dtype=np.int64)
+    offsets[order] = np.cumsum(lens) - lens
+    return offsets
+
+
+def _gather_padded(packed: np.ndarray, offsets: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """(B, max len, D) float32 zero-padded batch of the packed rows ``offsets[b] : offsets[b] + lens[b]``."""
+    rows = np.repeat(np.arange(len(lens)), lens)
+    cols = _concat_ranges(np.zeros(len(lens), dtype=np.int64), lens)
+    out = np.zeros((len(lens), int(lens.max()), packed.shape[1]), dtype=np.float32)
+    out[rows, cols] = packed[_concat_ranges(offsets, lens)]
+    return out
+
+
 STORAGE_DTYPES = {"float32": np.float32, "float16": np.float16}
 
 
@@ -37,6 +54,11 @@ class WordSegmentDataset(torch.utils.data.Dataset):
     packed into one contiguous (total frames, D) array with per-segment offsets (each utterance read once;
     no per-segment arrays), in ``storage_dtype`` (``float16`` halves the memory; items are float32 either way,
     rounded to fp16 precision, a relative error below 5e-4).
+
+    ``context_frames`` > 0 adds ``spk_feats``/``spk_length``: a window of up to that many frames of the
+    segment's utterance, centred on the segment (clamped to the utterance), the input of the speaker encoder
+    while training (``data.speaker_context``), so speaker vectors learn from utterance-length input as they
+    are used on files, while the phonetic side keeps the word.
 
     Batches: ``dataset.__getitems__(indices)`` (which torch's DataLoader calls with a batch sampler) assembles
     a preloaded dataset's padded batch in a few vectorised numpy operations, no Python loop per segment;
@@ -53,6 +75,7 @@ class WordSegmentDataset(torch.utils.data.Dataset):
         preload: bool = False,
         utt_cache_size: int = 8,
         storage_dtype: str = "float32",
+        context_frames: int = 0,
     ) -> None:
         if not segments:
             raise DataDirError("no word segments to train on (all filtered out or word_segments empty)")
@@ -71,33 +94,57 @@ class WordSegmentDataset(torch.utils.data.Dataset):
         starts = np.fromiter((x.start_frame for x in self.segments), dtype=np.int64, count=len(self.segments))
         ends = np.fromiter((x.end_frame for x in self.segments), dtype=np.int64, count=len(self.segments))
         self.lengths = ends - starts if crop_frames is None else np.minimum(ends - starts, crop_frames)
+        if context_frames < 0:
+            raise ValueError(f"context_frames must be ≥ 0, not {context_frames}")
+        self.context_frames = context_frames
+        self._starts, self._ends = starts, ends
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = utt_cache_size
         self._packed: np.ndarray | None = None  # (total frames, D) when preloaded
         self._offsets: np.ndarray | None = None  # first packed frame of each segment
+        self._ctx_packed: np.ndarray | None = None  # the same for the speaker-context windows
+        self._ctx_offsets: np.ndarray | None = None
+        self.context_lengths: np.ndarray | None = None  # set when context_frames > 0 and preloaded
         if preload:
-            self._pack(starts)
+            self._pack()
 
-    def _pack(self, starts: np.ndarray) -> None:
-        """Read each utterance once and copy its segments' (cropped) frames into one packed array."""
+    def _context_window(self, i: int, n_frames: int) -> tuple[int, int]:
+        """``(start, end)`` frames of segment i's speaker-context window in an utterance of n_frames."""
+        width = min(self.context_frames, n_frames)
+        centre = (int(self._starts[i]) + int(self._ends[i])) // 2
+        start = min(max(centre - width // 2, 0), n_frames - width)
+        return start, start + width
+
+    def _pack(self) -> None:
+        """Read each utterance once and copy its segments' (cropped) frames, and their context windows,
+        into packed arrays (utterance by utterance)."""
         by_utt: dict[str, list[int]] = {}
         for i, seg in enumerate(self.segments):
             by_utt.setdefault(seg.utt, []).append(i)
         order = np.fromiter((i for idx in by_utt.values() for i in idx), dtype=np.int64, count=len(self.segments))
-        lens = self.lengths[order]
-        offsets = np.empty(len(order), dtype=np.int64)
-        offsets[order] = np.cumsum(lens) - lens  # utterance by utterance: each utterance one block
-        packed = None
+        dtype = STORAGE_DTYPES[self.storage_dtype]
+        packed = None  # filled in place: no second copy of the features at any time
         pos = 0
+        ctx_parts: list[np.ndarray] = []  # context windows: their lengths are known only once read
+        ctx_starts = np.zeros(len(self.segments), dtype=np.int64)
+        ctx_lens = np.zeros(len(self.segments), dtype=np.int64)
         for utt, idx in by_utt.items():
             mat = np.asarray(self._read(utt))
             if packed is None:
-                packed = np.empty((int(lens.sum()), mat.shape[1]), dtype=STORAGE_DTYPES[self.storage_dtype])
+                packed = np.empty((int(self.lengths.sum()), mat.shape[1]), dtype=dtype)
             idx = np.asarray(idx)
-            src = _concat_ranges(starts[idx], self.lengths[idx])
+            src = _concat_ranges(self._starts[idx], self.lengths[idx])
             packed[pos:pos + src.size] = mat[src]
             pos += src.size
-        self._packed, self._offsets = packed, offsets
+            if self.context_frames > 0:
+                for i in idx.tolist():
+                    ctx_starts[i], end = self._context_window(i, len(mat))
+                    ctx_lens[i] = end - ctx_starts[i]
+                ctx_parts.append(mat[_concat_ranges(ctx_starts[idx], ctx_lens[idx])].astype(dtype, copy=False))
+        self._packed, self._offsets = packed, _block_offsets(order, self.lengths)
+        if self.context_frames > 0:
+            self._ctx_packed, self._ctx_offsets = np.concatenate(ctx_parts), _block_offsets(order, ctx_lens)
+            self.context_lengths = ctx_lens
 
     @property
     def preloaded(self) -> bool:
@@ -146,16 +193,28 @@ class WordSegmentDataset(torch.utils.data.Dataset):
         mean = s1 / count
         return mean.astype(np.float32), np.sqrt(np.maximum(s2 / count - mean ** 2, 1e-10)).astype(np.float32)
 
+    def _context_array(self, i: int) -> np.ndarray:
+        if self._ctx_packed is not None:
+            o = self._ctx_offsets[i]
+            return self._ctx_packed[o:o + self.context_lengths[i]].astype(np.float32)
+        mat = self._utterance(self.segments[i].utt)
+        start, end = self._context_window(i, len(mat))
+        return np.array(mat[start:end], dtype=np.float32)
+
     def __getitem__(self, i: int) -> dict:
         arr = self._segment_array(i)
         seg = self.segments[i]
-        return {
+        item = {
             "feats": torch.from_numpy(arr),
             "length": arr.shape[0],
             "speaker": self.speaker_index.get(seg.speaker, -1),
             "word": self.word_index.get(seg.word, -1),
             "index": i,
         }
+        if self.context_frames > 0:
+            ctx = self._context_array(i)
+            item["spk_feats"], item["spk_length"] = torch.from_numpy(ctx), ctx.shape[0]
+        return item
 
     def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor] | list[dict]:
         """The batch of ``indices``: collated tensors when preloaded (vectorised), else a list of items."""
@@ -163,17 +222,18 @@ class WordSegmentDataset(torch.utils.data.Dataset):
             return [self[int(i)] for i in indices]
         idx = np.asarray(indices, dtype=np.int64)
         lens = self.lengths[idx]
-        rows = np.repeat(np.arange(len(idx)), lens)
-        cols = _concat_ranges(np.zeros(len(idx), dtype=np.int64), lens)
-        feats = np.zeros((len(idx), int(lens.max()), self._packed.shape[1]), dtype=np.float32)
-        feats[rows, cols] = self._packed[_concat_ranges(self._offsets[idx], lens)]
-        return {
-            "feats": torch.from_numpy(feats),
+        batch = {
+            "feats": torch.from_numpy(_gather_padded(self._packed, self._offsets[idx], lens)),
             "lengths": torch.from_numpy(lens.copy()),
             "speaker": torch.from_numpy(self.speaker_ids[idx].astype(np.int64)),
             "word": torch.from_numpy(self.word_ids[idx].astype(np.int64)),
             "index": torch.from_numpy(idx.copy()),
         }
+        if self._ctx_packed is not None:
+            ctx_lens = self.context_lengths[idx]
+            batch["spk_feats"] = torch.from_numpy(_gather_padded(self._ctx_packed, self._ctx_offsets[idx], ctx_lens))
+            batch["spk_lengths"] = torch.from_numpy(ctx_lens.copy())
+        return batch
 
 
 def collate_segments(items: Sequence[dict] | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -183,18 +243,23 @@ def collate_segments(items: Sequence[dict] | dict[str, torch.Tensor]) -> dict[st
     """
     if isinstance(items, dict):
         return items
-    lengths = torch.tensor([it["length"] for it in items], dtype=torch.long)
-    dim = items[0]["feats"].shape[1]
-    feats = torch.zeros(len(items), int(lengths.max()), dim)
-    for k, it in enumerate(items):
-        feats[k, : it["length"]] = it["feats"]
-    return {
-        "feats": feats,
-        "lengths": lengths,
+    batch = {
         "speaker": torch.tensor([it["speaker"] for it in items], dtype=torch.long),
         "word": torch.tensor([it["word"] for it in items], dtype=torch.long),
         "index": torch.tensor([it["index"] for it in items], dtype=torch.long),
     }
+    batch["feats"], batch["lengths"] = _pad([it["feats"] for it in items])
+    if "spk_feats" in items[0]:
+        batch["spk_feats"], batch["spk_lengths"] = _pad([it["spk_feats"] for it in items])
+    return batch
+
+
+def _pad(arrays: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(a) for a in arrays], dtype=torch.long)
+    out = torch.zeros(len(arrays), int(lengths.max()), arrays[0].shape[1])
+    for k, a in enumerate(arrays):
+        out[k, : len(a)] = a
+    return out, lengths
 
 
 class PairBatchSampler(torch.utils.data.Sampler):

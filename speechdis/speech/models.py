@@ -317,10 +317,18 @@ class DisentangledAutoencoder(_Autoencoder):
         """``embed(x, lengths)["phonetic"]`` without running the speaker encoder (what the critic needs)."""
         return self.embed(x, lengths, ("phonetic",))["phonetic"]
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor, partner: torch.Tensor | None = None
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, partner: torch.Tensor | None = None,
+                speaker_x: torch.Tensor | None = None, speaker_lengths: torch.Tensor | None = None
                 ) -> dict[str, torch.Tensor]:
-        target, *inputs = self._front(x, lengths)
-        out = self._encode(*inputs)
+        """Reconstruction of ``x`` from [v_p; v_s]; v_s from ``speaker_x`` (e.g. the utterance around each
+        word, ``data.speaker_context``) when given, else from ``x``."""
+        target, content, speaker, steps = self._front(x, lengths)
+        out = {"phonetic": self.phonetic_encoder(content, steps)}
+        if speaker_x is None:
+            out["speaker"] = self.speaker_encoder(speaker, steps)
+        else:
+            _, _, speaker, speaker_steps = self._front(speaker_x, speaker_lengths)
+            out["speaker"] = self.speaker_encoder(speaker, speaker_steps)
         out["target"] = target
         v_s = out["speaker"] if partner is None else out["speaker"][partner]
         out["reconstruction"] = self.decoder(torch.cat([out["phonetic"], v_s], dim=-1), x.shape[1])

@@ -189,7 +189,8 @@ class SpeechObjective:
         partner = None
         if self.disentangled:
             partner = same_speaker_partner(spk)[tgt] if c.swap_speaker else tgt
-        out = self.model(x, lengths, partner)
+        out = self.model(x, lengths, partner, batch.get("spk_feats"), batch.get("spk_lengths")) \
+            if self.disentangled else self.model(x, lengths, partner)
         target = out.get("target", x)[tgt]
         rec = masked_mse(out["reconstruction"], target, lengths[tgt])
         total = c.rec_weight * rec

@@ -44,10 +44,16 @@ class DataConfig:
     # Speed perturbation of training batches (speechdis.data.augment): each segment resampled in time by a
     # factor drawn from this list, e.g. [0.9, 1.0, 1.1] (Kaldi's); [] = off. Never applied outside training.
     speed_perturb: list[float] = field(default_factory=list)
+    # Speaker-encoder input while training (disentangled): a window of up to this many frames of the
+    # segment's utterance centred on the word, instead of the word itself (0 = the word). Speaker vectors
+    # then learn from the utterance-length input they are used on (files pooled in windows of crop_frames).
+    speaker_context: int = 0
 
     def __post_init__(self) -> None:
         if not all(0.5 <= f <= 2.0 for f in self.speed_perturb):
             raise ValueError(f"data.speed_perturb factors must be in [0.5, 2], got {list(self.speed_perturb)}")
+        if self.speaker_context < 0:
+            raise ValueError(f"data.speaker_context must be ≥ 0 frames, not {self.speaker_context}")
 
 
 @dataclass

@@ -236,7 +236,8 @@ def load_data(cfg: TrainConfig, data_dir: str | os.PathLike, valid_dir: str | os
         raise ConfigError(f"model.feat_dim is {cfg.model.feat_dim} but the features in {data_dir} have "
                           f"{feat_dim} dimensions")
     train_ds = WordSegmentDataset(train_segs, reader, cfg.data.crop_frames, preload=cfg.data.preload,
-                                  storage_dtype=cfg.data.storage_dtype)
+                                  storage_dtype=cfg.data.storage_dtype,
+                                  context_frames=cfg.data.speaker_context if _disentangled(cfg) else 0)
     valid_ds = WordSegmentDataset(valid_segs[: cfg.data.max_valid_segments], reader, cfg.data.crop_frames,
                                   speaker_index={s: k for k, s in enumerate(sorted({x.speaker for x in valid_segs}))}
                                   ) if valid_segs else None

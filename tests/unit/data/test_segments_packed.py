@@ -91,3 +91,28 @@ def test_read_only_features_give_items_without_a_torch_warning():
         item = ds[0]
     s = segs[0]
     assert np.array_equal(item["feats"].numpy(), frozen[s.utt][s.start_frame:s.end_frame])
+
+
+def test_speaker_context_windows_hold_the_word_and_equal_lazy_reads():
+    """data.speaker_context: each item also carries a window of its utterance centred on the word (clamped
+    to the utterance), the same packed or read lazily."""
+    segs, utts = _data(2)
+    lazy = WordSegmentDataset(segs, utts, crop_frames=None, context_frames=80)
+    packed = WordSegmentDataset(segs, utts, crop_frames=None, context_frames=80, preload=True)
+    for i, seg in enumerate(segs):
+        mat = utts[seg.utt]
+        a, b = lazy[i], packed[i]
+        assert torch.equal(a["spk_feats"], b["spk_feats"])
+        ctx = a["spk_feats"].numpy()
+        assert len(ctx) == min(80, len(mat))
+        start = next(s for s in range(len(mat) - len(ctx) + 1) if np.array_equal(mat[s:s + len(ctx)], ctx))
+        centre = (seg.start_frame + seg.end_frame) // 2
+        assert start <= centre < start + len(ctx)  # the window is where the word is
+        if seg.end_frame - seg.start_frame <= len(ctx):
+            assert start <= seg.start_frame and seg.end_frame <= start + len(ctx)
+    idx = [5, 1, 30, 5]
+    want, got = collate_segments([lazy[i] for i in idx]), collate_segments(packed.__getitems__(idx))
+    assert want.keys() == got.keys() and "spk_lengths" in got
+    for key in want:
+        assert torch.equal(want[key], got[key]), key
+    assert "spk_feats" not in WordSegmentDataset(segs, utts, preload=True)[0]
