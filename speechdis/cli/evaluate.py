@@ -230,10 +230,13 @@ def _eval_data(args: argparse.Namespace, out: Path, model):
         files = ", ".join(f"{n} {k}" for k, n in folders.files.items())
         _say(f"folders: {files} audio files, labels {folders.labels}"
              + (f"; skipped {len(folders.skipped)}" if folders.skipped else ""))
-        for line in folders.skipped[:20]:
+        for line in folders.skipped[:3]:
             _say(f"  skipped {line}")
-        if len(folders.skipped) > 20:
-            _say(f"  ... and {len(folders.skipped) - 20} more (all in {folders.data_dir / 'skipped_files.txt'})")
+        if folders.skipped:
+            from speechdis.eval.folders import SKIPPED_FILES
+
+            _say(f"  {'... ' if len(folders.skipped) > 3 else ''}all {len(folders.skipped)} listed in "
+                 f"{folders.data_dir / SKIPPED_FILES}")
         data_dir = folders.data_dir
     if model is None:
         _say("no model given: features (if computed) use the default front end (39-dim MFCC, per-utterance CMVN)")

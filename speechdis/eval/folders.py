@@ -47,6 +47,7 @@ LABEL_RULES = {
 }
 SKIPPED_FILES = "skipped_files.txt"  # in the data dir made: "file: why" per file left out
 _SIDES = ("q", "a")  # utterance-id prefixes of query and archive files
+_NAMES = {"queries": "query", "archive": "archive"}
 _END_SLACK = 0.05  # seconds a TSV end may pass the file's end (rounded times), cut to the end
 
 
@@ -62,7 +63,8 @@ class FolderData:
 
     def describe(self) -> dict[str, int | str]:
         """For the report's data section."""
-        out: dict[str, int | str] = {"labels": self.labels, **{f"{k}_files": v for k, v in self.files.items()}}
+        out: dict[str, int | str] = {"labels": self.labels,
+                                     **{f"{_NAMES[k]}_files": v for k, v in self.files.items()}}
         if self.skipped:
             out["skipped_files"] = f"{len(self.skipped)} (listed in {self.data_dir / SKIPPED_FILES})"
         return out
@@ -215,7 +217,7 @@ def folder_data_dir(archive: str | os.PathLike, out_dir: str | os.PathLike, quer
             else:
                 lab = _regex_label(rx, rel)
                 labs = [lab] if lab else None
-                why = f"--labels {rule} gives no word for '{rel}'"
+                why = f"--labels {labels}{' --label-regex' if label_regex else ''} gives no word for '{rel}'"
             if not labs:
                 if not skip_unlabelled:
                     raise DataDirError(f"{f}: unlabelled ({why}); label it, or give --skip-unlabelled")

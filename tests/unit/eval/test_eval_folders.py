@@ -50,7 +50,7 @@ def test_folder_mode_searches_the_archive_for_the_query_files(folders, tmp_path,
                      "--dtw", "--dtw-budget", "0", "--trim", "--out", str(out)]) == 0
     res = _std(out)
     d = res["data"]
-    assert (d["queries"], d["archive_segments"], d["queries_files"], d["archive_files"]) == (3, 9, 3, 9)
+    assert (d["queries"], d["archive_segments"], d["query_files"], d["archive_files"]) == (3, 9, 3, 9)
     assert d["queries_without_match"] == 0 and d["labels"].startswith("filename")
     seg = res["segment_qbe"]
     # Queries are searched in the archive only: 3 x 9 DTW pairs, never query against query.
@@ -119,7 +119,7 @@ def test_bad_folder_input_gives_one_line_errors(folders, tmp_path):
     with pytest.raises(ConfigError, match="needs a group"):
         folder_data_dir(a, out, label_regex="up")
     # --labels folder: files directly in the folder have no folder name.
-    with pytest.raises(DataDirError, match=r"down_0.wav: unlabelled \(--labels folder: .*gives no word for "
+    with pytest.raises(DataDirError, match=r"down_0.wav: unlabelled \(--labels folder gives no word for "
                                            r".down_0.\); .*--skip-unlabelled"):
         folder_data_dir(a, out, labels="folder")
     _clip_file(a / "up" / "x.wav", "up", 7)
@@ -189,3 +189,37 @@ def test_evaluate_all_computes_missing_features(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert "model's front end" in summary["data"]["features"]
     assert {r["system"] for r in summary["final"]} >= {"DTW", "mfcc-stats", "m"}
+
+
+def test_folder_mode_detection_in_long_files_labelled_by_a_tsv(tmp_path):
+    """--atwv over long archive files whose words a TSV times; the query files are not searched."""
+    from tests.helpers import CLIP_GAP, CLIP_UTTS
+
+    rng = np.random.default_rng(0)
+    arch, lines = tmp_path / "arch", []
+    arch.mkdir()
+    for utt, words in CLIP_UTTS.items():
+        parts, t = [], 0.0
+        for w in words:
+            parts += [0.003 * rng.standard_normal(int(CLIP_GAP * CLIP_SR)), clip_wave(w, rng)]
+            lines.append(f"{utt}.wav\t{w}\t{t + CLIP_GAP:.3f}\t{t + CLIP_GAP + 0.4:.3f}")
+            t += CLIP_GAP + 0.4
+        parts.append(0.003 * rng.standard_normal(int(CLIP_GAP * CLIP_SR)))
+        sf.write(str(arch / f"{utt}.wav"), np.concatenate(parts).astype(np.float32), CLIP_SR)
+    for k, w in enumerate(WORDS):
+        lines.append(f"{_clip_file(tmp_path / 'q' / f'{w}.wav', w, 50 + k).name}\t{w}")
+    (tmp_path / "labels.tsv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    model = untrained_speech_model(tmp_path / "m.pt")
+    assert cli_main(["evaluate", "std", "--archive", str(arch), "--queries", str(tmp_path / "q"),
+                     "--labels", str(tmp_path / "labels.tsv"), "--model", f"m={model}", "--dtw", "--atwv",
+                     "--window", "0.4", "--out", str(out)]) == 0
+    kws = json.loads((out / "kws.json").read_text())
+    n_words = sum(map(len, CLIP_UTTS.values()))
+    assert kws["terms"] == 3 and kws["examples"] == 3
+    dtw = kws["systems"]["DTW"]
+    assert dtw["occurrences"] == n_words and dtw["MTWV"] > 0.9 and "m" in kws["systems"]
+    for system in ("DTW", "m"):  # only the archive files are searched (utterance ids a-...), never the queries
+        rows = [r.split("\t") for r in (out / f"detections_{system}.tsv").read_text().splitlines()[1:]]
+        assert rows and all(r[1].startswith("a-") for r in rows)
+    assert _std(out)["utterance_qbe"]["m"]["n_queries"] == 3
