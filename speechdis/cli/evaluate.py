@@ -81,7 +81,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="stop DTW after this long (default 300; 0 = no limit); pairs done are reported")
         sp.add_argument("--dtw-max-pairs", type=positive_int, default=None, help="stop DTW after this many pairs")
         sp.add_argument("--min-occurrences", type=int_at_least(2), default=2, metavar="N",
-                        help="queries: segments of words with >= N occurrences (default 2)")
+                        help="queries: segments of words with >= N occurrences (default 2; folder mode with "
+                             "--queries: every query file, those whose word the archive lacks counted apart)")
         sp.add_argument("--max-queries-per-word", type=positive_int, default=None, metavar="N",
                         help="at most N queries per word (random, seeded)")
         sp.add_argument("--max-same-diff", type=int_at_least(2), default=4000, metavar="N",
