@@ -22,7 +22,13 @@ from speechdis.adversarial.info import LatentCodes, mutual_info_loss
 from speechdis.errors import ConfigError
 from speechdis.image.common import apply_batched, batches, run_steps
 from speechdis.image.datasets import image_size, load_digits_images, load_labelled_images
-from speechdis.image.metrics import aligned_accuracy, classifier_scores, predict_proba, reference_classifier
+from speechdis.image.metrics import (
+    aligned_accuracy,
+    classifier_scores,
+    code_information,
+    predict_proba,
+    reference_classifier,
+)
 from speechdis.image.nets import ConvBody, ConvDecoder
 from speechdis.image.registry import image_spec
 from speechdis.image.viz import save_grid, traversal_values
@@ -187,13 +193,21 @@ def fit(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[st
     return {**logs, **curve}
 
 
+SELECTION_IMAGES = 10_000  # training images the label-free selection metrics are computed on
+
+
 @torch.no_grad()
+def real_code_probs(model: InfoGAN, images: np.ndarray) -> np.ndarray:
+    """Q's distribution over the categorical code's values for each real image (N, K)."""
+    model.eval()
+    q = apply_batched(lambda x: model.critic(x)[1], images)
+    return torch.softmax(model.codes.split_q(q)[0][:, 0], -1).numpy()
+
+
 def unsupervised_error(model: InfoGAN, images: np.ndarray, labels: np.ndarray) -> float:
     """The paper's unsupervised classification error: Q's categorical code read off real images, each code
     value matched one-to-one to a class (Hungarian)."""
-    model.eval()
-    q = apply_batched(lambda x: model.critic(x)[1], images)
-    return 1.0 - aligned_accuracy(model.codes.split_q(q)[0][:, 0].argmax(1).numpy(), labels)
+    return 1.0 - aligned_accuracy(real_code_probs(model, images).argmax(1), labels)
 
 
 @torch.no_grad()
@@ -218,13 +232,16 @@ def evaluate(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int, out_d
     q_acc = float((logits[:, 0].argmax(1) == cat[:, 0]).float().mean())
     # R^2 of Q's continuous predictions: how much of each continuous code survives into the image.
     resid = ((mean - cont) ** 2).mean(0) / cont.var(0)
-    _, x_eval, y_eval = real_images(cfg, seed)
+    x_train, x_eval, y_eval = real_images(cfg, seed)
+    # Label-free: what Q's code says about real training images (picks among restarts without test labels).
+    info = code_information(real_code_probs(model, x_train[:SELECTION_IMAGES]))
     metrics = {
         "code_class_alignment": aligned_accuracy(cat[:, 0].numpy(), pred),
         "code_class_nmi": float(normalized_mutual_info_score(cat[:, 0].numpy(), pred)),
         "sample_coverage": scores["coverage"], "sample_confidence": scores["confidence"],
         "q_cat_accuracy": q_acc, "q_cont_r2": (1 - resid).tolist(),
         "unsupervised_error": unsupervised_error(model, x_eval, y_eval),
+        "q_train_code_mi": info["mi"], "q_train_code_balance": info["balance"],
         "sample_class_entropy": scores["class_entropy"],
         "reference_classifier_accuracy": clf_acc, "chance": 1.0 / cfg.cat_dim,
     }

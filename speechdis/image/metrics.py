@@ -121,6 +121,23 @@ def aligned_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
     return float(counts[rows, cols].sum() / len(labels))
 
 
+def code_information(probs: np.ndarray) -> dict[str, float]:
+    """How much a categorical code says about unlabelled images, from its per-image distributions (N, K).
+
+    - ``mi``: H(mean p) - mean H(p), in nats: the mutual information between image and code value under the
+      model's posterior (log K when every image gets one confident value and all values are used equally,
+      0 when the code ignores the image);
+    - ``balance``: H(mean p) / log K (1 = every value used equally; low when classes merge into one value).
+
+    No labels are involved, so it can pick among restarts (InfoGAN's Q on real training images)."""
+    p = np.asarray(probs, np.float64)
+    if p.ndim != 2 or len(p) == 0 or p.shape[1] < 2:
+        raise ConfigError(f"code_information needs (N, K >= 2) probabilities, got shape {p.shape}")
+    entropy = lambda q: -(q * np.log(np.clip(q, 1e-12, None))).sum(-1)  # noqa: E731
+    marginal = entropy(p.mean(0))
+    return {"mi": float(marginal - entropy(p).mean()), "balance": float(marginal / np.log(p.shape[1]))}
+
+
 def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
                  seed: int = 0) -> float:
     """Held-out accuracy of a (standardised) logistic regression from vectors to labels."""

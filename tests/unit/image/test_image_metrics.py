@@ -6,10 +6,12 @@ import torch
 
 from speechdis.adversarial.info import LatentCodes, mutual_info_loss
 from speechdis.adversarial.multiclass import multiclass_discriminator_loss, multiclass_generator_loss, realness
+from speechdis.errors import ConfigError
 from speechdis.image.datasets import make_shapes
 from speechdis.image.metrics import (
     aligned_accuracy,
     classifier_scores,
+    code_information,
     dci,
     factor_vae_score,
     frechet_distance,
@@ -80,6 +82,20 @@ def test_classifier_scores():
     assert s["coverage"] == 1.0 and s["accuracy"] == pytest.approx(7 / 8) and s["class_entropy"] == pytest.approx(1)
     collapsed = classifier_scores(np.eye(4)[np.zeros(8, int)])
     assert collapsed["coverage"] == 0.25 and collapsed["class_entropy"] == pytest.approx(0)
+
+
+def test_code_information_is_high_only_for_confident_balanced_codes():
+    k = 10
+    spread = np.eye(k)[np.arange(5 * k) % k]  # every image confident, every value used equally
+    s = code_information(spread)
+    assert s["mi"] == pytest.approx(math.log(k)) and s["balance"] == pytest.approx(1)
+    merged = np.eye(k)[np.arange(5 * k) % 5]  # two classes per value: half the values never used
+    m = code_information(merged)
+    assert m["mi"] == pytest.approx(math.log(5)) and m["balance"] == pytest.approx(math.log(5) / math.log(k))
+    vague = code_information(np.full((50, k), 1 / k))  # the code ignores the image
+    assert vague["mi"] == pytest.approx(0, abs=1e-9) and vague["balance"] == pytest.approx(1)
+    with pytest.raises(ConfigError, match="shape"):
+        code_information(np.ones(k))
 
 
 def test_frechet_and_reconstruction():

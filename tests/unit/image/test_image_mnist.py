@@ -123,6 +123,8 @@ def test_models_train_and_evaluate_on_mnist(name, cheap_mnist_reference, tmp_pat
     assert list(out.glob("*.png"))
     if name == "infogan":  # the training curve of the unsupervised error
         assert 0 <= m["final_losses"]["curve_unsupervised_error_step1"] <= 1
+        # the label-free selection metrics of Q's code on training images
+        assert -1e-9 <= m["q_train_code_mi"] <= math.log(10) + 1e-9 and 0 < m["q_train_code_balance"] <= 1 + 1e-9
     assert evaluate_model(out)[expected] == pytest.approx(m[expected], abs=1e-6)
     table = paper_table(tmp_path)
     assert table.count("not run") == 4 and f"| {name} |" in table
