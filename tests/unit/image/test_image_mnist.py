@@ -183,7 +183,19 @@ def test_paper_table_reports_seed_spread(tmp_path):
             {"model": "dann", "dataset": "mnist", "dann_target_accuracy": acc, "source_only_target_accuracy": 0.5,
              "steps": 5, "train_seconds": 60.0}))
     row = next(r for r in paper_table(tmp_path).splitlines() if r.startswith("| dann |"))
-    assert "| 90.00% | 85.00 ± 7.07 (2 seeds) | source only: 50.00% (paper 52.25%) | 5 / 1.0 min |" in row
+    assert ("| 90.00% | 85.00 ± 7.07 (2 seeds) | source only: 50.00% (paper 52.25%) | 5 / 1.0 min "
+            "(seeds 1.0-1.0 min) |") in row
+    # InfoGAN: the restart with the highest label-free code MI is named beside the mean (not the lowest error)
+    for sub, err, mi, minutes in (("infogan", 0.2, 2.1, 20), ("infogan/seed1", 0.1, 1.9, 25),
+                                  ("infogan/seed2", 0.3, 2.2, 30)):
+        (tmp_path / sub).mkdir(parents=True)
+        (tmp_path / sub / "metrics.json").write_text(json.dumps(
+            {"model": "infogan", "dataset": "mnist", "seed": int(sub[-1]) if "seed" in sub else 0,
+             "unsupervised_error": err, "q_train_code_mi": mi, "q_train_code_balance": 0.99, "steps": 7,
+             "train_seconds": 60.0 * minutes}))
+    row = next(r for r in paper_table(tmp_path).splitlines() if r.startswith("| infogan |"))
+    assert "| 20.00% | 20.00 ± 10.00 (3 seeds); the restart q_train_code_mi picks (seed 2): 30.00% |" in row
+    assert "MI 2.100 nats (max 2.303), balance 0.990 | 7 / 20.0 min (seeds 20.0-30.0 min) |" in row
     (tmp_path / "dann" / "metrics.json").write_text(json.dumps({"model": "dann", "dataset": "digits"}))
     with pytest.raises(ConfigError, match="not an MNIST run"):
         paper_table(tmp_path)
