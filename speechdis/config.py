@@ -7,6 +7,9 @@ silently ignored and leaving a default in place.
 
 YAML with a key given twice in one mapping is refused (PyYAML would silently keep the last value).
 
+Choices are ``Literal[...]`` fields; a config dataclass calls :func:`check_choices` in its ``__post_init__``
+so that configs built in code are checked as strictly as files, and raises ``ConfigError`` for its other checks.
+
 Supported field types: ``bool``, ``int``, ``float`` (finite; ints are accepted), ``str``, ``Literal[...]``,
 ``Optional[X]`` / ``X | None``, ``list[X]``, ``tuple[X, ...]``, ``dict[str, X]``, ``Any`` and
 nested dataclasses.
@@ -14,6 +17,7 @@ nested dataclasses.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import types
@@ -35,6 +39,7 @@ __all__ = [
     "save_config",
     "apply_overrides",
     "load_yaml",
+    "check_choices",
 ]
 
 
@@ -182,6 +187,26 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = "")
     except (TypeError, ValueError) as e:
         # __post_init__ validation problems are configuration problems too.
         raise ConfigError(f"config{' ' + prefix.rstrip('.') if prefix else ''}: {e}") from e
+
+
+@functools.lru_cache(maxsize=None)
+def _choice_fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    """``(name, type)`` of the fields of dataclass ``cls`` whose type is or contains a ``Literal``."""
+    def has_literal(tp: Any) -> bool:
+        return typing.get_origin(tp) is Literal or any(has_literal(a) for a in typing.get_args(tp))
+
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls) if has_literal(hints[f.name]))
+
+
+def check_choices(obj: Any, prefix: str = "") -> None:
+    """Raise :class:`ConfigError` when a ``Literal`` field of dataclass ``obj`` holds a value outside its choices.
+
+    The loader checks files and ``--set`` values already; a config dataclass calls this in ``__post_init__`` so
+    that one built in code is held to the same choices (``prefix``: the key's section, e.g. ``"model."``).
+    """
+    for name, tp in _choice_fields(type(obj)):
+        _convert(getattr(obj, name), tp, f"{prefix}{name}")
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

@@ -13,8 +13,9 @@ class DataDirError(SpeechdisError):
     """A Kaldi data directory that is missing files or inconsistent (names file and line)."""
 
 
-class ConfigError(SpeechdisError):
-    """A configuration that is malformed (names the key)."""
+class ConfigError(SpeechdisError, ValueError):
+    """A configuration that is malformed (names the key): raised by the YAML loader and by every config
+    dataclass's own checks. Also a ``ValueError``, so callers that caught the checks' former ValueError still do."""
 
 
 class ModelError(SpeechdisError):

@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from typing import Literal, Optional
 
 import numpy as np
+import yaml
 
+from speechdis.config import check_choices, from_dict, load_config, load_yaml, save_config
 from speechdis.errors import AudioError, ConfigError
 
 __all__ = [
@@ -95,12 +97,7 @@ class FeatureConfig:
     norm_vars: bool = True
 
     def __post_init__(self) -> None:
-        if self.kind not in _DEFAULT_N_MELS:
-            raise ConfigError(f"config key 'kind': {self.kind!r} is not one of 'mfcc', 'fbank'")
-        if self.mel_filters not in ("kaldi", "librosa-htk"):
-            raise ConfigError(f"config key 'mel_filters': {self.mel_filters!r} is not one of 'kaldi', 'librosa-htk'")
-        if self.cmvn not in ("utterance", "speaker", "none"):
-            raise ConfigError(f"config key 'cmvn': {self.cmvn!r} is not one of 'utterance', 'speaker', 'none'")
+        check_choices(self)  # the Literal fields, for configs built in code (files are checked by the loader)
         checks = [
             ("sample_rate", self.sample_rate > 0),
             ("frame_length_ms", self.frame_length_ms > 0),
@@ -180,8 +177,6 @@ class FeatureConfig:
 def load_feature_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None,
                         **defaults) -> FeatureConfig:
     """FeatureConfig from a YAML file (None: defaults); ``overrides`` are ``key=value`` strings."""
-    from speechdis.config import load_config
-
     cfg = load_config(FeatureConfig, path, overrides)
     return dataclasses.replace(cfg, **defaults) if defaults else cfg
 
@@ -194,18 +189,12 @@ def stored_feature_config(data: dict) -> FeatureConfig:
     """A feature config as stored with computed features or a model (all fields written out): fields the
     file lacks were added later, so they take the behaviour of the version that wrote it, not today's
     defaults (``energy: false``, ``mel_filters: librosa-htk``)."""
-    from speechdis.config import from_dict
-
     return from_dict(FeatureConfig, {**_BEFORE_FIELDS, **data})
 
 
 def read_stored_feature_config(path: str | os.PathLike) -> FeatureConfig:
     """:func:`stored_feature_config` of a YAML file written by speechdis (a data dir's ``conf/feats.yaml``,
     an experiment's ``feats.yaml``); :class:`ConfigError` naming the file when it is unreadable or invalid."""
-    import yaml
-
-    from speechdis.config import load_yaml
-
     try:
         with open(path, encoding="utf-8") as f:
             data = load_yaml(f) or {}
@@ -218,8 +207,6 @@ def read_stored_feature_config(path: str | os.PathLike) -> FeatureConfig:
 
 def save_feature_config(cfg: FeatureConfig, path: str | os.PathLike) -> None:
     """Write the resolved config as YAML (atomic)."""
-    from speechdis.config import save_config
-
     save_config(cfg.resolved(), path,
                 header=f"speechdis feature config: {cfg.kind}, dim {cfg.dim}, cmvn {cfg.cmvn}")
 

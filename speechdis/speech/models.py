@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speechdis.adversarial.heads import PairCritic
+from speechdis.config import check_choices
 from speechdis.speech.losses import length_mask
 from speechdis.speech.registry import speech_spec
 
@@ -17,9 +18,11 @@ from speechdis.speech.registry import speech_spec
 class ModelConfig:
     """Sizes of the encoders and the decoder (reference: 2-layer GRUs, 128 + 128 dims)."""
 
-    kind: str = "disentangled"  # a speech model of speechdis.speech.registry: "disentangled" or "baseline"
+    # A speech model of speechdis.speech.registry ("disentangled", "baseline"): a registry name, not a Literal, so
+    # that adding a model is one registration; TrainConfig checks it against SPEECH_MODELS.
+    kind: str = "disentangled"
     feat_dim: int = 39
-    rnn: str = "gru"  # "gru" or "lstm"
+    rnn: Literal["gru", "lstm"] = "gru"
     hidden: int = 256
     layers: int = 2
     bidirectional: bool = True
@@ -55,6 +58,9 @@ class ModelConfig:
     spec_time_width: int = 10
     spec_freq_masks: int = 0
     spec_freq_width: int = 4
+
+    def __post_init__(self) -> None:
+        check_choices(self, "model.")
 
 
 def _rnn(kind: str, *args, **kwargs) -> nn.RNNBase:

@@ -24,6 +24,8 @@ from speechdis.adversarial import (
     gradient_penalty,
     linear_schedule,
 )
+from speechdis.config import check_choices
+from speechdis.errors import ConfigError
 from speechdis.speech.losses import (
     correspondence_targets,
     masked_mse,
@@ -75,18 +77,17 @@ class LossConfig:
     word_margin: float = 0.0
 
     def __post_init__(self) -> None:
+        check_choices(self, "loss.")
         if not 0.0 < self.same_fraction < 1.0:
-            raise ValueError("loss.same_fraction must be strictly between 0 and 1")
+            raise ConfigError("loss.same_fraction must be strictly between 0 and 1")
         if self.n_critic < 1 and self.adv_mode in ("wgan", "bce"):
-            raise ValueError("loss.n_critic must be ≥ 1 for adv_mode wgan/bce")
+            raise ConfigError("loss.n_critic must be ≥ 1 for adv_mode wgan/bce")
         if not 0.0 <= self.correspondence <= 1.0:
-            raise ValueError("loss.correspondence must be between 0 and 1")
+            raise ConfigError("loss.correspondence must be between 0 and 1")
         if self.critic_group_size < 1:
-            raise ValueError("loss.critic_group_size must be ≥ 1")
+            raise ConfigError("loss.critic_group_size must be ≥ 1")
         if self.word_min_count < 1 or self.word_scale <= 0 or not 0.0 <= self.word_margin < 1.0:
-            raise ValueError("loss.word_min_count must be ≥ 1, loss.word_scale > 0 and loss.word_margin in [0, 1)")
-        if self.critic_batches not in ("fresh", "shared"):
-            raise ValueError(f"loss.critic_batches must be 'fresh' or 'shared', not {self.critic_batches!r}")
+            raise ConfigError("loss.word_min_count must be ≥ 1, loss.word_scale > 0 and loss.word_margin in [0, 1)")
 
 
 class SpeechObjective:

@@ -6,7 +6,8 @@ from typing import Literal, Optional
 
 import torch
 
-from speechdis.adversarial.trainer import AMP_MODES, amp_mode
+from speechdis.adversarial.trainer import amp_mode
+from speechdis.config import check_choices
 from speechdis.errors import ConfigError
 from speechdis.speech.models import ModelConfig
 from speechdis.speech.objective import LossConfig
@@ -23,6 +24,9 @@ class OptimConfig:
     weight_decay: float = 0.0
     clip_grad: float = 5.0  # 0 disables
     clip_mode: Literal["value", "norm"] = "value"  # reference code clips each gradient to ±5
+
+    def __post_init__(self) -> None:
+        check_choices(self, "optim.")
 
 
 @dataclass
@@ -50,10 +54,11 @@ class DataConfig:
     speaker_context: int = 0
 
     def __post_init__(self) -> None:
+        check_choices(self, "data.")
         if not all(0.5 <= f <= 2.0 for f in self.speed_perturb):
-            raise ValueError(f"data.speed_perturb factors must be in [0.5, 2], got {list(self.speed_perturb)}")
+            raise ConfigError(f"data.speed_perturb factors must be in [0.5, 2], got {list(self.speed_perturb)}")
         if self.speaker_context < 0:
-            raise ValueError(f"data.speaker_context must be ≥ 0 frames, not {self.speaker_context}")
+            raise ConfigError(f"data.speaker_context must be ≥ 0 frames, not {self.speaker_context}")
 
 
 @dataclass
@@ -67,9 +72,10 @@ class LoopConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     # Mixed precision: none | bf16 | fp16 autocast on the run's device (fp16 with gradient scaling); true/false
     # (the older boolean switch) read as bf16/none.
-    amp: bool | str = "none"
+    amp: bool | Literal["none", "bf16", "fp16"] = "none"
 
     def __post_init__(self) -> None:
+        check_choices(self, "train.")
         if isinstance(self.amp, bool):
             self.amp = amp_mode(self.amp)
 
@@ -85,7 +91,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_values(self)
         if self.loss.critic_group_size > 1 and 2 * self.loss.critic_group_size > self.data.segments_per_speaker:
-            raise ValueError(f"loss.critic_group_size {self.loss.critic_group_size} needs "
+            raise ConfigError(f"loss.critic_group_size {self.loss.critic_group_size} needs "
                              f"data.segments_per_speaker ≥ {2 * self.loss.critic_group_size} "
                              f"(two disjoint groups of one speaker), not {self.data.segments_per_speaker}")
 
@@ -95,16 +101,11 @@ class TrainConfig:
         return self.data.speakers_per_batch * self.data.segments_per_speaker
 
 
-RNN_KINDS = ("gru", "lstm")
-
-
 def _check_values(cfg: "TrainConfig") -> None:
-    """Values that type-check but would crash or silently misbehave later (one-line ValueError)."""
+    """Values that type-check but would crash or silently misbehave later (one-line ConfigError)."""
     m, o, d, t, lo = cfg.model, cfg.optim, cfg.data, cfg.train, cfg.loss
     if m.kind not in SPEECH_MODELS:
-        raise ValueError(f"model.kind is {m.kind!r}; allowed: {', '.join(SPEECH_MODELS.names())}")
-    if m.rnn not in RNN_KINDS:
-        raise ValueError(f"model.rnn is {m.rnn!r}; allowed: {', '.join(RNN_KINDS)}")
+        raise ConfigError(f"model.kind is {m.kind!r}; allowed: {', '.join(SPEECH_MODELS.names())}")
     at_least = [
         ("model.feat_dim", m.feat_dim, 1), ("model.hidden", m.hidden, 1), ("model.layers", m.layers, 1),
         ("model.phonetic_dim", m.phonetic_dim, 1), ("model.speaker_dim", m.speaker_dim, 1),
@@ -122,12 +123,12 @@ def _check_values(cfg: "TrainConfig") -> None:
     at_least += [(f"model.critic_hidden[{i}]", h, 1) for i, h in enumerate(m.critic_hidden)]
     for key, value, low in at_least:
         if value < low:
-            raise ValueError(f"{key} must be ≥ {low}, got {value}")
+            raise ConfigError(f"{key} must be ≥ {low}, got {value}")
     if d.max_frames is not None and d.max_frames < d.min_frames:
-        raise ValueError(f"data.max_frames ({d.max_frames}) must be ≥ data.min_frames ({d.min_frames}) or null")
+        raise ConfigError(f"data.max_frames ({d.max_frames}) must be ≥ data.min_frames ({d.min_frames}) or null")
     for key, value in (("optim.lr", o.lr), ("optim.critic_lr", o.critic_lr)):
         if not value > 0:
-            raise ValueError(f"{key} must be > 0, got {value}")
+            raise ConfigError(f"{key} must be > 0, got {value}")
     for key, value in (("optim.weight_decay", o.weight_decay), ("optim.clip_grad", o.clip_grad),
                        ("model.input_noise", m.input_noise), ("loss.rec_weight", lo.rec_weight),
                        ("loss.speaker_weight", lo.speaker_weight), ("loss.speaker_margin", lo.speaker_margin),
@@ -136,13 +137,11 @@ def _check_values(cfg: "TrainConfig") -> None:
                        ("model.spec_time_masks", m.spec_time_masks), ("model.spec_time_width", m.spec_time_width),
                        ("model.spec_freq_masks", m.spec_freq_masks), ("model.spec_freq_width", m.spec_freq_width)):
         if not value >= 0:
-            raise ValueError(f"{key} must be ≥ 0, got {value}")
-    if t.amp not in AMP_MODES:
-        raise ValueError(f"train.amp is {t.amp!r}; allowed: {', '.join(AMP_MODES)}")
+            raise ConfigError(f"{key} must be ≥ 0, got {value}")
     if not 0.0 <= m.dropout < 1.0:
-        raise ValueError(f"model.dropout must be in [0, 1), got {m.dropout}")
+        raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}")
     if not all(0.0 <= b < 1.0 for b in o.betas):
-        raise ValueError(f"optim.betas must each be in [0, 1), got {list(o.betas)}")
+        raise ConfigError(f"optim.betas must each be in [0, 1), got {list(o.betas)}")
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:

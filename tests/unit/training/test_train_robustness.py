@@ -21,7 +21,7 @@ from speechdis.training.config import TrainConfig
     ("data", "speakers_per_batch", 0, r"data\.speakers_per_batch must be ≥ 1"),
     ("optim", "lr", -0.1, r"optim\.lr must be > 0"),
     ("model", "kind", "images", r"model\.kind is 'images'; allowed: disentangled, baseline"),
-    ("model", "rnn", "transformer", r"model\.rnn is 'transformer'; allowed: gru, lstm"),
+    ("model", "rnn", "transformer", r"config key 'model\.rnn': 'transformer' is not one of 'gru', 'lstm'"),
     ("model", "hidden", 0, r"model\.hidden must be ≥ 1"),
 ])
 def test_config_values_that_would_crash_later_are_config_errors(section, key, value, match):
