@@ -8,12 +8,14 @@ Kinds:
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import typing
+from typing import Callable, Literal, Sequence
 
 import torch
 import torch.nn.functional as F
 
-LOSS_KINDS = ("bce", "wgan", "hinge")
+LossKind = Literal["bce", "wgan", "hinge"]  # the choice a config names (e.g. the image models' ``loss``)
+LOSS_KINDS: tuple[str, ...] = typing.get_args(LossKind)
 
 
 def _check(kind: str) -> None:

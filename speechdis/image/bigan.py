@@ -26,8 +26,10 @@ from speechdis.adversarial import (
     discriminator_loss,
     gradient_penalty,
 )
+from speechdis.adversarial.losses import LossKind
 from speechdis.image.common import apply_batched, batches, run_steps
-from speechdis.image.datasets import image_size, load_labelled_images
+from speechdis.image.config import DatasetConfig
+from speechdis.image.datasets import DigitDataset, image_size, load_labelled_images
 from speechdis.image.metrics import (
     chance_level,
     linear_probe,
@@ -42,13 +44,11 @@ from speechdis.image.viz import interpolate, save_grid
 
 
 @dataclass(frozen=True)
-class BiGANConfig:
+class BiGANConfig(DatasetConfig):
     steps: int = 1000
-    batch_size: int = 64
     z_dim: int = 16
-    width: int = 32
     stochastic: bool = True  # ALI: Gaussian encoder (reparameterised); False = BiGAN's deterministic encoder
-    loss: str = "bce"  # bce | hinge | wgan (wgan adds the gradient penalty on (x, z) pairs)
+    loss: LossKind = "bce"  # wgan adds the gradient penalty on (x, z) pairs)
     gp_weight: float = 10.0
     d_dropout: float = 0.2  # dropout in the joint critic, as in BiGAN/ALI, slows D's overfitting
     n_critic: int = 1
@@ -58,8 +58,7 @@ class BiGANConfig:
     # 0.903; 1/1: 0.017, probe 0.958; 10/1: 0.011, probe 0.961. 1/1 keeps the adversarial game primary.
     recon_weight: float = 1.0  # cycle term ||x - G(E(x))||² (mean squared error per pixel)
     latent_weight: float = 1.0  # latent regression ||z - E(G(z))||² on E's mean
-    dataset: str = "digits"  # digits (16x16, seeded 80/20 split) | mnist (28x28, official split, data_dir)
-    data_dir: str = ""
+    dataset: DigitDataset = "digits"  # digits (16x16, seeded 80/20 split) | mnist (28x28, official split)
 
 
 class BiGANEncoder(nn.Module):
@@ -197,7 +196,6 @@ SPEC = image_spec(
     name="bigan", description="BiGAN / ALI on digits: pair discriminator on (x, E(x)) vs (G(z), z)",
     config_cls=BiGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("recon_mse", "recon_mse_mean_image", "recon_same_class", "probe_accuracy_z", "knn1_accuracy_z"),
-    datasets=("digits", "mnist"),
     # The BiGAN paper's MNIST latent size (50); conv widths kept small for 2 CPU cores.
     presets={"mnist": {"steps": 3000, "z_dim": 50}},
 )

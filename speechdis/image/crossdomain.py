@@ -22,7 +22,8 @@ from torch import nn
 
 from speechdis.adversarial import AlternatingTrainer, GradientReversal, dann_schedule
 from speechdis.image.common import batches, run_steps
-from speechdis.image.datasets import colour_digits, load_digits_images, shift_domain, split_indices
+from speechdis.image.config import ImageConfig
+from speechdis.image.datasets import Domain, colour_digits, load_digits_images, shift_domain, split_indices
 from speechdis.image.metrics import chance_level, linear_probe, reconstruction_error
 from speechdis.image.nets import ConvBody, ConvDecoder
 from speechdis.image.registry import image_spec
@@ -30,13 +31,11 @@ from speechdis.image.viz import save_grid
 
 
 @dataclass(frozen=True)
-class CrossDomainConfig:
+class CrossDomainConfig(ImageConfig):
     steps: int = 800
-    batch_size: int = 64
     shared_dim: int = 16
     exclusive_dim: int = 4
-    width: int = 32
-    domain_y: str = "coloured"
+    domain_y: Domain = "coloured"
     cross_weight: float = 1.0
     shared_weight: float = 1.0  # L1 between S_x and S_y of a pair
     grl_weight: float = 1.0

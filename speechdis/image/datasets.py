@@ -6,8 +6,10 @@ Arrays are numpy, images ``float32`` in ``[0, 1]`` with shape ``(N, C, H, W)``.
 from __future__ import annotations
 
 import functools
+import typing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -158,7 +160,8 @@ def make_shapes(n: int = 4000, seed: int = 0, size: int = 16) -> Shapes:
 
 # ----------------------------------------------------------------------------------- domain-shifted digits
 
-DOMAINS = ("plain", "inverted", "coloured", "textured", "noisy")
+Domain = Literal["plain", "inverted", "coloured", "textured", "noisy"]  # what shift_domain renders
+DOMAINS: tuple[str, ...] = typing.get_args(Domain)
 DIGIT_COLOURS = np.array([[1.0, 0.3, 0.3], [0.3, 1.0, 0.4], [0.35, 0.5, 1.0], [1.0, 0.9, 0.3]], np.float32)
 BACKGROUND_COLOURS = np.array([[0.1, 0.1, 0.1], [0.45, 0.2, 0.5], [0.15, 0.4, 0.45], [0.5, 0.35, 0.15]],
                               np.float32)
@@ -217,7 +220,8 @@ MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-DATASETS = ("digits", "mnist")
+DigitDataset = Literal["digits", "mnist"]  # the labelled digit data sets (load_labelled_images)
+DATASETS: tuple[str, ...] = typing.get_args(DigitDataset)
 IMAGE_SIZES = {"digits": 16, "mnist": 28}  # side of the images each data set yields
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ ATTRIBUTES: tuple[tuple[str, str, int, int], ...] = (
 
 @dataclass(frozen=True)
 class EditConfig(vaegan.VAEGANConfig):
+    dataset: Literal["shapes"] = "shapes"  # the attributes are the shapes' known factors
     alphas: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5)
     n_edit: int = 200  # images edited per attribute
     edit_steps: int = 200

@@ -11,7 +11,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -19,9 +19,10 @@ from torch import nn
 
 from speechdis.adversarial import AlternatingTrainer, discriminator_loss, generator_loss
 from speechdis.adversarial.info import LatentCodes, mutual_info_loss
-from speechdis.errors import ConfigError
+from speechdis.adversarial.losses import LossKind
 from speechdis.image.common import apply_batched, batches, run_steps
-from speechdis.image.datasets import image_size, load_digits_images, load_labelled_images
+from speechdis.image.config import DatasetConfig
+from speechdis.image.datasets import DigitDataset, image_size, load_digits_images, load_labelled_images
 from speechdis.image.metrics import (
     aligned_accuracy,
     classifier_scores,
@@ -29,7 +30,7 @@ from speechdis.image.metrics import (
     predict_proba,
     reference_classifier,
 )
-from speechdis.image.nets import ConvBody, ConvDecoder
+from speechdis.image.nets import ConvBody, ConvDecoder, Norm
 from speechdis.image.registry import image_spec
 from speechdis.image.viz import save_grid, traversal_values
 
@@ -37,30 +38,28 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class InfoGANConfig:
+class InfoGANConfig(DatasetConfig):
     steps: int = 1500
-    batch_size: int = 64
     noise_dim: int = 16
     cat_dim: int = 10
     n_cont: int = 2
-    width: int = 32
-    loss: str = "bce"
+    loss: LossKind = "bce"
     info_weight: float = 1.0  # λ for the categorical term
     cont_weight: float = 0.1  # extra factor on the continuous (Gaussian NLL) term, as in the paper
     lr_g: float = 1e-3
     lr_d: float = 2e-4
     lr_q: float = 0.0  # learning rate of Q's own layers (0 = lr_d, as in the authors' code; 1e-3 = G's, as in
     #                    several reimplementations)
-    dataset: str = "digits"  # digits (16x16, all 1797 images) | mnist (28x28 training set, from data_dir)
-    data_dir: str = ""
+    dataset: DigitDataset = "digits"  # digits (16x16, all 1797 images) | mnist (28x28 training set, from data_dir)
     hidden: int = 128  # width of the discriminator's fully connected layer (the paper: 1024)
-    d_norm: str = "layer"  # normalisation in D's conv body (the paper: batch)
+    d_norm: Norm = "layer"  # normalisation in D's conv body (the paper: batch)
     curve_every: int = 0  # log the unsupervised error every this many steps (0 = never)
     q_hidden: int = 0  # hidden units of Q's own layer (0 = Q is one linear layer on D's features)
     g_hidden: int = 0  # G's first fully connected layer before the feature-map projection (0 = none; paper: 1024)
     d_fc_norm: bool = False  # batch norm on D's fully connected layer (the paper: yes)
-    cont_std: str = "learned"  # Q's Gaussian for the continuous codes: learned variance | fixed (unit; authors' code)
-    noise: str = "normal"  # distribution of the noise z': normal | uniform (U(-1, 1), the authors' code)
+    # Q's Gaussian for the continuous codes: learned variance | fixed (unit; authors' code)
+    cont_std: Literal["learned", "fixed"] = "learned"
+    noise: Literal["normal", "uniform"] = "normal"  # of the noise z': uniform is U(-1, 1), the authors' code
     cat_balance: float = 0.0  # weight of the code-balance term: Q's mean code distribution on real batches
     #                           pushed towards uniform (log K - its entropy); no labels involved
 
@@ -73,11 +72,7 @@ class InfoGAN(nn.Module):
         self.codes = LatentCodes(cat_dim=cfg.cat_dim, n_cat=1, n_cont=cfg.n_cont)
         self.noise_dim = cfg.noise_dim
         size = image_size(cfg.dataset)
-        if cfg.cont_std not in ("learned", "fixed"):
-            raise ConfigError(f"cont_std must be learned or fixed, not {cfg.cont_std!r}")
         self.fixed_std = cfg.cont_std == "fixed"
-        if cfg.noise not in ("normal", "uniform"):
-            raise ConfigError(f"noise must be normal or uniform, not {cfg.noise!r}")
         self.uniform_noise = cfg.noise == "uniform"
         self.generator = ConvDecoder(cfg.noise_dim + self.codes.dim, channels, size, cfg.width, hidden=cfg.g_hidden)
         self.discriminator = nn.ModuleDict({
@@ -262,7 +257,6 @@ SPEC = image_spec(
     name="infogan", description="InfoGAN on digits: categorical + continuous codes, Q head shares D's body",
     config_cls=InfoGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("code_class_alignment", "unsupervised_error", "sample_coverage", "q_cat_accuracy"),
-    datasets=("digits", "mnist"),
     # The paper's MNIST networks (G: FC1024-BN-ReLU, FC 7x7x128-BN-ReLU, deconv 64 BN ReLU, deconv 1 sigmoid;
     # D: conv 64 lReLU, conv 128 BN lReLU, FC1024 BN lReLU; Q: FC128-BN-lReLU-FC on D's features), 62 noise dims,
     # one 10-way and two continuous codes, lr 2e-4 (D, Q) / 1e-3 (G), batch 100, and the authors' code's

@@ -5,10 +5,16 @@ two transposed convolutions. Widths are small on purpose: everything trains on a
 """
 from __future__ import annotations
 
+import typing
+from typing import Literal
+
 import torch
 from torch import nn
 
 from speechdis.errors import ConfigError
+
+# Normalisation in ConvBody: "batch" for encoders/classifiers, "layer" or "none" for critics.
+Norm = Literal["batch", "layer", "none"]
 
 
 def feature_map_size(size: int) -> int:
@@ -29,7 +35,7 @@ class ConvBody(nn.Module):
                  dropout: float = 0.0, fc_norm: bool = False) -> None:
         super().__init__()
         s = feature_map_size(size)
-        if norm not in ("batch", "layer", "none"):
+        if norm not in typing.get_args(Norm):
             raise ConfigError(f"norm must be batch, layer or none, not {norm!r}")
         norm_layer: nn.Module = {"batch": lambda: nn.BatchNorm2d(2 * width),
                                  "layer": lambda: nn.GroupNorm(1, 2 * width),

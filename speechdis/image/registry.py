@@ -1,9 +1,9 @@
 """The image models by name, and the train / evaluate entry points the CLI and recipe use.
 
 Every model module defines ``SPEC = image_spec(...)`` (a :class:`~speechdis.registry.ModelSpec`, the spec type
-both families share, of family ``image``): a config dataclass (with a ``steps`` field), ``build`` (fresh modules from a
-config), ``fit`` (train them) and ``evaluate`` (metrics + pictures into a directory); :data:`IMAGE_MODELS`
-lists the modules by name.
+both families share, of family ``image``): a config dataclass (an :class:`~speechdis.image.config.ImageConfig`),
+``build`` (fresh modules from a config), ``fit`` (train them) and ``evaluate`` (metrics + pictures into a
+directory); :data:`IMAGE_MODELS` lists the modules by name.
 Training writes ``model.pt`` and ``metrics.json`` into the output directory; evaluation can be re-run from
 the checkpoint alone because data sets are regenerated deterministically from the saved seed.
 """
@@ -32,6 +32,7 @@ from speechdis.image.common import (
     seed_everything,
     write_metrics,
 )
+from speechdis.image.config import DatasetConfig, ImageConfig, dataset_choices
 from speechdis.registry import ModelSpec, Registry
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,14 @@ MODEL_NAMES: tuple[str, ...] = IMAGE_MODELS.names()
 
 
 def image_spec(**fields: Any) -> ModelSpec:
-    """The :class:`ModelSpec` of an image model (``family="image"``): what each model module's ``SPEC`` is."""
-    return ModelSpec(family="image", **fields)
+    """The :class:`ModelSpec` of an image model (``family="image"``): what each model module's ``SPEC`` is.
+
+    Its config class is an :class:`~speechdis.image.config.ImageConfig`; the data sets it trains on are those of
+    the config's ``dataset`` field (a :class:`~speechdis.image.config.DatasetConfig`), the default first."""
+    cls = fields["config_cls"]
+    if not (isinstance(cls, type) and issubclass(cls, ImageConfig)):
+        raise ValueError(f"image model {fields.get('name')}: config class {cls!r} is not an ImageConfig")
+    return ModelSpec(family="image", datasets=dataset_choices(cls), **fields)
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -172,7 +179,7 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
 
 
 def _dataset_of(cfg: Any) -> dict[str, str]:
-    return {"dataset": cfg.dataset} if hasattr(cfg, "dataset") else {}
+    return {"dataset": cfg.dataset} if isinstance(cfg, DatasetConfig) else {}
 
 
 @dataclass

@@ -27,7 +27,8 @@ from torch import nn
 from speechdis.adversarial import AlternatingTrainer, discriminator_loss, generator_loss, linear_schedule
 from speechdis.errors import ConfigError
 from speechdis.image.common import EMA, batches, random_shift, run_steps, zip_streams
-from speechdis.image.datasets import few_labels, image_size, load_labelled_images
+from speechdis.image.config import DatasetConfig
+from speechdis.image.datasets import DigitDataset, few_labels, image_size, load_labelled_images
 from speechdis.image.metrics import classifier_scores, predict_proba, reference_classifier
 from speechdis.image.nets import ConvBody, ConvClassifier, ConvDecoder
 from speechdis.image.registry import image_spec
@@ -37,12 +38,10 @@ N_CLASSES = 10
 
 
 @dataclass(frozen=True)
-class TripleGANConfig:
+class TripleGANConfig(DatasetConfig):
     steps: int = 800
-    batch_size: int = 64
     labels_per_class: int = 10
     z_dim: int = 16
-    width: int = 32
     alpha: float = 0.5  # share of D's "fake" weight on the classifier's pairs
     pseudo_weight: float = 0.1  # α_P: weight of C's loss on generated pairs once warmed up (paper: 0.1)
     pseudo_warmup: float = 0.5  # fraction of training before the pseudo loss reaches its weight
@@ -58,8 +57,7 @@ class TripleGANConfig:
     ema_decay: float = 0.99  # of the teacher (and of the baseline's own average)
     shift: int = 2  # random translation (pixels) of every image C or the baseline is trained on
     clf_hidden: int = 128
-    dataset: str = "digits"  # digits (16x16, seeded 80/20 split) | mnist (28x28, official split, data_dir)
-    data_dir: str = ""
+    dataset: DigitDataset = "digits"  # digits (16x16, seeded 80/20 split) | mnist (28x28, official split)
 
 
 class PairDiscriminator(nn.Module):
@@ -244,7 +242,6 @@ SPEC = image_spec(
     name="triplegan", description="Triple-GAN on digits, semi-supervised (few labels per class)",
     config_cls=TripleGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("classifier_accuracy", "baseline_accuracy", "conditional_sample_accuracy", "n_labels"),
-    datasets=("digits", "mnist"),
     # The paper's MNIST task: 100 labels (10 per class, the default); more steps for 60k unlabelled images.
     presets={"mnist": {"steps": 4000, "clf_hidden": 256}},
 )

@@ -25,6 +25,7 @@ from torch import nn
 
 from speechdis.adversarial import MLP, AlternatingTrainer, discriminator_loss, generator_loss, gradient_penalty
 from speechdis.image.common import batches, run_steps
+from speechdis.image.config import ImageConfig
 from speechdis.image.datasets import Shapes, make_shapes
 from speechdis.image.metrics import (
     classifier_scores,
@@ -42,15 +43,13 @@ BRANCHES = ("foreground", "background", "pose")
 
 
 @dataclass(frozen=True)
-class TwoStageConfig:
+class TwoStageConfig(ImageConfig):
     steps: int = 800  # stage I
     mapping_steps: int = 600  # stage II (small MLPs: cheap)
-    batch_size: int = 64
     fg_dim: int = 6
     bg_dim: int = 2
     pose_dim: int = 2
     noise_dim: int = 8
-    width: int = 32
     n_train: int = 4000
     n_eval: int = 2000
     fg_weight: float = 10.0  # extra weight on the foreground region: the shape is a few pixels only

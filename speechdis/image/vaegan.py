@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -22,9 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechdis.adversarial import AlternatingTrainer, discriminator_loss, generator_loss
+from speechdis.adversarial.losses import LossKind
 from speechdis.adversarial.multiclass import multiclass_discriminator_loss, multiclass_generator_loss, realness
 from speechdis.errors import ConfigError
 from speechdis.image.common import apply_batched, batches, run_steps
+from speechdis.image.config import DatasetConfig
 from speechdis.image.datasets import Shapes, image_size, load_labelled_images, make_shapes
 from speechdis.image.metrics import (
     classifier_scores,
@@ -39,23 +41,20 @@ from speechdis.image.viz import interpolate, save_grid, traversal_values
 
 
 @dataclass(frozen=True)
-class VAEGANConfig:
+class VAEGANConfig(DatasetConfig):
     steps: int = 900
-    batch_size: int = 64
     z_dim: int = 10
-    width: int = 32
     n_train: int = 4000
     n_eval: int = 2000
     three_class: bool = False  # D classifies real / generated / reconstructed
-    loss: str = "bce"  # 2-class GAN loss kind (bce, hinge, wgan)
+    loss: LossKind = "bce"  # 2-class GAN loss kind
     kl_weight: float = 1.0
     pixel_weight: float = 1.0  # pixel BCE (per image, summed over pixels)
     feature_weight: float = 1.0  # learned-similarity loss in D's conv features (0 = off)
     gan_weight: float = 1.0
     lr: float = 1e-3
     lr_d: float = 2e-4
-    dataset: str = "shapes"  # shapes (16x16 colour, known factors) | mnist (28x28 grey, from data_dir)
-    data_dir: str = ""
+    dataset: Literal["shapes", "mnist"] = "shapes"  # shapes (16x16 colour, known factors) | mnist (28x28 grey)
 
 
 class Encoder(nn.Module):
@@ -244,6 +243,5 @@ SPEC = image_spec(
     name="vaegan", description="VAE-GAN on shapes (optional 3-class D and learned-similarity reconstruction)",
     config_cls=VAEGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("recon_mse", "mig", "dci_disentanglement", "factor_vae", "sample_shape_coverage"),
-    datasets=("shapes", "mnist"),
     presets={"mnist": {"steps": 3000, "z_dim": 16}},
 )
