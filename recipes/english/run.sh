@@ -16,7 +16,8 @@
 #   5  dev table  (only with --ablations true) speechdis evaluate on the combined dev speakers
 #   6  train      conf/train.yaml + --final-sets × --seeds
 #   7  evaluate   each corpus's held-out speakers (sc test, so762 test, fsdd held-out): DTW, mfcc-stats and
-#                 every seed in one table per corpus
+#                 every seed in one table per corpus; speaker EER on 3 s chunks of the so762 test sentences and
+#                 on whole sentences (speechdis prepare chunks), with mfcc-stats and Resemblyzer where installed
 #   8  report     per-corpus tables, mean ± std over seeds (local/seed_table.py)
 #   9  package    (only with --export-pretrained true) seed 0 -> speechdis/pretrained/english.pt
 #
@@ -137,6 +138,16 @@ if run_stage 7; then
   for dir in "${heldout[@]}"; do
     evaluate "$dir" "$exp/eval_$(basename "$(dirname "$dir")")" "${final_specs[@]}"
   done
+  # Speaker EER on continuous speech: 3 s chunks of the so762 test speakers' sentences and whole sentences.
+  outside=()
+  python -c "from speechdis.eval.resemblyzer_system import have_resemblyzer as h; raise SystemExit(not h())" \
+    && outside=(--system resemblyzer)
+  for kind in chunks3s whole; do
+    opts=(--seconds 3); [ "$kind" != whole ] || opts=(--whole)
+    speechdis prepare chunks "$d/so762/test" "$d/so762/test_$kind" "${opts[@]}"
+    $train_cmd "$log_dir/evaluate_so762_$kind.log" speechdis evaluate speaker --data "$d/so762/test_$kind" \
+      "${final_specs[@]}" "${outside[@]}" --out "$exp/eval_so762_$kind" --device "$device" >/dev/null
+  done
 fi
 
 if run_stage 8; then
@@ -144,6 +155,11 @@ if run_stage 8; then
   for corpus in sc so762 fsdd; do
     python "$root/recipes/speechcommands/local/seed_table.py" "$exp/eval_$corpus" \
       --title "$corpus held-out speakers"
+  done
+  for kind in chunks3s whole; do
+    what="3 s chunks of sentences"; [ "$kind" != whole ] || what="whole sentences"
+    python "$root/recipes/speechcommands/local/seed_table.py" "$exp/eval_so762_$kind" \
+      --title "so762 held-out speakers, speaker EER on $what"
   done
 fi
 

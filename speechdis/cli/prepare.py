@@ -5,6 +5,7 @@ Sub-commands: ``librispeech`` (a LibriSpeech-layout subset + word alignments -> 
 ``fsdd`` (Free Spoken Digit Dataset -> data dir), ``speechocean762`` (-> speaker-disjoint data dirs),
 ``combine`` (several data dirs -> one, ids kept unique),
 ``lhotse`` (lhotse manifests with word alignments -> data dir), ``export-lhotse`` (data dir -> lhotse manifests),
+``chunks`` (fixed-length chunks or whole utterances as word_segments, for speaker EER),
 ``split-speakers`` (speaker-disjoint train/test split), ``split`` (Kaldi split_data.sh --per-spk),
 ``validate`` and ``fix-data-dir``.
 """
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("prepare", help="prepare Kaldi data dirs (librispeech, splits, validation)",
                               description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="prepare_command", required=True, metavar="{librispeech,speechcommands,fsdd,"
-                                                                            "speechocean762,combine,lhotse,export-lhotse,split-speakers,"
+                                                                            "speechocean762,combine,lhotse,export-lhotse,chunks,split-speakers,"
                                                                             "split,validate,"
                                                                             "fix-data-dir}")
 
@@ -86,6 +87,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     le.add_argument("out", metavar="OUT", help="output folder for <prefix>{recordings,supervisions}.jsonl.gz")
     le.add_argument("--prefix", default="", help="file name prefix, e.g. librispeech_")
     le.set_defaults(func=_export_lhotse)
+
+    ch = sub.add_parser("chunks", help="DATA_DIR's tables + word_segments of consecutive fixed-length chunks of each "
+                                       "utterance (or whole utterances), label <chunk>: speaker EER on sentences")
+    ch.add_argument("data_dir", metavar="DATA_DIR", help="data dir to chunk (its tables are copied, features shared)")
+    ch.add_argument("out", metavar="OUT", help="output data dir")
+    size = ch.add_mutually_exclusive_group()
+    size.add_argument("--seconds", type=positive_float, default=3.0, help="chunk length (default 3)")
+    size.add_argument("--whole", action="store_true", help="one segment per utterance instead of chunks")
+    ch.add_argument("--min-seconds", type=nonneg_float, default=None,
+                    help="keep the last, shorter chunk (and an utterance at all) when at least this long "
+                         "(default: half a chunk; 0 with --whole)")
+    ch.set_defaults(func=_chunks)
 
     sp = sub.add_parser("split-speakers", help="speaker-disjoint train/test split of a data dir")
     sp.add_argument("data_dir", help="data dir to split")
@@ -173,6 +186,14 @@ def _export_lhotse(args: argparse.Namespace) -> int:
 
     for path in export_lhotse(args.data_dir, args.out, prefix=args.prefix):
         print(path)
+    return 0
+
+
+def _chunks(args: argparse.Namespace) -> int:
+    from speechdis.data.chunks import prepare_chunks
+
+    print(prepare_chunks(args.data_dir, args.out, args.seconds, min_seconds=args.min_seconds,
+                         whole=args.whole).summary())
     return 0
 
 

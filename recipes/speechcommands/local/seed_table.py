@@ -45,8 +45,9 @@ def system_rows(eval_dir: Path) -> dict[str, dict[str, float]]:
         rows[name]["SD AP x-spk"] = r["AP_diff_speaker"]
     for key, r in spk.get("verification", {}).items():
         name, vec = key.rsplit("/", 1)
-        rows[name]["EER spk vec %" if vec == "speaker" else "EER content %"] = 100 * r["EER"]
-        if name == "mfcc-stats":  # one vector, used for both
+        if name != "resemblyzer":  # a speaker encoder: its one vector is no content vector
+            rows[name]["EER spk vec %" if vec == "speaker" else "EER content %"] = 100 * r["EER"]
+        if name in ("mfcc-stats", "resemblyzer"):  # one vector, used for both
             rows[name]["EER spk vec %"] = 100 * r["EER"]
     for r in probes.get("probes", []):
         content = r["from"] in ("phonetic", "embedding")
@@ -75,11 +76,11 @@ def pool_seeds(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, tuple[f
 
 def markdown(pooled: dict[str, dict[str, tuple[float, float, int]]], title: str) -> str:
     order = sorted(pooled, key=lambda n: (n not in ("dtw", "mfcc-stats"), n))
-    lines = [f"### {title}", "", "| system | " + " | ".join(c for c, _ in COLUMNS) + " |",
-             "|---|" + "---:|" * len(COLUMNS)]
+    columns = [c for c, _ in COLUMNS if any(c in v for v in pooled.values())]  # e.g. a speaker-only eval dir
+    lines = [f"### {title}", "", "| system | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for name in order:
         cells = []
-        for col, _ in COLUMNS:
+        for col in columns:
             if col not in pooled[name]:
                 cells.append("–")
                 continue
