@@ -36,6 +36,7 @@ __all__ = [
     "from_dict",
     "to_dict",
     "load_config",
+    "read_config_file",
     "save_config",
     "apply_overrides",
     "load_yaml",
@@ -262,24 +263,7 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
     ``overrides`` are ``key=value`` strings applied on top of the file (for ``--set`` options).
     Errors name the file and the key.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except OSError as e:
-            raise ConfigError(f"config file {path}: cannot read: {e}") from e
-        try:
-            loaded = load_yaml(text)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"config file {path}: invalid YAML: {e}") from e
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, Mapping):
-            raise ConfigError(f"config file {path}: top level must be a mapping, got {type(loaded).__name__}")
-        data = dict(loaded)
+    data = read_config_file(path) if path is not None else {}
     try:
         return from_dict(cls, apply_overrides(data, overrides))
     except ConfigError as e:
@@ -289,6 +273,29 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
         if path is not None:
             raise ConfigError(f"{path}: {e}") from None
         raise
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The mapping of YAML config file ``path`` (empty for an empty file), unchecked: :func:`from_dict` checks it.
+
+    A missing or unreadable file, invalid YAML (a key given twice included) or a top level that is not a mapping
+    is a :class:`ConfigError` naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as e:
+        raise ConfigError(f"config file {path}: cannot read: {e}") from e
+    try:
+        loaded = load_yaml(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path}: invalid YAML: {e}") from e
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, Mapping):
+        raise ConfigError(f"config file {path}: top level must be a mapping, got {type(loaded).__name__}")
+    return dict(loaded)
 
 
 def _blame_override(cls: type, data: dict[str, Any], overrides: list[str], message: str) -> str | None:

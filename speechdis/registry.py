@@ -70,10 +70,9 @@ class ModelSpec:
     evaluate: Callable[[Any, Any, int, Any], dict[str, Any]] | None = None  # (config, modules, seed, out_dir)
     headline: tuple[str, ...] = ()  # metric keys for the combined table
     fit_when_initialised: bool = True  # False: weights from --init are used as they are (no training)
-    # Data sets the model trains on (the config's ``dataset`` field; the first is the default) and, per data
-    # set, the config defaults that differ from the dataclass's (e.g. wider nets and more steps on MNIST).
+    # Data sets the model trains on (the config's ``dataset`` field; the first is the default). The config
+    # defaults that differ on another data set are YAML files (speechdis.image.registry.preset_file).
     datasets: tuple[str, ...] = ()
-    presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.family not in ("speech", "image"):

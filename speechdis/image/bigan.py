@@ -196,6 +196,4 @@ SPEC = image_spec(
     name="bigan", description="BiGAN / ALI on digits: pair discriminator on (x, E(x)) vs (G(z), z)",
     config_cls=BiGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("recon_mse", "recon_mse_mean_image", "recon_same_class", "probe_accuracy_z", "knn1_accuracy_z"),
-    # The BiGAN paper's MNIST latent size (50); conv widths kept small for 2 CPU cores.
-    presets={"mnist": {"steps": 3000, "z_dim": 50}},
 )

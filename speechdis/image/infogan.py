@@ -257,12 +257,4 @@ SPEC = image_spec(
     name="infogan", description="InfoGAN on digits: categorical + continuous codes, Q head shares D's body",
     config_cls=InfoGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("code_class_alignment", "unsupervised_error", "sample_coverage", "q_cat_accuracy"),
-    # The paper's MNIST networks (G: FC1024-BN-ReLU, FC 7x7x128-BN-ReLU, deconv 64 BN ReLU, deconv 1 sigmoid;
-    # D: conv 64 lReLU, conv 128 BN lReLU, FC1024 BN lReLU; Q: FC128-BN-lReLU-FC on D's features), 62 noise dims,
-    # one 10-way and two continuous codes, lr 2e-4 (D, Q) / 1e-3 (G), batch 100, and the authors' code's
-    # loss details (U(-1, 1) noise, unit-variance Gaussian for the continuous codes with weight 1).
-    # 2000 steps: 18.3% unsupervised error in 19 min on one CPU thread (recipes/images/README.md).
-    presets={"mnist": {"steps": 2000, "noise_dim": 62, "width": 64, "hidden": 1024, "q_hidden": 128,
-                       "g_hidden": 1024, "d_norm": "batch", "d_fc_norm": True, "batch_size": 100,
-                       "cont_std": "fixed", "cont_weight": 1.0, "noise": "uniform", "curve_every": 500}},
 )

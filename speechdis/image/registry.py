@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from torch import nn
 
-from speechdis.config import apply_overrides, from_dict, to_dict
+from speechdis.config import apply_overrides, from_dict, read_config_file, to_dict
 from speechdis.errors import ConfigError, ModelError
 from speechdis.image.common import (
     CHECKPOINT,
@@ -53,6 +53,10 @@ IMAGE_MODELS = Registry("image", {name: f"speechdis.image.{module}" for name, mo
 }.items()})
 MODEL_NAMES: tuple[str, ...] = IMAGE_MODELS.names()
 
+# <model>_<dataset>.yaml: the config fields that differ from the model's defaults on that data set (the recipe
+# links them as recipes/images/conf/); package data, so that an installed speechdis finds them.
+PRESETS_DIR = Path(__file__).with_name("presets")
+
 
 def image_spec(**fields: Any) -> ModelSpec:
     """The :class:`ModelSpec` of an image model (``family="image"``): what each model module's ``SPEC`` is.
@@ -70,16 +74,25 @@ def get_spec(name: str) -> ModelSpec:
     return IMAGE_MODELS.get(name)
 
 
+def preset_file(name: str, dataset: str) -> Path | None:
+    """The YAML file of model ``name``'s settings on ``dataset`` (``PRESETS_DIR``), None when the model's
+    defaults are its settings there."""
+    path = PRESETS_DIR / f"{name}_{dataset}.yaml"
+    return path if path.is_file() else None
+
+
 def make_config(name: str, steps: int | None = None, overrides: Mapping[str, Any] | None = None) -> Any:
-    """The model's default config with ``steps`` and ``overrides`` (field=value; string values are parsed as
-    YAML, as ``--set`` values are everywhere in the package, and type-checked by :mod:`speechdis.config`)."""
+    """The model's config on its data set (its defaults, then :func:`preset_file`'s settings when there is one)
+    with ``steps`` and ``overrides`` (field=value; string values are parsed as YAML, as ``--set`` values are
+    everywhere in the package, and type-checked by :mod:`speechdis.config`)."""
     spec = get_spec(name)
     overrides = dict(overrides or {})
     dataset = str(overrides.get("dataset", spec.datasets[0] if spec.datasets else ""))
     if "dataset" in overrides and dataset not in spec.datasets:
         known = ", ".join(spec.datasets) if spec.datasets else "its own built-in data only"
         raise ConfigError(f"{name}: no dataset {dataset!r}; it trains on {known}")
-    base = {**to_dict(spec.config_type()), **spec.presets.get(dataset, {})}
+    preset = preset_file(name, dataset)
+    base = read_config_file(preset) if preset is not None else {}
     items = [f"{k}={v}" for k, v in overrides.items() if isinstance(v, str)]
     data = apply_overrides(base, items)
     data.update({k: v for k, v in overrides.items() if not isinstance(v, str)})

@@ -242,6 +242,4 @@ SPEC = image_spec(
     name="triplegan", description="Triple-GAN on digits, semi-supervised (few labels per class)",
     config_cls=TripleGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("classifier_accuracy", "baseline_accuracy", "conditional_sample_accuracy", "n_labels"),
-    # The paper's MNIST task: 100 labels (10 per class, the default); more steps for 60k unlabelled images.
-    presets={"mnist": {"steps": 4000, "clf_hidden": 256}},
 )

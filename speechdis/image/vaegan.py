@@ -243,5 +243,4 @@ SPEC = image_spec(
     name="vaegan", description="VAE-GAN on shapes (optional 3-class D and learned-similarity reconstruction)",
     config_cls=VAEGANConfig, build=build, fit=fit, evaluate=evaluate,
     headline=("recon_mse", "mig", "dci_disentanglement", "factor_vae", "sample_shape_coverage"),
-    presets={"mnist": {"steps": 3000, "z_dim": 16}},
 )

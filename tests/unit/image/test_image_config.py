@@ -52,3 +52,36 @@ def test_shared_sizes_must_be_positive(key):
         IMAGE_MODELS.get("bigan").config_type(**{key: 0})
     with pytest.raises(ConfigError, match=key):
         make_config("twostage", overrides={key: "0"})
+
+
+def test_each_preset_file_sets_a_data_set_of_its_model_and_changes_its_defaults():
+    from speechdis.config import read_config_file, to_dict
+    from speechdis.image.registry import PRESETS_DIR, preset_file
+
+    files = sorted(PRESETS_DIR.glob("*.yaml"))
+    assert files
+    for path in files:
+        name, _, dataset = path.stem.rpartition("_")
+        assert preset_file(name, dataset) == path
+        settings = read_config_file(path)
+        assert settings["dataset"] == dataset and dataset in IMAGE_MODELS.get(name).datasets
+        cfg = make_config(name, overrides={"dataset": dataset})
+        defaults = to_dict(IMAGE_MODELS.get(name).config_type())
+        assert {k: to_dict(cfg)[k] for k in settings} == settings and all(defaults[k] != v for k, v in
+                                                                           settings.items() if k != "dataset")
+    assert preset_file("infogan", "digits") is None and make_config("infogan") == IMAGE_MODELS.get(
+        "infogan").config_type()
+
+
+def test_the_recipe_conf_folder_is_the_package_presets():
+    from pathlib import Path
+
+    from speechdis.image.registry import PRESETS_DIR
+
+    conf = Path(__file__).resolve().parents[3] / "recipes" / "images" / "conf"
+    assert conf.resolve() == PRESETS_DIR.resolve()
+
+
+def test_a_set_value_overrides_the_preset():
+    cfg = make_config("dann", overrides={"dataset": "mnist", "lr": "0.01", "data_dir": "/x"})
+    assert cfg.lr == 0.01 and cfg.target == "textured" and cfg.data_dir == "/x"

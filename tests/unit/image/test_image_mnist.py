@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from speechdis.config import read_config_file
 from speechdis.errors import ConfigError, DataDirError
 from speechdis.image import metrics as image_metrics
 from speechdis.image.common import EMA, random_shift
 from speechdis.image.datasets import load_labelled_images, load_mnist
-from speechdis.image.registry import evaluate_model, get_spec, make_config, train_model
+from speechdis.image.registry import evaluate_model, get_spec, make_config, preset_file, train_model
 from speechdis.image.report import metrics_table, paper_table
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
@@ -81,7 +82,7 @@ def test_mnist_errors_name_the_file(tmp_path):
 def test_presets_and_dataset_choice():
     assert make_config("infogan").noise_dim == 16
     cfg = make_config("infogan", overrides={"dataset": "mnist", "data_dir": "/x"})
-    assert cfg.noise_dim == 62 and cfg.steps == get_spec("infogan").presets["mnist"]["steps"]
+    assert cfg.noise_dim == 62 and cfg.steps == read_config_file(preset_file("infogan", "mnist"))["steps"]
     assert make_config("infogan", steps=7, overrides={"dataset": "mnist", "noise_dim": "5"}).noise_dim == 5
     with pytest.raises(ConfigError, match="crossdomain: no dataset 'mnist'"):
         make_config("crossdomain", overrides={"dataset": "mnist"})
