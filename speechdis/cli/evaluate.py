@@ -44,6 +44,7 @@ example: speechdis evaluate std --archive clips/ --queries examples/ --labels fi
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` command and its sub-commands."""
+    from speechdis.eval.config import EVAL_DEFAULTS as D
     from speechdis.eval.systems import OUTSIDE_SYSTEMS
 
     p = subparsers.add_parser("evaluate", help="spoken term detection, speaker verification, probes, plots",
@@ -62,35 +63,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             sp.add_argument("--no-mfcc-stats", dest="mfcc_stats", action="store_false",
                             help="leave out the mfcc-stats baseline (MFCC mean+std vectors)")
         sp.add_argument("--out", default=None, metavar="DIR", help="output dir (default: eval_<data dir name>)")
-        sp.add_argument("--min-frames", type=positive_int, default=5,
-                        help="shortest word segment used (frames, default 5)")
-        sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-        sp.add_argument("--batch-size", type=positive_int, default=256, help="segments per embedding batch")
-        sp.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads for embedding (default 1)")
+        sp.add_argument("--min-frames", type=positive_int, default=D.min_frames,
+                        help=f"shortest word segment used (frames, default {D.min_frames})")
+        sp.add_argument("--device", default=D.device, help="auto | cpu | cuda | cuda:N")
+        sp.add_argument("--batch-size", type=positive_int, default=D.batch_size, help="segments per embedding batch")
+        sp.add_argument("--threads", type=positive_int, default=D.threads,
+                        help=f"torch CPU threads for embedding (default {D.threads})")
         sp.add_argument("--allow-commands", action="store_true",
                         help="run the shell commands ('... |') the data dir's feats.scp/cmvn.scp name (default: "
                              "refuse them)")
-        sp.add_argument("--seed", type=seed_int, default=0, help="seed of every random choice (trials, splits, t-SNE)")
+        sp.add_argument("--seed", type=seed_int, default=D.seed,
+                        help="seed of every random choice (trials, splits, t-SNE)")
 
     def std_opts(sp: argparse.ArgumentParser, dtw_default: bool) -> None:
         if dtw_default:
             sp.add_argument("--no-dtw", dest="dtw", action="store_false", help="skip the frame-level DTW baseline")
         else:
             sp.add_argument("--dtw", action="store_true", help="also run the frame-level DTW baseline")
-        sp.add_argument("--dtw-budget", type=nonneg_float, default=300.0, metavar="SECONDS",
-                        help="stop DTW after this long (default 300; 0 = no limit); pairs done are reported")
-        sp.add_argument("--dtw-max-pairs", type=positive_int, default=None, help="stop DTW after this many pairs")
-        sp.add_argument("--min-occurrences", type=int_at_least(2), default=2, metavar="N",
-                        help="queries: segments of words with >= N occurrences (default 2; folder mode with "
-                             "--queries: every query file, those whose word the archive lacks counted apart)")
-        sp.add_argument("--max-queries-per-word", type=positive_int, default=None, metavar="N",
+        sp.add_argument("--dtw-budget", type=nonneg_float, default=D.dtw_budget, metavar="SECONDS",
+                        help=f"stop DTW after this long (default {D.dtw_budget:g}; 0 = no limit); pairs done are "
+                             f"reported")
+        sp.add_argument("--dtw-max-pairs", type=positive_int, default=D.dtw_max_pairs,
+                        help="stop DTW after this many pairs")
+        sp.add_argument("--min-occurrences", type=int_at_least(2), default=D.min_occurrences, metavar="N",
+                        help=f"queries: segments of words with >= N occurrences (default {D.min_occurrences}; "
+                             f"folder mode with --queries: every query file, those whose word the archive lacks "
+                             f"counted apart)")
+        sp.add_argument("--max-queries-per-word", type=positive_int, default=D.max_queries_per_word, metavar="N",
                         help="at most N queries per word (random, seeded)")
-        sp.add_argument("--max-same-diff", type=int_at_least(2), default=4000, metavar="N",
-                        help="segments drawn for the same-different task (O(N^2) pairs; default 4000)")
+        sp.add_argument("--max-same-diff", type=int_at_least(2), default=D.max_same_diff, metavar="N",
+                        help=f"segments drawn for the same-different task (O(N^2) pairs; default {D.max_same_diff})")
         sp.add_argument("--windows", action="store_true",
                         help="utterance level: score sliding windows instead of word segments")
-        sp.add_argument("--window", type=positive_float, default=0.5, metavar="SEC", help="window length (default 0.5)")
-        sp.add_argument("--hop", type=positive_float, default=0.1, metavar="SEC", help="window shift (default 0.1)")
+        sp.add_argument("--window", type=positive_float, default=D.window, metavar="SEC",
+                        help=f"window length (default {D.window:g})")
+        sp.add_argument("--hop", type=positive_float, default=D.hop, metavar="SEC",
+                        help=f"window shift (default {D.hop:g})")
 
     s = sub.add_parser("std", help="spoken term detection (QbE MAP, P@10, P@R, same-different AP, DTW; ATWV)",
                        epilog=FOLDERS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -112,9 +120,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also score windowed search as detection: ATWV/MTWV (beta 999.9), P_miss/P_FA, one DET "
                         "figure, kwlist.xml + kwslist_<system>.xml + detections_<system>.tsv; frame-DTW detection "
                         "is the baseline row (within --dtw-budget); implies --windows")
-    s.add_argument("--threshold", type=finite_float, default=0.5,
-                   help="--atwv: YES decision at score >= this (cosine; DTW scores 1 - distance; default 0.5); "
-                        "pick it on dev data, e.g. the dev set's MTWV threshold")
+    s.add_argument("--threshold", type=finite_float, default=D.threshold,
+                   help=f"--atwv: YES decision at score >= this (cosine; DTW scores 1 - distance; default "
+                        f"{D.threshold:g}); pick it on dev data, e.g. the dev set's MTWV threshold")
     s.add_argument("--reference", default=None, metavar="FILE",
                    help="--atwv: the reference occurrences, a CTM (.ctm) or word_segments file "
                         "(default: the data dir's word_segments)")
@@ -122,8 +130,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     v = sub.add_parser("speaker", help="speaker verification: EER, minDCF, DET curves")
     common(v)
-    v.add_argument("--p-target", type=fraction, default=0.01, help="prior of the minDCF (default 0.01)")
-    v.add_argument("--trials", type=positive_int, default=5000, help="target and non-target trials each (default 5000)")
+    v.add_argument("--p-target", type=fraction, default=D.p_target,
+                   help=f"prior of the minDCF (default {D.p_target:g})")
+    v.add_argument("--trials", type=positive_int, default=D.trials,
+                   help=f"target and non-target trials each (default {D.trials})")
     v.add_argument("--system", dest="systems", action="append", default=[], choices=OUTSIDE_SYSTEMS,
                    help="an outside speaker encoder beside the models (repeatable): resemblyzer "
                         "(pip install 'speechdis[resemblyzer]')")
@@ -131,23 +141,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     pr = sub.add_parser("probes", help="linear probes: speaker/word accuracy from phonetic/speaker vectors")
     common(pr)
-    pr.add_argument("--test-size", type=fraction, default=0.3, help="held-out fraction (default 0.3)")
+    pr.add_argument("--test-size", type=fraction, default=D.test_size,
+                    help=f"held-out fraction (default {D.test_size:g})")
     pr.set_defaults(func=_probes)
 
     pl = sub.add_parser("plots", help="t-SNE maps of the vectors and training-loss curves")
     common(pl, baselines=False)
-    pl.add_argument("--tsne-points", type=int_at_least(2), default=1000, help="segments in each t-SNE plot")
-    pl.add_argument("--tsne-classes", type=positive_int, default=10, help="most frequent speakers/words shown")
+    pl.add_argument("--tsne-points", type=int_at_least(2), default=D.tsne_points, help="segments in each t-SNE plot")
+    pl.add_argument("--tsne-classes", type=positive_int, default=D.tsne_classes,
+                    help="most frequent speakers/words shown")
     pl.set_defaults(func=_plots)
 
     a = sub.add_parser("all", help="std (with DTW) + speaker + probes + plots, and the final table")
     common(a)
     std_opts(a, dtw_default=True)
-    a.add_argument("--p-target", type=fraction, default=0.01, help="prior of the minDCF")
-    a.add_argument("--trials", type=positive_int, default=5000, help="target and non-target trials each")
-    a.add_argument("--test-size", type=fraction, default=0.3, help="held-out fraction of the probes")
-    a.add_argument("--tsne-points", type=int_at_least(2), default=1000, help="segments in each t-SNE plot")
-    a.add_argument("--tsne-classes", type=positive_int, default=10, help="most frequent speakers/words shown")
+    a.add_argument("--p-target", type=fraction, default=D.p_target, help="prior of the minDCF")
+    a.add_argument("--trials", type=positive_int, default=D.trials, help="target and non-target trials each")
+    a.add_argument("--test-size", type=fraction, default=D.test_size, help="held-out fraction of the probes")
+    a.add_argument("--tsne-points", type=int_at_least(2), default=D.tsne_points, help="segments in each t-SNE plot")
+    a.add_argument("--tsne-classes", type=positive_int, default=D.tsne_classes,
+                   help="most frequent speakers/words shown")
     a.add_argument("--no-plots", action="store_true", help="skip the t-SNE and DET plots")
     a.add_argument("--system", dest="systems", action="append", default=None, choices=OUTSIDE_SYSTEMS,
                    help="outside speaker encoders beside the models (repeatable; default: every one installed, "

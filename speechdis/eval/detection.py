@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from speechdis.eval.config import EVAL_DEFAULTS as D
 from speechdis.eval.kws import BETA, DELTA, Detection, Occurrence, merge_hits, score_kws
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,13 @@ __all__ = ["KwsOptions", "read_reference", "window_detections", "dtw_detections"
 class KwsOptions:
     """Settings of :func:`run_kws`."""
 
-    threshold: float = 0.5  # YES decision at score >= threshold (the ATWV operating point)
+    threshold: float = D.threshold  # YES decision at score >= threshold (the ATWV operating point)
     beta: float = BETA
     delta: float = DELTA
     reference: Path | None = None  # a CTM (.ctm) or word_segments file; None: the data dir's word_segments
     dtw: bool = True
-    dtw_budget: float | None = 300.0  # seconds of DTW detection; terms finished within it are scored
-    seed: int = 0
+    dtw_budget: float | None = D.dtw_budget or None  # seconds of DTW detection; terms finished within it are scored
+    seed: int = D.seed
 
 
 def read_reference(path: str | os.PathLike) -> list[Occurrence]:

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from speechdis.eval.config import EVAL_DEFAULTS as D
 from speechdis.eval.data import EvalData, Progress, load_eval_data, say
 from speechdis.eval.embedding import (
     ModelSource,
@@ -99,10 +100,10 @@ def _load_data(data_dir, specs, out: Path, min_frames: int, allow_commands: bool
 
 
 def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]], out_dir: str | os.PathLike, *,
-            std: StdOptions | None = None, windows: tuple[float, float] | None = None, device: str = "auto",
-            batch_size: int = 256, threads: int | None = 1, min_frames: int = 5, n_trials: int = 5000,
-            p_target: float = 0.01,
-            probe_test_size: float = 0.3, tsne_points: int = 1000, tsne_classes: int = 10, plots: bool = True,
+            std: StdOptions | None = None, windows: tuple[float, float] | None = None, device: str = D.device,
+            batch_size: int = D.batch_size, threads: int | None = D.threads, min_frames: int = D.min_frames,
+            n_trials: int = D.trials, p_target: float = D.p_target, probe_test_size: float = D.test_size,
+            tsne_points: int = D.tsne_points, tsne_classes: int = D.tsne_classes, plots: bool = True,
             mfcc_stats: bool = True, outside: Sequence[str] = (), progress: Progress | None = None,
             allow_commands: bool = False) -> dict:
     """std + speaker + probes + plots on one set of embeddings; writes every report and ``summary``

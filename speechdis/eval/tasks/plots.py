@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from speechdis.errors import SpeechdisError
+from speechdis.eval.config import EVAL_DEFAULTS as D
 from speechdis.eval.data import EvalData, Progress, say
 from speechdis.eval.embedding import ModelVectors
 
@@ -29,7 +30,7 @@ def _top_classes(labels: Sequence[str], limit: int) -> np.ndarray:
 
 
 def run_plots(data: EvalData | None, models: Sequence[ModelVectors], out_dir: str | os.PathLike, *,
-              max_points: int = 1000, max_classes: int = 10, seed: int = 0,
+              max_points: int = D.tsne_points, max_classes: int = D.tsne_classes, seed: int = D.seed,
               progress: Progress | None = None) -> dict:
     """t-SNE of each model's vectors coloured by speaker and by word (the ``max_classes`` most frequent
     of each, at most ``max_points`` points), and the training-loss curves of each model."""

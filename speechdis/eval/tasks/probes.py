@@ -9,6 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
+from speechdis.eval.config import EVAL_DEFAULTS as D
 from speechdis.eval.data import EvalData
 from speechdis.eval.embedding import ModelVectors
 
@@ -16,7 +17,8 @@ __all__ = ["run_probes", "seed_summary"]
 
 
 # ---------------------------------------------------------------------------------------------- probes
-def run_probes(data: EvalData, models: Sequence[ModelVectors], *, test_size: float = 0.3, seed: int = 0) -> dict:
+def run_probes(data: EvalData, models: Sequence[ModelVectors], *, test_size: float = D.test_size,
+               seed: int = D.seed) -> dict:
     """Linear-probe accuracies (held-out split) with chance levels, per model.
 
     Probes the data cannot support (one speaker, no repeated word) are listed under ``skipped`` with

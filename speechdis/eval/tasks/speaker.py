@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from speechdis.errors import DataDirError
+from speechdis.eval.config import EVAL_DEFAULTS as D
 from speechdis.eval.data import EvalData
 from speechdis.eval.embedding import ModelVectors
 
@@ -17,7 +18,7 @@ __all__ = ["run_speaker"]
 
 # --------------------------------------------------------------------------------------------- speaker
 def run_speaker(data: EvalData, models: Sequence[ModelVectors], out_dir: str | os.PathLike, *,
-                n_trials: int = 5000, p_target: float = 0.01, seed: int = 0) -> dict:
+                n_trials: int = D.trials, p_target: float = D.p_target, seed: int = D.seed) -> dict:
     """EER / minDCF / DET of cosine scoring on trials of segment pairs from different utterances."""
     from speechdis.eval.plots import det_curves_png
     from speechdis.eval.speaker import cosine_scores, eer, error_rates, make_trials, min_dcf

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from speechdis.errors import DataDirError
+from speechdis.eval.config import EVAL_DEFAULTS as D
 from speechdis.eval.data import EvalData, Progress, say
 from speechdis.eval.embedding import ModelVectors
 from speechdis.eval.systems import SPEAKER_ONLY
@@ -21,16 +22,17 @@ __all__ = ["StdOptions", "run_std", "std_queries"]
 # ------------------------------------------------------------------------------------------------- STD
 @dataclass
 class StdOptions:
-    """Settings of :func:`run_std` (CLI flags of ``speechdis evaluate std``)."""
+    """Settings of :func:`run_std` (CLI flags of ``speechdis evaluate std``; defaults from
+    :class:`~speechdis.eval.config.EvalConfig`)."""
 
     dtw: bool = False
-    dtw_budget: float | None = 300.0  # seconds; None = unlimited
-    dtw_max_pairs: int | None = None
-    min_occurrences: int = 2
-    max_queries_per_word: int | None = None
-    k: int = 10
-    max_same_diff: int = 4000  # segments drawn for the O(n^2) same-different task
-    seed: int = 0
+    dtw_budget: float | None = D.dtw_budget or None  # seconds; None = unlimited
+    dtw_max_pairs: int | None = D.dtw_max_pairs
+    min_occurrences: int = D.min_occurrences
+    max_queries_per_word: int | None = D.max_queries_per_word
+    k: int = D.k
+    max_same_diff: int = D.max_same_diff  # segments drawn for the O(n^2) same-different task
+    seed: int = D.seed
 
 
 def std_queries(data: EvalData, opt: StdOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
