@@ -140,7 +140,7 @@ if run_stage 7; then
   done
   # Speaker EER on continuous speech: 3 s chunks of the so762 test speakers' sentences and whole sentences.
   outside=()
-  python -c "from speechdis.eval.resemblyzer_system import have_resemblyzer as h; raise SystemExit(not h())" \
+  python -c "from speechdis.eval.resemblyzer_system import have_resemblyzer as h; raise SystemExit(not h())" 2>/dev/null \
     && outside=(--system resemblyzer)
   for kind in chunks3s whole; do
     opts=(--seconds 3); [ "$kind" != whole ] || opts=(--whole)
