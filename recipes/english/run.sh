@@ -140,8 +140,8 @@ if run_stage 7; then
   done
   # Speaker EER on continuous speech: 3 s chunks of the so762 test speakers' sentences and whole sentences.
   outside=()
-  python -c "from speechdis.eval.resemblyzer_system import have_resemblyzer as h; raise SystemExit(not h())" 2>/dev/null \
-    && outside=(--system resemblyzer)
+  check="from speechdis.eval.resemblyzer_system import have_resemblyzer as h; raise SystemExit(not h())"
+  python -c "$check" 2>/dev/null && outside=(--system resemblyzer)
   for kind in chunks3s whole; do
     opts=(--seconds 3); [ "$kind" != whole ] || opts=(--whole)
     speechdis prepare chunks "$d/so762/test" "$d/so762/test_$kind" "${opts[@]}"
