@@ -16,7 +16,8 @@
 #   5  evaluate           speechdis evaluate all (STD with DTW, speaker verification, probes, plots)
 #   6  report             speechdis evaluate report (prints the final table)
 #   7  seed study         (only when asked, e.g. --stage 7 --stop-stage 7) both models trained with each of
-#                         --seeds, probed on the test set: per-seed accuracies and mean ± std over seeds
+#                         --seeds, evaluated like stage 5 (speechdis evaluate all, no plots): a table of QbE MAP,
+#                         speaker EER and probes, NAME_seedN pooled into mean ± std (seed_table.py)
 #
 # Jobs go through the launchers of cmd.sh (SPEECHDIS_CMD=local|slurm|sge): features and extraction as job
 # arrays of --nj tasks (speechdis features/extract --nj N --job JOB, then --combine), training as one task, or
@@ -163,12 +164,14 @@ if run_stage 4; then
   done
 fi
 
+# Options of `speechdis evaluate all` in stages 5 and 7.
+opts=(--dtw-budget "$dtw_budget")
+[ -z "$max_queries_per_word" ] || opts+=(--max-queries-per-word "$max_queries_per_word")
+# shellcheck disable=SC2206 # eval_opts is a list of words on purpose
+[ -z "$eval_opts" ] || opts+=($eval_opts)
+
 if run_stage 5; then
   banner 5 "evaluate"
-  opts=(--dtw-budget "$dtw_budget")
-  [ -z "$max_queries_per_word" ] || opts+=(--max-queries-per-word "$max_queries_per_word")
-  # shellcheck disable=SC2206 # eval_opts is a list of words on purpose
-  [ -z "$eval_opts" ] || opts+=($eval_opts)
   # The final table is printed once: by stage 6 when it runs, else here (the log keeps it either way).
   table_out=/dev/stdout
   [ "$stop_stage" -lt 6 ] || table_out=/dev/null
@@ -199,8 +202,12 @@ if run_stage 7; then
     done
   done
   run_train_jobs ${jobs_list[@]+"${jobs_list[@]}"}
-  $train_cmd "$log_dir/evaluate_seeds.log" speechdis evaluate probes --data "$test_dir" "${specs[@]}" \
-    --out "$exp/seeds/eval_$test_subset" --device "$device"
+  # The same evaluation as stage 5 for every seed (DTW and mfcc-stats do not depend on the seed), then one
+  # table pooled over seeds; no t-SNE/DET plots for 2 x seeds models.
+  $train_cmd "$log_dir/evaluate_seeds.log" speechdis evaluate all --data "$test_dir" "${specs[@]}" \
+    --out "$exp/seeds/eval_$test_subset" --device "$device" --no-plots "${opts[@]}" >/dev/null
+  python "$recipe/../speechcommands/local/seed_table.py" "$exp/seeds/eval_$test_subset" \
+    --title "$test_subset, seeds $seeds (mean ± std)"
 fi
 
 echo "=== done: stages $stage-$stop_stage in $(( $(date +%s) - t_start ))s"

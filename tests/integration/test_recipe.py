@@ -93,15 +93,28 @@ def test_recipe_runs_every_stage_and_writes_every_report(tmp_path):
     assert "resuming baseline" in again.stdout
     assert json.loads((exp / "baseline" / "train_log.jsonl").read_text().splitlines()[-1])["step"] == 4
 
-    # Stage 7 (asked for explicitly): both models per seed, probes with a mean over seeds.
-    seeds = subprocess.run(base + ["--steps", "3", "--stage", "7", "--stop-stage", "7", "--seeds", "0 1"],
+    # Stage 7 (asked for explicitly): both models per seed, evaluated like stage 5, one table over seeds.
+    seeds = subprocess.run(base + ["--steps", "3", "--stage", "7", "--stop-stage", "7", "--seeds", "0 1",
+                                   "--dtw-budget", "2"],
                            cwd=tmp_path, env=_recipe_env(), capture_output=True, text=True, timeout=300)
     assert seeds.returncode == 0, seeds.stdout[-3000:] + seeds.stderr[-3000:]
-    probes = json.loads((exp / "seeds" / "eval_tiny" / "probes.json").read_text())
-    assert {r["model"] for r in probes["probes"]} == {"mfcc-stats", "baseline_seed0", "baseline_seed1",
-                                                      "disentangled_seed0", "disentangled_seed1"}
+    seed_eval = exp / "seeds" / "eval_tiny"
+    probes = json.loads((seed_eval / "probes.json").read_text())
+    assert {r["model"] for r in probes["probes"]} - {"resemblyzer"} == {
+        "mfcc-stats", "baseline_seed0", "baseline_seed1", "disentangled_seed0", "disentangled_seed1"}
     summary = {(r["model"], r["target"], r["from"]): r for r in probes["seed_summary"]}
     assert summary[("disentangled", "speaker", "phonetic")]["seeds"] == 2
+    std = json.loads((seed_eval / "std.json").read_text())
+    assert {"baseline_seed1", "disentangled_seed1"} <= set(std["segment_qbe"]) & set(std["segment_qbe_cross_speaker"])
+    assert "disentangled_seed1/speaker" in json.loads((seed_eval / "speaker.json").read_text())["verification"]
+    # the pooled table: MAP, cross-speaker MAP, EER and probes as mean ± std over the 2 seeds
+    table = (seed_eval / "seed_table.md").read_text()
+    assert table in seeds.stdout + "\n"
+    header = next(line for line in table.splitlines() if line.startswith("| system"))
+    for col in ("x-spk MAP", "| MAP |", "EER spk vec %", "spk probe content %", "word probe content %"):
+        assert col in header
+    row = next(line for line in table.splitlines() if line.startswith("| disentangled (2 seeds) |"))
+    assert row.count(" ± ") >= 5
     # different seeds give different models
     w0, w1 = (load_checkpoint(exp / "seeds" / f"disentangled_seed{k}" / "model.pt")["model"] for k in (0, 1))
     assert any((w0[k] != w1[k]).any() for k in w0)
