@@ -4,7 +4,7 @@
 #
 #   bash recipes/english/run.sh                                   # corpora under ../shared/data
 #   bash recipes/english/run.sh --ablations true --stop-stage 5   # the dev ablation table only
-#   bash recipes/english/run.sh --stage 6 --seeds "0 1 2" --final-sets "loss.ctc_weight=1.0"
+#   bash recipes/english/run.sh --stage 6 --seeds "0 1 2" --final-sets "loss.ctc_weight=1.0"  # another final
 #
 # Stages (each calls the speechdis CLI and can be rerun on its own):
 #   0  prepare    speechdis prepare speechcommands (train/dev/test speakers), fsdd (2 train / 2 held-out
@@ -13,7 +13,8 @@
 #   2  combine    speechdis prepare combine: train = sc + fsdd + so762 train speakers, dev = sc + so762 dev
 #   3  features   speechdis features (conf/mfcc.yaml) of the combined train/dev and of every held-out set
 #   4  ablations  (only with --ablations true) every line of conf/ablations.txt, seed 0, same steps
-#   5  dev table  (only with --ablations true) speechdis evaluate on the combined dev speakers
+#   5  dev table  (only with --ablations true) speechdis evaluate on the so762 and sc dev speakers and
+#                 speaker EER on whole so762 dev sentences
 #   6  train      conf/train.yaml + --final-sets × --seeds
 #   7  evaluate   each corpus's held-out speakers (sc test, so762 test, fsdd held-out): DTW, mfcc-stats and
 #                 every seed in one table per corpus; speaker EER on 3 s chunks of the so762 test sentences and
@@ -35,7 +36,7 @@ exp="$recipe/exp"
 data_root=""                 # default: $(dirname exp)/data
 feat_config="$recipe/conf/mfcc.yaml"
 train_config="$recipe/conf/train.yaml"
-final_sets=""                # KEY=VALUE overrides of the final model (chosen on the dev table)
+final_sets="loss.ctc_weight=1.0 loss.word_ce_weight=1.0 data.speaker_context=100"  # the dev winner (README)
 seeds="0 1 2"
 steps=""                     # override train.steps of every training run
 train_jobs=2                 # models trained at once (one thread each)
@@ -95,7 +96,7 @@ fi
 
 if run_stage 3; then
   banner 3 "features"
-  for dir in "$d/train" "$d/dev" "${heldout[@]}"; do
+  for dir in "$d/train" "$d/dev" "$d/sc/dev" "$d/so762/dev" "${heldout[@]}"; do
     name="$(basename "$(dirname "$dir")")_$(basename "$dir")"
     $train_cmd "$log_dir/features_$name.log" speechdis features "$dir" --nj "$nj" --config "$feat_config" --no-progress
   done
@@ -118,9 +119,18 @@ if [ "$ablations" = true ] && run_stage 5; then
     case "$name" in ''|\#*) continue ;; esac
     specs+=(--model "$name=$exp/ablations/$name")
   done < "$recipe/conf/ablations.txt"
-  evaluate "$d/dev" "$exp/ablations/eval_dev" "${specs[@]}" --no-outside-systems
-  python "$root/recipes/speechcommands/local/seed_table.py" "$exp/ablations/eval_dev" \
-    --title "combined dev speakers (model selection)"
+  # Each corpus's dev speakers on their own (the continuous-speech so762 words are what selection weighs
+  # most), and speaker EER on whole so762 dev sentences (what users embed).
+  for corpus in so762 sc; do
+    evaluate "$d/$corpus/dev" "$exp/ablations/eval_${corpus}_dev" "${specs[@]}" --no-outside-systems
+    python "$root/recipes/speechcommands/local/seed_table.py" "$exp/ablations/eval_${corpus}_dev" \
+      --title "$corpus dev speakers (model selection)"
+  done
+  speechdis prepare chunks "$d/so762/dev" "$d/so762/dev_whole" --whole
+  $train_cmd "$log_dir/evaluate_so762_dev_whole.log" speechdis evaluate speaker --data "$d/so762/dev_whole" \
+    "${specs[@]}" --out "$exp/ablations/eval_so762_dev_whole" --device "$device" >/dev/null
+  python "$root/recipes/speechcommands/local/seed_table.py" "$exp/ablations/eval_so762_dev_whole" \
+    --title "so762 dev speakers, speaker EER on whole sentences (model selection)"
 fi
 
 final_specs=()
