@@ -17,8 +17,8 @@ PRETRAINED: dict[str, tuple[str, str]] = {
     "speechcommands-baseline": ("speechcommands_baseline.pt",
                                 "plain seq2seq autoencoder on the same data (reference)"),
     "english": ("english.pt",
-                "phonetic + speaker vectors, trained on Speech Commands + FSDD + aligned speechocean762 words "
-                "(recipes/english)"),
+                "phonetic + speaker vectors for English words and sentences, trained on Speech Commands + FSDD "
+                "+ aligned speechocean762 words (recipes/english)"),
 }
 
 
