@@ -194,6 +194,16 @@ def _std_options(args: argparse.Namespace):
                       max_same_diff=args.max_same_diff, seed=args.seed)
 
 
+def _eval_config(args: argparse.Namespace):
+    """The :class:`EvalConfig` of the options given (those a command lacks keep their defaults)."""
+    import dataclasses
+
+    from speechdis.eval.config import EvalConfig
+
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(EvalConfig) if hasattr(args, f.name)}
+    return EvalConfig(**given)
+
+
 def _windows(args: argparse.Namespace) -> tuple[float, float] | None:
     if not (args.windows or getattr(args, "atwv", False)):
         return None
@@ -304,7 +314,7 @@ def _std(args: argparse.Namespace) -> int:
 
     opt = _std_options(args)
     out, data, models = _prepare(args, _windows(args))
-    write_report(run_std(data, models, opt, _say), out, "std")
+    write_report(run_std(data, models, opt, _say).to_dict(), out, "std")
     _print_report(out, "std")
     if args.atwv:
         _kws(args, out, data, models, opt)
@@ -335,8 +345,8 @@ def _speaker(args: argparse.Namespace) -> int:
     from speechdis.eval.runner import run_speaker
 
     out, data, models = _prepare(args)
-    write_report(run_speaker(data, models, out, n_trials=args.trials, p_target=args.p_target, seed=args.seed),
-                 out, "speaker")
+    write_report(run_speaker(data, models, out, n_trials=args.trials, p_target=args.p_target, seed=args.seed)
+                 .to_dict(), out, "speaker")
     _print_report(out, "speaker")
     return 0
 
@@ -347,9 +357,9 @@ def _probes(args: argparse.Namespace) -> int:
 
     out, data, models = _prepare(args)
     res = run_probes(data, models, test_size=args.test_size, seed=args.seed)
-    for s in res.get("skipped", []):
+    for s in res.skipped:
         _say(f"{s['target']} probe skipped ({s['models']}): {s['reason']}")
-    write_report(res, out, "probes")
+    write_report(res.to_dict(), out, "probes")
     _print_report(out, "probes")
     return 0
 
@@ -369,14 +379,10 @@ def _plots(args: argparse.Namespace) -> int:
 def _all(args: argparse.Namespace) -> int:
     from speechdis.eval.runner import parse_model_specs, run_all
 
-    opt = _std_options(args)
     specs = parse_model_specs(args.models, allow_empty=args.mfcc_stats)
     out = _out(args)
     sources, _ = _load_sources(args, specs)
-    run_all(args.data, sources, out, std=opt, windows=_windows(args), device=args.device,
-            batch_size=args.batch_size, threads=args.threads, min_frames=args.min_frames, n_trials=args.trials,
-            p_target=args.p_target,
-            probe_test_size=args.test_size, tsne_points=args.tsne_points, tsne_classes=args.tsne_classes,
+    run_all(args.data, sources, out, _eval_config(args), dtw=args.dtw, windows=args.windows,
             plots=not args.no_plots, mfcc_stats=args.mfcc_stats, outside=_outside(args), progress=_say,
             allow_commands=args.allow_commands)
     return _report(argparse.Namespace(out=str(out)))

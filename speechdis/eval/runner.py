@@ -24,7 +24,9 @@ get features recomputed from ``wav.scp`` with their own config, over the same se
 Where the parts live (all re-exported here): :mod:`speechdis.eval.data` (``EvalData``),
 :mod:`speechdis.eval.embedding` (``ModelVectors``, ``embed_models``), one module per task in
 :mod:`speechdis.eval.tasks` (``std``, ``speaker``, ``probes``, ``plots``) and :mod:`speechdis.eval.table`
-(``final_table``). This module keeps :func:`run_all`.
+(``final_table``). Each task returns a typed result (``StdResult``, ``SpeakerResult``, ``ProbeResult``) whose
+``to_dict()`` is its report's JSON; the final table reads their fields. This module keeps :func:`run_all`, which
+takes its settings as one :class:`~speechdis.eval.config.EvalConfig`.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from speechdis.eval.config import EVAL_DEFAULTS as D
+from speechdis.eval.config import EVAL_DEFAULTS, EvalConfig
 from speechdis.eval.data import EvalData, Progress, load_eval_data, say
 from speechdis.eval.embedding import (
     ModelSource,
@@ -99,44 +101,47 @@ def _load_data(data_dir, specs, out: Path, min_frames: int, allow_commands: bool
     return data
 
 
-def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]], out_dir: str | os.PathLike, *,
-            std: StdOptions | None = None, windows: tuple[float, float] | None = None, device: str = D.device,
-            batch_size: int = D.batch_size, threads: int | None = D.threads, min_frames: int = D.min_frames,
-            n_trials: int = D.trials, p_target: float = D.p_target, probe_test_size: float = D.test_size,
-            tsne_points: int = D.tsne_points, tsne_classes: int = D.tsne_classes, plots: bool = True,
+def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]], out_dir: str | os.PathLike,
+            config: EvalConfig = EVAL_DEFAULTS, *, dtw: bool = False, windows: bool = False, plots: bool = True,
             mfcc_stats: bool = True, outside: Sequence[str] = (), progress: Progress | None = None,
             allow_commands: bool = False) -> dict:
-    """std + speaker + probes + plots on one set of embeddings; writes every report and ``summary``
-    (``allow_commands``: see :func:`load_eval_data`). A data dir without ``feats.scp`` gets its features from
-    ``wav.scp`` with the first model's front end, kept in ``out_dir/data`` (:func:`eval_features`).
+    """std + speaker + probes + plots on one set of embeddings, every setting from ``config``; writes every report
+    and ``summary`` (``allow_commands``: see :func:`load_eval_data`). A data dir without ``feats.scp`` gets its
+    features from ``wav.scp`` with the first model's front end, kept in ``out_dir/data`` (:func:`eval_features`).
 
-    The ``mfcc-stats`` baseline is one of the systems unless ``mfcc_stats=False`` (it gets no plots);
-    ``outside`` names systems of other packages (``resemblyzer``) put beside it (speaker and probe tables)."""
+    ``dtw`` adds the frame-DTW baseline, ``windows`` scores utterances by sliding windows (``config.window``,
+    ``config.hop``). The ``mfcc-stats`` baseline is one of the systems unless ``mfcc_stats=False`` (it gets no
+    plots); ``outside`` names systems of other packages (``resemblyzer``) put beside it (speaker and probe
+    tables)."""
     from speechdis.eval.report import write_report
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    data = _load_data(data_dir, specs, out, min_frames, allow_commands, progress)
-    models = embed_models(specs, data, device=device, batch_size=batch_size, windows=windows, threads=threads,
+    c = config
+    std = StdOptions.from_config(c, dtw=dtw)
+    data = _load_data(data_dir, specs, out, c.min_frames, allow_commands, progress)
+    models = embed_models(specs, data, device=c.device, batch_size=c.batch_size,
+                          windows=(c.window, c.hop) if windows else None, threads=c.threads,
                           mfcc_stats=mfcc_stats, progress=progress)
     for name in outside:
         say(progress, f"embedding {len(data)} segments with {name}")
-        models.insert(int(mfcc_stats), outside_system(name, data, device))
+        models.insert(int(mfcc_stats), outside_system(name, data, c.device))
     std_res = run_std(data, models, std, progress)
-    write_report(std_res, out, "std")
+    write_report(std_res.to_dict(), out, "std")
     say(progress, "speaker verification")
-    spk_res = run_speaker(data, models, out, n_trials=n_trials, p_target=p_target, seed=(std or StdOptions()).seed)
-    write_report(spk_res, out, "speaker")
+    spk_res = run_speaker(data, models, out, n_trials=c.trials, p_target=c.p_target, seed=c.seed)
+    write_report(spk_res.to_dict(), out, "speaker")
     say(progress, "linear probes")
-    probe_res = run_probes(data, models, test_size=probe_test_size, seed=(std or StdOptions()).seed)
-    write_report(probe_res, out, "probes")
+    probe_res = run_probes(data, models, test_size=c.test_size, seed=c.seed)
+    write_report(probe_res.to_dict(), out, "probes")
     trained = [m for m in models if m.kind not in (MFCC_STATS, *OUTSIDE_SYSTEMS)]
-    figures = run_plots(data, trained, out, max_points=tsne_points, max_classes=tsne_classes,
+    # The t-SNE seed stays the default one here (as before EvalConfig), whatever config.seed is.
+    figures = run_plots(data, trained, out, max_points=c.tsne_points, max_classes=c.tsne_classes,
                         progress=progress) if plots else {}
     table = final_table(std_res, spk_res, probe_res, models)
     summary = {
-        "data": std_res["data"],
+        "data": std_res.data,
         "models": {m.name: {"kind": m.kind, "model": m.path, **({"notes": "; ".join(m.notes)} if m.notes else {})}
                    for m in models},
         "final": table,

@@ -5,6 +5,7 @@ Moved out of :mod:`speechdis.eval.runner` (which re-exports it).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -12,13 +13,31 @@ from speechdis.errors import DataDirError
 from speechdis.eval.config import EVAL_DEFAULTS as D
 from speechdis.eval.data import EvalData
 from speechdis.eval.embedding import ModelVectors
+from speechdis.eval.tasks.result import TaskResult
 
-__all__ = ["run_speaker"]
+__all__ = ["SpeakerResult", "run_speaker"]
 
 
 # --------------------------------------------------------------------------------------------- speaker
+@dataclass
+class SpeakerResult(TaskResult):
+    """What :func:`run_speaker` found: the trial list described and, per ``MODEL/VECTOR``, EER, minDCF and
+    their thresholds (as in ``speaker.json``)."""
+
+    trials: dict  # target / nontarget counts, p_target, where the pairs come from
+    verification: dict[str, dict] = field(default_factory=dict)
+
+    def eer(self, model: str, vector: str) -> float | None:
+        """The EER of ``model``'s ``vector`` vectors, None where they were not scored."""
+        return self.verification.get(f"{model}/{vector}", {}).get("EER")
+
+    def to_dict(self) -> dict:
+        """The layout of ``speaker.json``."""
+        return {"trials": self.trials, "verification": self.verification}
+
+
 def run_speaker(data: EvalData, models: Sequence[ModelVectors], out_dir: str | os.PathLike, *,
-                n_trials: int = D.trials, p_target: float = D.p_target, seed: int = D.seed) -> dict:
+                n_trials: int = D.trials, p_target: float = D.p_target, seed: int = D.seed) -> SpeakerResult:
     """EER / minDCF / DET of cosine scoring on trials of segment pairs from different utterances."""
     from speechdis.eval.plots import det_curves_png
     from speechdis.eval.speaker import cosine_scores, eer, error_rates, make_trials, min_dcf
@@ -41,6 +60,6 @@ def run_speaker(data: EvalData, models: Sequence[ModelVectors], out_dir: str | o
                                         "det": "det_speaker.png"}
     # Every system in one figure, so that the curves can be compared.
     det_curves_png(curves, out / "det_speaker.png", title="speaker verification (cosine)")
-    return {"trials": {"target": int(labels.sum()), "nontarget": int((~labels).sum()), "p_target": p_target,
-                       "pairs_from": "segments of different utterances"},
-            "verification": table}
+    return SpeakerResult(trials={"target": int(labels.sum()), "nontarget": int((~labels).sum()),
+                                 "p_target": p_target, "pairs_from": "segments of different utterances"},
+                         verification=table)

@@ -5,18 +5,20 @@ Moved out of :mod:`speechdis.eval.runner` (which re-exports it).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
 from speechdis.errors import DataDirError
 from speechdis.eval.config import EVAL_DEFAULTS as D
+from speechdis.eval.config import EvalConfig
 from speechdis.eval.data import EvalData, Progress, say
 from speechdis.eval.embedding import ModelVectors
 from speechdis.eval.systems import SPEAKER_ONLY
+from speechdis.eval.tasks.result import TaskResult
 
-__all__ = ["StdOptions", "run_std", "std_queries"]
+__all__ = ["StdOptions", "StdResult", "run_std", "std_queries"]
 
 
 # ------------------------------------------------------------------------------------------------- STD
@@ -33,6 +35,46 @@ class StdOptions:
     k: int = D.k
     max_same_diff: int = D.max_same_diff  # segments drawn for the O(n^2) same-different task
     seed: int = D.seed
+
+    @classmethod
+    def from_config(cls, config: EvalConfig, dtw: bool = False) -> "StdOptions":
+        """The STD settings of ``config`` (a ``dtw_budget`` of 0 = unlimited), DTW run if ``dtw``."""
+        return cls(dtw=dtw, dtw_budget=config.dtw_budget or None, dtw_max_pairs=config.dtw_max_pairs,
+                   min_occurrences=config.min_occurrences, max_queries_per_word=config.max_queries_per_word,
+                   k=config.k, max_same_diff=config.max_same_diff, seed=config.seed)
+
+
+@dataclass
+class StdResult(TaskResult):
+    """What :func:`run_std` found: per-system rows (system name -> metrics, as in ``std.json``) of each sub-task.
+
+    ``segment_qbe`` rows hold ``MAP``, ``P@k``, ``P@R``, ``n_queries``, ``search_seconds`` (and DTW's pair counts);
+    ``same_different`` rows ``AP`` and pair counts."""
+
+    data: dict  # the data dir described, with the query counts
+    segment_qbe: dict[str, dict] = field(default_factory=dict)
+    # The archive of each query restricted to other speakers' segments: same-speaker matches flatter a
+    # system that encodes the voice. Queries without a same-word segment of another speaker are left out.
+    cross_speaker: dict[str, dict] = field(default_factory=dict)
+    utterance_qbe: dict[str, dict] = field(default_factory=dict)
+    utterance_scoring: str = "best word segment"  # or "sliding windows"
+    same_different: dict[str, dict] = field(default_factory=dict)
+    same_different_segments: int | None = None  # segments drawn for same-different when fewer than all
+
+    @property
+    def k_key(self) -> str:
+        """The ``P@k`` key of the segment rows (``P@10`` by default)."""
+        first = next(iter(self.segment_qbe.values()), {})
+        return next((k for k in first if k.startswith("P@") and k != "P@R"), "P@10")
+
+    def to_dict(self) -> dict:
+        """The layout of ``std.json``."""
+        out = {"data": self.data, "segment_qbe": self.segment_qbe, "segment_qbe_cross_speaker": self.cross_speaker,
+               "utterance_qbe": self.utterance_qbe, "utterance_scoring": self.utterance_scoring,
+               "same_different": self.same_different}
+        if self.same_different_segments is not None:
+            out["same_different_segments"] = self.same_different_segments
+        return out
 
 
 def std_queries(data: EvalData, opt: StdOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -129,7 +171,7 @@ def _dtw_std(data: EvalData, queries: np.ndarray, archive: np.ndarray, exclude: 
 
 
 def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | None = None,
-            progress: Progress | None = None) -> dict:
+            progress: Progress | None = None) -> StdResult:
     """Spoken term detection results (see the module doc): segment, utterance, same-different, DTW."""
     from speechdis.eval.retrieval import same_different_ap, segment_qbe, utterance_qbe
 
@@ -144,13 +186,13 @@ def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | No
     utt: dict[str, dict] = {}
     sd: dict[str, dict] = {}
     subset = _same_diff_subset(len(data), opt.max_same_diff, opt.seed)
-    results: dict = {"data": {**data.describe(), "queries": int(len(queries)),
-                              "query_words": len(set(qwords)), "min_occurrences": opt.min_occurrences}}
+    described = {**data.describe(), "queries": int(len(queries)), "query_words": len(set(qwords)),
+                 "min_occurrences": opt.min_occurrences}
     if data.query_mask is not None:  # folder mode: queries whose word the archive lacks score nothing
         have = set(awords)
-        results["data"].update({"archive_segments": int(len(archive)),
-                                "queries_without_match": sum(w not in have for w in qwords)})
-        del results["data"]["min_occurrences"]
+        described.update({"archive_segments": int(len(archive)),
+                          "queries_without_match": sum(w not in have for w in qwords)})
+        del described["min_occurrences"]
     done = None
     qspks = [data.speakers[i] for i in queries]
     if opt.dtw:
@@ -181,14 +223,7 @@ def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | No
         s = same_different_ap(m.phonetic[subset], [data.words[i] for i in subset],
                               [data.speakers[i] for i in subset])
         sd[m.name] = s.summary()
-    results["segment_qbe"] = seg
-    # The archive of each query restricted to other speakers' segments: same-speaker matches flatter a
-    # system that encodes the voice. Queries without a same-word segment of another speaker are left out.
-    results["segment_qbe_cross_speaker"] = cross
-    results["utterance_qbe"] = utt
-    results["utterance_scoring"] = "sliding windows" if any(m.window_vectors is not None for m in models) \
-        else "best word segment"
-    results["same_different"] = sd
-    if len(subset) < len(data):
-        results["same_different_segments"] = int(len(subset))
-    return results
+    windows = any(m.window_vectors is not None for m in models)
+    return StdResult(data=described, segment_qbe=seg, cross_speaker=cross, utterance_qbe=utt,
+                     utterance_scoring="sliding windows" if windows else "best word segment", same_different=sd,
+                     same_different_segments=int(len(subset)) if len(subset) < len(data) else None)

@@ -43,10 +43,13 @@ def test_the_runners_take_their_defaults_from_it():
                                       min_occurrences=d.min_occurrences, k=d.k, max_same_diff=d.max_same_diff)
     assert (KwsOptions().threshold, KwsOptions().dtw_budget) == (d.threshold, d.dtw_budget)
     sig = {f: inspect.signature(f).parameters for f in (run_all, run_speaker, run_probes, run_plots)}
-    assert sig[run_speaker]["n_trials"].default == d.trials and sig[run_all]["n_trials"].default == d.trials
-    assert sig[run_probes]["test_size"].default == d.test_size == sig[run_all]["probe_test_size"].default
-    assert sig[run_plots]["max_points"].default == d.tsne_points == sig[run_all]["tsne_points"].default
-    assert sig[run_all]["min_frames"].default == d.min_frames and sig[run_all]["batch_size"].default == d.batch_size
+    assert sig[run_speaker]["n_trials"].default == d.trials and sig[run_all]["config"].default is EVAL_DEFAULTS
+    assert sig[run_probes]["test_size"].default == d.test_size
+    assert sig[run_plots]["max_points"].default == d.tsne_points
+    # run_all's STD settings are the config's (a DTW budget of 0 = unlimited)
+    assert StdOptions.from_config(d) == StdOptions()
+    assert StdOptions.from_config(dataclasses.replace(d, dtw_budget=0.0, k=5), dtw=True) == \
+        StdOptions(dtw=True, dtw_budget=None, k=5)
 
 
 def test_it_loads_from_yaml_strictly(tmp_path):
