@@ -189,9 +189,7 @@ def _say(msg: str) -> None:
 def _std_options(args: argparse.Namespace):
     from speechdis.eval.runner import StdOptions
 
-    return StdOptions(dtw=args.dtw, dtw_budget=args.dtw_budget or None, dtw_max_pairs=args.dtw_max_pairs,
-                      min_occurrences=args.min_occurrences, max_queries_per_word=args.max_queries_per_word,
-                      max_same_diff=args.max_same_diff, seed=args.seed)
+    return StdOptions.from_config(_eval_config(args), dtw=args.dtw)
 
 
 def _eval_config(args: argparse.Namespace):
