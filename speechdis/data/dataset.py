@@ -108,12 +108,12 @@ class WordSegmentDataset(torch.utils.data.Dataset):
         if preload:
             self._pack()
 
-    def _context_window(self, i: int, n_frames: int) -> tuple[int, int]:
-        """``(start, end)`` frames of segment i's speaker-context window in an utterance of n_frames."""
+    def _context_starts(self, idx: np.ndarray, n_frames: int) -> tuple[np.ndarray, int]:
+        """First frames of the speaker-context windows of segments ``idx`` (one utterance of n_frames), and
+        the windows' width: centred on each segment, clamped to the utterance."""
         width = min(self.context_frames, n_frames)
-        centre = (int(self._starts[i]) + int(self._ends[i])) // 2
-        start = min(max(centre - width // 2, 0), n_frames - width)
-        return start, start + width
+        centre = (self._starts[idx] + self._ends[idx]) // 2
+        return np.clip(centre - width // 2, 0, n_frames - width), width
 
     def _pack(self) -> None:
         """Read each utterance once and copy its segments' (cropped) frames, and their context windows,
@@ -137,9 +137,7 @@ class WordSegmentDataset(torch.utils.data.Dataset):
             packed[pos:pos + src.size] = mat[src]
             pos += src.size
             if self.context_frames > 0:
-                for i in idx.tolist():
-                    ctx_starts[i], end = self._context_window(i, len(mat))
-                    ctx_lens[i] = end - ctx_starts[i]
+                ctx_starts[idx], ctx_lens[idx] = self._context_starts(idx, len(mat))
                 ctx_parts.append(mat[_concat_ranges(ctx_starts[idx], ctx_lens[idx])].astype(dtype, copy=False))
         self._packed, self._offsets = packed, _block_offsets(order, self.lengths)
         if self.context_frames > 0:
@@ -198,8 +196,8 @@ class WordSegmentDataset(torch.utils.data.Dataset):
             o = self._ctx_offsets[i]
             return self._ctx_packed[o:o + self.context_lengths[i]].astype(np.float32)
         mat = self._utterance(self.segments[i].utt)
-        start, end = self._context_window(i, len(mat))
-        return np.array(mat[start:end], dtype=np.float32)
+        starts, width = self._context_starts(np.array([i]), len(mat))
+        return np.array(mat[int(starts[0]):int(starts[0]) + width], dtype=np.float32)
 
     def __getitem__(self, i: int) -> dict:
         arr = self._segment_array(i)

@@ -329,13 +329,10 @@ class DisentangledAutoencoder(_Autoencoder):
         """Reconstruction of ``x`` from [v_p; v_s]; v_s from ``speaker_x`` (e.g. the utterance around each
         word, ``data.speaker_context``) when given, else from ``x``."""
         target, content, speaker, steps = self._front(x, lengths)
-        out = {"phonetic": self.phonetic_encoder(content, steps)}
-        if speaker_x is None:
-            out["speaker"] = self.speaker_encoder(speaker, steps)
-        else:
-            _, _, speaker, speaker_steps = self._front(speaker_x, speaker_lengths)
-            out["speaker"] = self.speaker_encoder(speaker, speaker_steps)
-        out["target"] = target
+        out = {"phonetic": self.phonetic_encoder(content, steps), "target": target}
+        if speaker_x is not None:
+            _, _, speaker, steps = self._front(speaker_x, speaker_lengths)
+        out["speaker"] = self.speaker_encoder(speaker, steps)
         v_s = out["speaker"] if partner is None else out["speaker"][partner]
         out["reconstruction"] = self.decoder(torch.cat([out["phonetic"], v_s], dim=-1), x.shape[1])
         return out
