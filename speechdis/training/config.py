@@ -52,6 +52,9 @@ class DataConfig:
     # segment's utterance centred on the word, instead of the word itself (0 = the word). Speaker vectors
     # then learn from the utterance-length input they are used on (files pooled in windows of crop_frames).
     speaker_context: int = 0
+    # Fraction of each speaker's segments in a batch drawn as same-word pairs with another speaker of the
+    # batch (PairBatchSampler), so loss.correspondence has partners on corpora of many word types; 0 = off.
+    word_pairs: float = 0.0
 
     def __post_init__(self) -> None:
         check_choices(self, "data.")
@@ -59,6 +62,8 @@ class DataConfig:
             raise ConfigError(f"data.speed_perturb factors must be in [0.5, 2], got {list(self.speed_perturb)}")
         if self.speaker_context < 0:
             raise ConfigError(f"data.speaker_context must be ≥ 0 frames, not {self.speaker_context}")
+        if not 0.0 <= self.word_pairs <= 1.0:
+            raise ConfigError(f"data.word_pairs must be a fraction in [0, 1], not {self.word_pairs}")
 
 
 @dataclass

@@ -305,7 +305,8 @@ def batch_stream(run: Run, train_ds: WordSegmentDataset):
     """The endless batch iterator, positioned at ``run.step`` (batch k is a pure function of seed and k)."""
     cfg = run.cfg
     sampler = PairBatchSampler(train_ds.speaker_ids, cfg.data.speakers_per_batch, cfg.data.segments_per_speaker,
-                               seed=cfg.train.seed, start=run.step * run.batches_per_step, rank=run.rank)
+                               seed=cfg.train.seed, start=run.step * run.batches_per_step, rank=run.rank,
+                               word_ids=train_ds.word_ids, word_pairs=cfg.data.word_pairs)
     loader = torch.utils.data.DataLoader(
         train_ds, batch_sampler=sampler, collate_fn=collate_segments, num_workers=cfg.data.num_workers,
         pin_memory=run.device.type == "cuda", persistent_workers=cfg.data.num_workers > 0,

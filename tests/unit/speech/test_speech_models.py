@@ -56,6 +56,58 @@ def test_pair_sampler_guarantees_balanced_speakers_and_is_resumable():
     assert set(np.concatenate([spk[b] for b in batches]).tolist()) == set(range(6))
 
 
+def _many_word_corpus(n_spk=10, per_spk=40, n_words=60, seed=0):
+    """Segments of a sentence corpus: each speaker says a random subset of many word types."""
+    rng = np.random.default_rng(seed)
+    spk = np.repeat(np.arange(n_spk), per_spk)
+    words = rng.integers(0, n_words, size=spk.size)
+    return spk, words
+
+
+def _partner_rate(batches, spk, words):
+    """Fraction of batch items with a token of their word by another speaker in the same batch."""
+    hits = []
+    for b in batches:
+        w, s = words[b], spk[b]
+        hits.append(((w[:, None] == w[None, :]) & (s[:, None] != s[None, :])).any(axis=1).mean())
+    return float(np.mean(hits))
+
+
+def test_word_pairs_give_correspondence_partners_and_keep_the_batch_shape():
+    """data.word_pairs: the sampler fills each speaker's slots with same-word pairs across two speakers of the
+    batch; batches keep k speakers × m segments, stay a pure function of (seed, k) and, at 0, equal the
+    plain sampler's batches."""
+    spk, words = _many_word_corpus()
+    plain = PairBatchSampler(spk, 4, 4, seed=3)
+    off = PairBatchSampler(spk, 4, 4, seed=3, word_ids=words, word_pairs=0.0)
+    paired = PairBatchSampler(spk, 4, 4, seed=3, word_ids=words, word_pairs=1.0)
+    batches = [paired.batch(k) for k in range(200)]
+    assert [off.batch(k) for k in range(20)] == [plain.batch(k) for k in range(20)]
+    for b in batches:
+        counts = np.bincount(spk[b], minlength=10)
+        assert sorted(counts[counts > 0].tolist()) == [4, 4, 4, 4]
+        assert all(spk[b[i]] == spk[b[i - i % 4]] for i in range(len(b)))  # speaker blocks stay contiguous
+    assert PairBatchSampler(spk, 4, 4, seed=3, word_ids=words, word_pairs=1.0, start=50).batch(50) == batches[50]
+    base = _partner_rate([plain.batch(k) for k in range(200)], spk, words)
+    half = _partner_rate([PairBatchSampler(spk, 4, 4, seed=3, word_ids=words, word_pairs=0.5).batch(k)
+                          for k in range(200)], spk, words)
+    full = _partner_rate(batches, spk, words)
+    assert base < 0.5 and full > 0.95 and base < half < full  # every speaker here shares words with the others
+
+
+def test_word_pairs_fall_back_to_random_segments_when_speakers_share_no_word():
+    spk = np.repeat(np.arange(4), 5)
+    words = spk * 10 + np.arange(20) % 5  # disjoint vocabularies
+    sampler = PairBatchSampler(spk, 4, 4, seed=0, word_ids=words, word_pairs=1.0)
+    for k in range(20):
+        counts = np.bincount(spk[sampler.batch(k)], minlength=4)
+        assert counts.tolist() == [4, 4, 4, 4]
+    with pytest.raises(ValueError, match="word_pairs"):
+        PairBatchSampler(spk, 4, 4, word_ids=words, word_pairs=1.5)
+    with pytest.raises(ValueError, match="one word id per segment"):
+        PairBatchSampler(spk, 4, 4, word_ids=words[:3], word_pairs=1.0)
+
+
 def test_sample_pairs_balance_and_validity():
     spk = torch.tensor([0, 0, 1, 1, 2, 2, 2])
     i, j, same = sample_pairs(spk, 40, same_fraction=0.25, generator=torch.Generator().manual_seed(0))

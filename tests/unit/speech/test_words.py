@@ -64,3 +64,19 @@ def test_speaker_context_trains_the_speaker_encoder_on_utterance_windows(mini_da
     last = sum(r["loss/spk_ce"] for r in recs[-5:]) / 5
     assert last < first, (first, last)
     assert load_model(tmp_path / "exp" / "model.pt") is not None
+
+
+def test_word_pairs_give_the_correspondence_loss_partners(mini_data, tmp_path):
+    """data.word_pairs: in the same number of steps, more training segments get another speaker's token of
+    their word to reconstruct (the logged correspondence rate) than with random batches."""
+    rates = {}
+    for pairs in (0.0, 1.0):
+        cfg = _cfg(train__steps=10, train__log_every=1, train__ckpt_every=1000, train__valid_every=1000,
+                   loss__correspondence=1.0, data__word_pairs=pairs, loss__adv_mode="none")
+        train(cfg, mini_data["train"], tmp_path / f"exp{pairs}")
+        recs = [json.loads(ln) for ln in (tmp_path / f"exp{pairs}" / "train_log.jsonl").read_text().splitlines()
+                if '"train"' in ln]
+        rates[pairs] = np.mean([r["correspondence"] for r in recs])
+    assert rates[1.0] > rates[0.0] + 0.1, rates
+    with pytest.raises(ConfigError, match="data.word_pairs"):
+        _cfg(data__word_pairs=-0.5)
