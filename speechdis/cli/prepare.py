@@ -4,6 +4,7 @@ Sub-commands: ``librispeech`` (a LibriSpeech-layout subset + word alignments -> 
 ``speechcommands`` (Speech Commands -> speaker-disjoint train/dev/test data dirs + noise list),
 ``fsdd`` (Free Spoken Digit Dataset -> data dir), ``speechocean762`` (-> speaker-disjoint data dirs),
 ``combine`` (several data dirs -> one, ids kept unique),
+``augment`` (noisy, telephone-band and speed-perturbed copies of the audio -> a data dir with the originals),
 ``lhotse`` (lhotse manifests with word alignments -> data dir), ``export-lhotse`` (data dir -> lhotse manifests),
 ``chunks`` (fixed-length chunks or whole utterances as word_segments, for speaker EER),
 ``split-speakers`` (speaker-disjoint train/test split), ``split`` (Kaldi split_data.sh --per-spk),
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from speechdis.cli.argtypes import fraction, nonneg_float, percent, positive_float, positive_int, seed_int
+from speechdis.cli.argtypes import finite_float, fraction, nonneg_float, percent, positive_float, positive_int, seed_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("prepare", help="prepare Kaldi data dirs (librispeech, splits, validation)",
                               description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="prepare_command", required=True, metavar="{librispeech,speechcommands,fsdd,"
-                                                                            "speechocean762,combine,lhotse,export-lhotse,chunks,split-speakers,"
+                                                                            "speechocean762,combine,augment,lhotse,export-lhotse,chunks,split-speakers,"
                                                                             "split,validate,"
                                                                             "fix-data-dir}")
 
@@ -67,6 +68,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     co.add_argument("--prefix", choices=["auto", "always", "never"], default="auto",
                     help="prefix ids with the names: when ids collide (auto), always, or never (collisions are errors)")
     co.set_defaults(func=_combine)
+
+    au = sub.add_parser("augment", help="waveform augmentation: DATA_DIR + noisy / telephone-band / speed-perturbed "
+                                        "copies of its audio -> OUT (Kaldi's augment_data_dir.py)")
+    au.add_argument("data_dir", metavar="DATA_DIR", help="input data dir")
+    au.add_argument("out", metavar="OUT", help="output data dir (audio under OUT/wav/)")
+    au.add_argument("--kinds", type=_names, default=["noise", "telephone"],
+                    help="comma-separated copies: noise, telephone, speed (default noise,telephone)")
+    au.add_argument("--noise", default=None, metavar="DIR_OR_WAV_SCP",
+                    help="noise source for kind noise: a folder of .wav/.flac files or a wav.scp")
+    au.add_argument("--snrs", type=_numbers, default=[20.0, 10.0, 5.0, 0.0],
+                    help="comma-separated SNRs in dB, one drawn per recording (default 20,10,5,0)")
+    au.add_argument("--speeds", type=_numbers, default=[0.9, 1.1],
+                    help="comma-separated factors of kind speed (default 0.9,1.1)")
+    au.add_argument("--seed", type=seed_int, default=0, help="seed of the per-recording draws (default 0)")
+    au.add_argument("--no-original", action="store_true", help="OUT holds the copies only")
+    au.add_argument("--format", choices=["flac", "wav"], default="flac", help="audio files written (default flac)")
+    au.add_argument("--nj", type=positive_int, default=1,
+                    help="number of jobs (splits by speaker); worker processes of this command unless --job")
+    au.add_argument("--job", type=positive_int, default=None, metavar="K",
+                    help="grid job array: write the audio of split K of --nj only; a later run without --job "
+                         "writes the rest and the tables")
+    au.add_argument("--force", action="store_true", help="recompute every copy (default: resume, skipping "
+                                                         "files already written)")
+    au.add_argument("--no-progress", action="store_true", help="no progress bar")
+    au.set_defaults(func=_augment)
 
     fs = sub.add_parser("fsdd", help="Free Spoken Digit Dataset (recordings/) -> one data dir")
     fs.add_argument("corpus", metavar="CORPUS", help="FSDD root holding recordings/")
@@ -123,6 +149,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fx.set_defaults(func=_fix)
 
 
+def _names(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"must be a comma-separated list, got {text!r}")
+    return names
+
+
+def _numbers(text: str) -> list[float]:
+    return [finite_float(t) for t in _names(text)]
+
+
 def _trim_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trim-db", type=positive_float, default=35.0,
                    help="word segment: frames within this many dB of the loudest one (default 35)")
@@ -154,6 +191,25 @@ def _combine(args: argparse.Namespace) -> int:
 
     names = args.names.split(",") if args.names else None
     print(combine_data_dirs(args.out, args.dirs, names=names, prefix=args.prefix).summary())
+    return 0
+
+
+def _augment(args: argparse.Namespace) -> int:
+    import sys
+
+    from tqdm import tqdm
+
+    from speechdis.data.augment_dir import augment_data_dir
+
+    bar = tqdm(unit="file", desc="augment", disable=args.no_progress or None, file=sys.stderr)
+    try:
+        report = augment_data_dir(args.data_dir, args.out, args.kinds, noise=args.noise, snrs=args.snrs,
+                                  speeds=args.speeds, seed=args.seed, keep_original=not args.no_original,
+                                  fmt=args.format, nj=args.nj, job=args.job, force=args.force,
+                                  progress=bar.update)
+    finally:
+        bar.close()
+    print(report.summary())
     return 0
 
 
