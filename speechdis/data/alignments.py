@@ -29,12 +29,14 @@ from typing import Iterable, Literal, Mapping
 
 from speechdis.data.tables import WordSegment
 from speechdis.errors import DataDirError
+from speechdis.fileio import atomic_open
 
 __all__ = [
     "AlignedWord",
     "AlignmentSet",
     "SegmentStats",
     "read_textgrid",
+    "write_ctm_lines",
     "read_textgrid_words",
     "read_alignment_txt",
     "read_ctm",
@@ -255,6 +257,18 @@ def read_ctm(path: str | os.PathLike) -> dict[str, list[AlignedWord]]:
         words.sort(key=lambda w: (w.start, w.end))
     return out
 
+
+
+def write_ctm_lines(path: str | os.PathLike, lines: list[str]) -> None:
+    """Write CTM ``lines`` (``utt 1 start duration word``) to ``path`` atomically, sorted by utterance (stably:
+    the time order within an utterance is kept); with no lines, remove ``path`` if it exists."""
+    path = Path(path)
+    if not lines:
+        if path.exists():
+            path.unlink()
+        return
+    with atomic_open(path) as fh:
+        fh.writelines(line + "\n" for line in sorted(lines, key=lambda line: line.split(" ", 1)[0]))
 
 # --------------------------------------------------------------------------------------------
 # Collections of files

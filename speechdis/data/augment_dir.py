@@ -54,7 +54,7 @@ import numpy as np
 
 from speechdis.audio.io import is_pipe_entry
 from speechdis.data.align import PHONES_CTM
-from speechdis.data.alignments import read_ctm
+from speechdis.data.alignments import read_ctm, write_ctm_lines
 from speechdis.data.datadir import DataDir, job_splits
 from speechdis.data.tables import Segment, WordSegment, format_time
 from speechdis.data.validate import validate_data_dir
@@ -425,12 +425,7 @@ def augment_data_dir(data_dir: str | os.PathLike, out: str | os.PathLike, kinds:
             return report
         res, ctm_lines = _mapped(d, src, copies, wav_of, keep_original)
         res.save(out)
-        if ctm_lines:
-            ctm_lines.sort(key=lambda line: line.split(" ", 1)[0])  # stable: time order kept within an utterance
-            with atomic_open(out / PHONES_CTM) as fh:
-                fh.writelines(line + "\n" for line in ctm_lines)
-        elif (out / PHONES_CTM).exists():
-            (out / PHONES_CTM).unlink()
+        write_ctm_lines(out / PHONES_CTM, ctm_lines)
         if (src / _TRIM_RECORD).exists():
             shutil.copyfile(src / _TRIM_RECORD, out / _TRIM_RECORD)
         report.utterances, report.speakers = res.num_utts, res.num_speakers

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 from speechdis.data.align import PHONES_CTM
-from speechdis.data.alignments import read_ctm
+from speechdis.data.alignments import read_ctm, write_ctm_lines
 from speechdis.data.datadir import DataDir
 from speechdis.data.tables import Segment, WordSegment, format_time
 from speechdis.data.validate import validate_data_dir
 from speechdis.errors import DataDirError
-from speechdis.fileio import atomic_open
 
 __all__ = ["CombineReport", "combine_data_dirs"]
 
@@ -116,10 +115,5 @@ def combine_data_dirs(out: str | os.PathLike, dirs: Sequence[str | os.PathLike],
                               for a in phones]
         report.counts.append((d.num_utts, d.num_speakers, len(d.word_segments)))
     result.save(out)
-    if ctm_lines:
-        ctm_lines.sort(key=lambda line: line.split(" ", 1)[0])  # stable: time order kept within an utterance
-        with atomic_open(out / PHONES_CTM) as fh:
-            fh.writelines(line + "\n" for line in ctm_lines)
-    elif (out / PHONES_CTM).exists():
-        (out / PHONES_CTM).unlink()
+    write_ctm_lines(out / PHONES_CTM, ctm_lines)
     return report
