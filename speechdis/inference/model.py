@@ -19,7 +19,9 @@ training); a **longer** one is never silently cut to its first frames: it is emb
 ``crop_frames`` frames starting every ``crop_frames // 2`` frames (hop = half a window; the last window ends at
 the segment's end so the tail is covered) and the window vectors are pooled per vector, phonetic and speaker
 alike: the **mean** by default (``pool="max"``: element-wise max; ``pool="first"``: the old behaviour, the first
-window only). :meth:`Embedder.embed_speaker` gives one speaker vector for several files (the mean of theirs).
+window only). A model whose speaker encoder was trained on utterance windows longer than the crop
+(``data.speaker_context``) gets its speaker vectors from windows of that length (:attr:`Embedder.speaker_window`).
+:meth:`Embedder.embed_speaker` gives one speaker vector for several files (the mean of theirs).
 Models trained with
 per-utterance CMVN therefore see identical inputs. A model trained with ``cmvn: speaker`` gets
 **per-utterance** CMVN on raw audio (a single file has no speaker statistics); use a data dir with
@@ -282,52 +284,80 @@ class Embedder:
         A segment longer than :attr:`crop_frames` is embedded as windows of that length (hop = half a window,
         :func:`crop_windows`) whose vectors are pooled with ``pool`` (default :attr:`pool`: ``mean``; ``max``;
         ``first`` = the first window only, the behaviour before pooling). Shorter segments are embedded whole.
+        Speaker vectors use windows of :attr:`speaker_window` frames instead (the length the speaker encoder was
+        trained on: longer than the crop for ``data.speaker_context``), in a second pass when it differs.
         Windows are batched by similar length (padding is packed away, so batching does not change the vectors
         beyond float rounding). ``progress(n)`` is called after each batch with the number of windows done in it.
         """
-        import torch
-
         pool = _check_pool(self.pool if pool is None else pool)
         n = len(feats)
         dim = self.train_config.model.feat_dim
-        out = {k: np.zeros((n, self.dims[k]), dtype=np.float32) for k in self.out_keys}
-        if n == 0:
-            return out
-        crop = self.crop_frames
-        arrays, owners = [], []  # one entry per window; owners[j] = the segment window j belongs to
+        arrays = []
         for i, f in enumerate(feats):
             f = np.asarray(f, dtype=np.float32)
             if f.ndim != 2 or f.shape[1] != dim or f.shape[0] == 0:
                 raise AudioError(f"segment {i}: expected (T, {dim}) features with T >= 1, got {f.shape}")
             if not np.isfinite(f).all():  # would give a NaN vector, silently
                 raise AudioError(f"segment {i}: features have NaN or infinite values")
-            wins = crop_windows(f.shape[0], crop)
-            for b, e in wins[:1] if pool == "first" else wins:
-                arrays.append(f[b:e])
-                owners.append(i)
-        order = np.argsort([-a.shape[0] for a in arrays], kind="stable")
+            arrays.append(f)
         bs = self.batch_size if batch_size is None else batch_size
         _check_batching(bs, self.threads)  # a batch size < 1 would embed nothing and return the zeros
-        win_out = {k: np.zeros((len(arrays), self.dims[k]), dtype=np.float32) for k in self.out_keys}
+        out = {k: np.zeros((n, self.dims[k]), dtype=np.float32) for k in self.out_keys}
+        if n == 0:
+            return out
+        for window, keys in self._window_groups():
+            out.update(self._embed_windows(arrays, window, keys, pool, bs, progress))
+        return {k: out[k] for k in self.out_keys}
+
+    @property
+    def speaker_window(self) -> int | None:
+        """Window length of speaker vectors of long segments: ``data.speaker_context`` when the speaker encoder
+        was trained on utterance windows longer than :attr:`crop_frames`, else :attr:`crop_frames`."""
+        crop, ctx = self.crop_frames, self.train_config.data.speaker_context
+        return ctx if crop is not None and ctx > crop else crop
+
+    def _window_groups(self) -> list[tuple[int | None, list[str]]]:
+        """(window length, vectors computed with it): one group unless speaker vectors have their own."""
+        spk = self.roles.get("speaker")
+        if self.speaker_window == self.crop_frames or spk not in self.out_keys or spk == self.roles.get("phonetic"):
+            return [(self.crop_frames, self.out_keys)]
+        rest = [k for k in self.out_keys if k != spk]
+        return ([(self.crop_frames, rest)] if rest else []) + [(self.speaker_window, [spk])]
+
+    def _embed_windows(self, arrays: list[np.ndarray], crop: int | None, keys: list[str], pool: str, bs: int,
+                       progress: Callable[[int], None] | None) -> dict[str, np.ndarray]:
+        """Vectors ``keys`` of each segment from its ``crop``-frame windows, pooled with ``pool``."""
+        import torch
+
+        n = len(arrays)
+        wins, owners = [], []  # one entry per window; owners[j] = the segment window j belongs to
+        for i, f in enumerate(arrays):
+            spans = crop_windows(f.shape[0], crop)
+            for b, e in spans[:1] if pool == "first" else spans:
+                wins.append(f[b:e])
+                owners.append(i)
+        order = np.argsort([-a.shape[0] for a in wins], kind="stable")
+        win_out = {k: np.zeros((len(wins), self.dims[k]), dtype=np.float32) for k in keys}
         saved = torch.get_num_threads()
         if self.threads and self.device.type == "cpu":
             torch.set_num_threads(self.threads)
         try:
-            self._run(arrays, order, bs, win_out, progress)
+            self._run(wins, order, bs, win_out, progress)
         finally:
             torch.set_num_threads(saved)
-        if len(arrays) == n:  # one window per segment: nothing to pool
+        if len(wins) == n:  # one window per segment: nothing to pool
             return win_out
         owners_a = np.asarray(owners)
         counts = np.bincount(owners_a, minlength=n)
+        out = {}
         for k, v in win_out.items():
             if pool == "max":
-                out[k][:] = -np.inf
+                out[k] = np.full((n, v.shape[1]), -np.inf, dtype=np.float32)
                 np.maximum.at(out[k], owners_a, v)
             else:  # mean (float64 sums: a few hundred windows lose nothing)
-                sums = np.zeros(out[k].shape, dtype=np.float64)
+                sums = np.zeros((n, v.shape[1]), dtype=np.float64)
                 np.add.at(sums, owners_a, v)
-                out[k][:] = sums / counts[:, None]
+                out[k] = (sums / counts[:, None]).astype(np.float32)
         return out
 
     def _run(self, arrays: list[np.ndarray], order: np.ndarray, bs: int, out: dict[str, np.ndarray],

@@ -66,6 +66,30 @@ def test_a_10s_input_is_the_mean_of_its_windows_not_its_first_second(model):
         model.embed_features([feats], pool="median")
 
 
+def test_speaker_vectors_use_the_speaker_context_window(model):
+    """A model trained with data.speaker_context longer than its crop: speaker vectors of a long input are the
+    mean of context-length windows (what its speaker encoder saw), phonetic vectors still of crop windows."""
+    import copy
+
+    ctx_model = copy.deepcopy(model)
+    crop = model.crop_frames
+    ctx_model.train_config.data.speaker_context = 3 * crop
+    assert ctx_model.speaker_window == 3 * crop and model.speaker_window == crop
+    feats = model.features(_speech_like(10.0, seed=4), RATE)
+    whole = ctx_model.embed_features([feats])
+    long_wins = crop_windows(feats.shape[0], 3 * crop)
+    short_wins = crop_windows(feats.shape[0], crop)
+    spk = ctx_model.embed_features([feats[b:e] for b, e in long_wins])["speaker"].mean(axis=0)
+    phon = model.embed_features([feats[b:e] for b, e in short_wins])["phonetic"].mean(axis=0)
+    np.testing.assert_allclose(whole["speaker"][0], spk, atol=1e-5)
+    np.testing.assert_allclose(whole["phonetic"][0], phon, atol=1e-5)
+    assert _cos(whole["speaker"][0], model.embed_features([feats])["speaker"][0]) < 0.9999
+    ctx_model.vectors = ("speaker",)
+    only = ctx_model.embed_features([feats, feats[:crop]])
+    assert list(only) == ["speaker"]
+    np.testing.assert_allclose(only["speaker"][0], spk, atol=1e-5)
+
+
 def test_short_inputs_are_unchanged_and_mixed_batches_keep_order(model):
     short = model.features(_speech_like(0.8, seed=2), RATE)
     long = model.features(_speech_like(4.0, seed=3), RATE)
