@@ -43,10 +43,11 @@ train_jobs=2                 # models trained at once (one thread each)
 ablations=false
 export_pretrained=false
 device=auto
-dtw_budget=300
+dtw_max_pairs=3000000        # DTW pairs per task (seeded sample above it): reproducible rows on any machine
+dtw_budget=1800              # seconds: a safety cap only (a cut is reported; its pairs depend on machine load)
 valid=""                     # validation dir of training (default: the combined dev dir)
 _po_vars="stage stop_stage nj corpora exp data_root feat_config train_config final_sets seeds steps train_jobs
-  ablations export_pretrained device dtw_budget valid"
+  ablations export_pretrained device dtw_max_pairs dtw_budget valid"
 # shellcheck source=utils/common.sh
 . "$recipe/utils/common.sh" "$@"
 

@@ -41,9 +41,10 @@ train_jobs=2                 # models trained at once (one thread each)
 ablations=false              # stages 2-3: the dev ablation table
 export_pretrained=false      # stage 7: replace the packaged models with this run's seed-0 models
 device=auto
-dtw_budget=300
+dtw_max_pairs=3000000        # DTW pairs per task (seeded sample above it): reproducible rows on any machine
+dtw_budget=1800              # seconds: a safety cap only (a cut is reported; its pairs depend on machine load)
 _po_vars="stage stop_stage nj corpus fsdd exp data_root feat_config train_config_baseline
-  train_config_disentangled seeds steps train_jobs ablations export_pretrained device dtw_budget"
+  train_config_disentangled seeds steps train_jobs ablations export_pretrained device dtw_max_pairs dtw_budget"
 # shellcheck source=utils/common.sh
 . "$recipe/utils/common.sh" "$@"
 

@@ -74,9 +74,10 @@ train_speech_model() {  # train_speech_model DATA VALID OUT CONFIG [KEY=VALUE...
   $train_cmd "$log_dir/train_$(basename "$out").log" speechdis train "${args[@]}" >/dev/null
 }
 evaluate() {  # evaluate DATA OUT MODEL_SPECS... [OPTIONS]: std (with DTW), speaker, probes in one pass
-  # (uses $device, $dtw_budget)
+  # (uses $device, $dtw_budget and, where the recipe sets it, $dtw_max_pairs)
   local data="$1" out="$2"
   shift 2
   $train_cmd "$log_dir/evaluate_$(basename "$out").log" speechdis evaluate all --data "$data" "$@" \
-    --out "$out" --device "$device" --dtw-budget "$dtw_budget" --no-plots >/dev/null
+    --out "$out" --device "$device" --dtw-budget "$dtw_budget" ${dtw_max_pairs:+--dtw-max-pairs "$dtw_max_pairs"} \
+    --no-plots >/dev/null
 }

@@ -81,10 +81,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         else:
             sp.add_argument("--dtw", action="store_true", help="also run the frame-level DTW baseline")
         sp.add_argument("--dtw-budget", type=nonneg_float, default=D.dtw_budget, metavar="SECONDS",
-                        help=f"stop DTW after this long (default {D.dtw_budget:g}; 0 = no limit); pairs done are "
-                             f"reported")
-        sp.add_argument("--dtw-max-pairs", type=positive_int, default=D.dtw_max_pairs,
-                        help="stop DTW after this many pairs")
+                        help=f"safety cap: stop DTW after this long in all (default {D.dtw_budget:g}; 0 = no "
+                             f"limit); which pairs it leaves depends on machine load, so a cut is reported")
+        sp.add_argument("--dtw-max-pairs", type=positive_int, default=D.dtw_max_pairs, metavar="N",
+                        help="reproducible DTW budget: at most N pairs for each DTW task, drawn with --seed: QbE "
+                             "searches the whole archive for a sample of N / archive-size queries, same-different "
+                             "scores every pair of a sample of the models' same-different segments (s(s-1)/2 <= N); "
+                             "the other systems also report MAP_dtw_queries / AP_dtw_pairs on those (default: all)")
         sp.add_argument("--min-occurrences", type=int_at_least(2), default=D.min_occurrences, metavar="N",
                         help=f"queries: segments of words with >= N occurrences (default {D.min_occurrences}; "
                              f"folder mode with --queries: every query file, those whose word the archive lacks "
@@ -417,6 +420,8 @@ def _report(args: argparse.Namespace) -> int:
     print(f"\n{d.get('data_dir', '?')}: {d.get('segments')} segments, {d.get('utterances')} utterances, "
           f"{d.get('speakers')} speakers, {d.get('words')} words; {d.get('queries')} queries")
     print(format_final_tables(final))
+    if isinstance(summary.get("dtw_note"), str):
+        print(f"\nnote: {summary['dtw_note']}")
     files = sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".md", ".png"))
     print(f"\n{len(files)} report files in {out}: {', '.join(files)}")
     return 0

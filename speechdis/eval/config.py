@@ -28,8 +28,8 @@ class EvalConfig:
     threads: int = 1  # torch CPU threads for embedding
     seed: int = 0  # of every random choice (trials, splits, t-SNE)
     # std: spoken term detection
-    dtw_budget: float = 300.0  # seconds of frame DTW before it stops (0 = no limit); pairs done are reported
-    dtw_max_pairs: Optional[int] = None  # stop DTW after this many pairs
+    dtw_budget: float = 300.0  # safety cap: seconds of frame DTW before it stops (0 = no limit); a cut is reported
+    dtw_max_pairs: Optional[int] = None  # at most this many DTW pairs per task, a seeded sample (None = all)
     min_occurrences: int = 2  # queries: segments of words with at least this many occurrences
     max_queries_per_word: Optional[int] = None  # at most this many queries per word (random, seeded)
     k: int = 10  # P@k

@@ -24,7 +24,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["dtw_distance", "subsequence_dtw", "dtw_matrix", "DtwMatrixResult", "HAVE_NUMBA"]
+__all__ = ["dtw_distance", "subsequence_dtw", "dtw_matrix", "DtwMatrixResult", "dtw_pairs", "DtwPairsResult",
+           "HAVE_NUMBA"]
 
 
 def _jit(fn: Callable) -> Callable:
@@ -254,3 +255,61 @@ def dtw_matrix(
         if stop:
             break
     return DtwMatrixResult(dist, done, n_total, time.perf_counter() - t0, done == n_total)
+
+
+@dataclass
+class DtwPairsResult:
+    """Distances of listed pairs (NaN where the budget stopped the search) and the work done."""
+
+    distances: np.ndarray
+    n_computed: int
+    seconds: float
+    complete: bool
+
+
+def dtw_pairs(
+    seqs: Sequence[np.ndarray],
+    first: np.ndarray,
+    second: np.ndarray,
+    budget_seconds: float | None = None,
+    *,
+    chunk_frames: int = 65536,
+) -> DtwPairsResult:
+    """Full DTW distances (:func:`dtw_distance`) of the pairs ``(seqs[first[k]], seqs[second[k]])``.
+
+    Pairs are computed in the order given, in groups of consecutive pairs with the same ``first`` (one
+    similarity matrix per group and chunk of at most ``chunk_frames`` frames); ``budget_seconds`` stops before
+    the first group that starts after the time limit, so a group is either done or left NaN.
+    """
+    first = np.asarray(first, dtype=np.int64)
+    second = np.asarray(second, dtype=np.int64)
+    if first.shape != second.shape or first.ndim != 1:
+        raise ValueError(f"first and second must be 1-D of one length, got {first.shape} and {second.shape}")
+    dist = np.full(first.size, np.nan)
+    t0 = time.perf_counter()
+    if first.size == 0:
+        return DtwPairsResult(dist, 0, 0.0, True)
+    used = np.unique(np.concatenate([first, second]))
+    unit = {int(i): _unit_frames(seqs[i], f"seqs[{i}]") for i in used}
+    if len({x.shape[1] for x in unit.values()}) > 1:
+        raise ValueError(f"frame dims differ across sequences: {sorted({x.shape[1] for x in unit.values()})}")
+    starts = np.flatnonzero(np.r_[True, first[1:] != first[:-1]])
+    ends = np.r_[starts[1:], first.size]
+    done = 0
+    for g0, g1 in zip(starts, ends):
+        if budget_seconds is not None and time.perf_counter() - t0 >= budget_seconds:
+            break
+        q = unit[int(first[g0])]
+        items = [unit[int(j)] for j in second[g0:g1]]
+        offsets = np.zeros(len(items) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(x) for x in items])
+        frames = np.concatenate(items)
+        lo = 0
+        while lo < len(items):
+            hi = max(lo + 1, int(np.searchsorted(offsets, offsets[lo] + chunk_frames, side="right")) - 1)
+            row = np.empty(hi - lo)
+            _dtw_row(_sim(q, frames[offsets[lo]:offsets[hi]]), offsets[lo:hi + 1] - offsets[lo], False, row)
+            dist[g0 + lo:g0 + hi] = row
+            lo = hi
+        done = int(g1)
+    return DtwPairsResult(dist, done, time.perf_counter() - t0, done == first.size)

@@ -145,6 +145,7 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]
         "models": {m.name: {"kind": m.kind, "model": m.path, **({"notes": "; ".join(m.notes)} if m.notes else {})}
                    for m in models},
         "final": table,
+        **({"dtw_note": std_res.dtw_note} if std_res.dtw_note else {}),
         "reports": ["std.md", "speaker.md", "probes.md"],
         "figures": figures,
         "seconds": time.perf_counter() - t0,

@@ -60,6 +60,7 @@ class StdResult(TaskResult):
     utterance_scoring: str = "best word segment"  # or "sliding windows"
     same_different: dict[str, dict] = field(default_factory=dict)
     same_different_segments: int | None = None  # segments drawn for same-different when fewer than all
+    dtw_note: str | None = None  # says how much of the task DTW scored when not all of it, and why
 
     @property
     def k_key(self) -> str:
@@ -74,6 +75,8 @@ class StdResult(TaskResult):
                "same_different": self.same_different}
         if self.same_different_segments is not None:
             out["same_different_segments"] = self.same_different_segments
+        if self.dtw_note is not None:
+            out["dtw_note"] = self.dtw_note
         return out
 
 
@@ -116,29 +119,39 @@ def _qbe_means(m: dict[str, np.ndarray], k: int) -> dict:
             "P@R": float(m["p_at_r"][ok].mean()), "n_queries": int(ok.sum())}
 
 
-def _dtw_std(data: EvalData, queries: np.ndarray, archive: np.ndarray, exclude: np.ndarray, opt: StdOptions,
-             progress: Progress | None) -> tuple[dict, dict, np.ndarray, dict]:
-    """Segment-level QbE and same-different AP with frame-level DTW (``std_queries`` gives the arguments).
+def _dtw_sample(n: int, cap: int | None, seed) -> tuple[np.ndarray, int]:
+    """A seeded order of ``n`` items and how many of its first items a pair cap leaves (``cap`` = their count)."""
+    return np.random.default_rng(seed).permutation(n), n if cap is None else max(0, min(n, cap))
 
-    Returns (qbe, same_diff, done queries, cross-speaker qbe)."""
+
+def _dtw_qbe(data: EvalData, queries: np.ndarray, archive: np.ndarray, exclude: np.ndarray, opt: StdOptions,
+             progress: Progress | None):
+    """Segment-level QbE with frame-level DTW: whole archive rows for a seeded sample of the queries.
+
+    Returns (qbe row, cross-speaker row, done queries, the DTW matrix result, its query order)."""
     from speechdis.eval.dtw import dtw_matrix
-    from speechdis.eval.retrieval import average_precision, ranking_metrics
+    from speechdis.eval.retrieval import ranking_metrics
 
-    # A budget that stops early should leave a random sample of queries done, not the first speakers.
-    perm = np.random.default_rng(opt.seed).permutation(len(queries))
-    order, own = queries[perm], exclude[perm]
-    say(progress, f"DTW: {len(order)} queries x {len(archive)} segments"
+    # Whole rows (a query's AP needs its whole ranking) for a seeded sample of the queries: the first ones of a
+    # seeded order, as many as --dtw-max-pairs allows. A time budget that stops early then also leaves a random
+    # sample of queries done, not the first speakers.
+    na = len(archive)
+    cap = None if opt.dtw_max_pairs is None else opt.dtw_max_pairs // max(na, 1)
+    perm, n_rows = _dtw_sample(len(queries), cap, opt.seed)
+    order, own = queries[perm[:n_rows]], exclude[perm[:n_rows]]
+    say(progress, f"DTW: {len(order)} of {len(queries)} queries x {na} segments"
          + (f" (budget {opt.dtw_budget:g}s)" if opt.dtw_budget else ""))
     res = dtw_matrix([data.feats[i] for i in order], [data.feats[i] for i in archive],
-                     budget_seconds=opt.dtw_budget, max_pairs=opt.dtw_max_pairs)
+                     budget_seconds=opt.dtw_budget)
     rows = res.complete_rows
     done, done_own = order[rows], own[rows]
     words = np.array(data.words, dtype=object)[archive]
     qwords = np.array(data.words, dtype=object)[done]
     qbe = {"MAP": float("nan"), f"P@{opt.k}": float("nan"), "P@R": float("nan"), "n_queries": 0,
-           "search_seconds": res.seconds, "pairs_computed": res.n_computed, "pairs_total": res.n_total,
-           "complete": res.complete}
-    sd = {"AP": float("nan"), "AP_diff_speaker": float("nan"), "n_pairs": 0}
+           "search_seconds": res.seconds, "pairs_computed": res.n_computed, "pairs_total": len(queries) * na,
+           "queries_sampled": int(n_rows), "sampled": int(n_rows) < len(queries), "max_pairs": opt.dtw_max_pairs,
+           "time_cut": not res.complete,
+           "complete": int(rows.size) == len(queries)}
     cross = _qbe_means({"n_relevant": np.zeros(0, int)}, opt.k)
     if rows.size:
         dist = res.distances[rows]
@@ -154,20 +167,73 @@ def _dtw_std(data: EvalData, queries: np.ndarray, archive: np.ndarray, exclude: 
             qbe.update({"MAP": float(m["ap"][ok].mean()), f"P@{opt.k}": float(m["p_at_k"][ok].mean()),
                         "P@R": float(m["p_at_r"][ok].mean())})
         qbe["n_queries"] = int(ok.sum())
-        # Same-different over the computed pairs, each unordered pair once: a pair of two done queries
-        # (both in the archive) is taken from the row of the smaller archive position.
-        is_done = np.zeros(len(archive), dtype=bool)
-        is_done[done_own[done_own >= 0]] = True
-        cols = np.arange(len(archive))[None, :]
-        pair = valid & ~(is_done[None, :] & (done_own[:, None] >= 0) & (cols < done_own[:, None]))
-        scores = -dist[pair]
-        same = rel[pair]
-        diff = other[pair]
-        sd = {"AP": average_precision(scores, same) if same.any() else float("nan"),
-              "AP_diff_speaker": average_precision(scores[diff], same[diff]) if (same & diff).any() else float("nan"),
-              "n_pairs": int(pair.sum()), "n_same": int(same.sum()), "n_pairs_diff_speaker": int(diff.sum()),
-              "n_same_diff_speaker": int((same & diff).sum())}
-    return qbe, sd, done, cross
+    return qbe, cross, done, res, order
+
+
+def _dtw_same_diff(data: EvalData, subset: np.ndarray, archive: np.ndarray, order: np.ndarray, qbe_dist,
+                   opt: StdOptions, seconds_left: float | None) -> tuple[dict, np.ndarray]:
+    """Same-different AP with frame-level DTW over every pair of a seeded sample of the models' same-different
+    segments ``subset`` (all of them unless --dtw-max-pairs is smaller than their pair count), so DTW and the
+    models rank the same pairs. Distances the QbE rows hold (``qbe_dist``: rows ``order``, columns ``archive``)
+    are reused. Returns (row, the segments whose pairs were scored, sorted)."""
+    from speechdis.eval.dtw import dtw_pairs
+    from speechdis.eval.retrieval import average_precision
+
+    cap = None
+    if opt.dtw_max_pairs is not None:  # the most segments s with s (s - 1) / 2 <= max_pairs
+        cap = int((1 + np.sqrt(1 + 8 * opt.dtw_max_pairs)) // 2)
+        while cap * (cap - 1) // 2 > opt.dtw_max_pairs:
+            cap -= 1
+    perm, n_seg = _dtw_sample(len(subset), cap, [opt.seed, 1])
+    segs = subset[perm[:n_seg]]  # in the order of their rows: pairs of row k are (segs[k], segs[j]), j < k
+    k_idx, j_idx = np.tril_indices(n_seg, -1)
+    a, b = segs[k_idx], segs[j_idx]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    row_of = np.full(len(data), -1, dtype=np.int64)
+    pos_of = np.full(len(data), -1, dtype=np.int64)
+    pos_of[archive] = np.arange(len(archive))
+    if qbe_dist is not None:
+        complete = ~np.isnan(qbe_dist.distances).any(axis=1)
+        row_of[order[complete]] = np.flatnonzero(complete)
+    dist = np.full(k_idx.size, np.nan)
+    # A pair of two searched queries is read from the row of the smaller index (as before this function existed).
+    for x, y in ((lo, hi), (hi, lo)):
+        have = np.isnan(dist) & (row_of[x] >= 0) & (pos_of[y] >= 0)
+        dist[have] = qbe_dist.distances[row_of[x[have]], pos_of[y[have]]]
+    fresh = np.flatnonzero(np.isnan(dist))
+    res = dtw_pairs(data.feats, a[fresh], b[fresh], budget_seconds=seconds_left)
+    dist[fresh] = res.distances
+    # A time cut leaves whole rows: the segments before the first unfinished row, with all their pairs.
+    missing = np.isnan(dist)
+    n_done = int(k_idx[np.argmax(missing)]) if missing.any() else n_seg
+    keep = k_idx < n_done
+    scores, a, b = -dist[keep], a[keep], b[keep]
+    w = np.array(data.words, dtype=object)
+    spk = np.array(data.speakers, dtype=object)
+    same, diff = w[a] == w[b], spk[a] != spk[b]
+    sd = {"AP": average_precision(scores, same) if same.any() else float("nan"),
+          "AP_diff_speaker": average_precision(scores[diff], same[diff]) if (same & diff).any() else float("nan"),
+          "n_pairs": int(keep.sum()), "n_same": int(same.sum()), "n_pairs_diff_speaker": int(diff.sum()),
+          "n_same_diff_speaker": int((same & diff).sum()), "segments": n_done,
+          "pairs_total": len(subset) * (len(subset) - 1) // 2, "pairs_computed": res.n_computed,
+          "pairs_reused": int(k_idx.size - fresh.size), "search_seconds": res.seconds, "max_pairs": opt.dtw_max_pairs,
+          "sampled": n_seg < len(subset), "time_cut": not res.complete, "complete": n_done == len(subset)}
+    return sd, np.sort(segs[:n_done])
+
+
+def _dtw_note(qbe: dict, sd: dict, budget: float | None) -> str | None:
+    """One line for the report when DTW scored fewer pairs than the whole task: how many, and why."""
+    if qbe["complete"] and sd["complete"]:
+        return None
+    why = []
+    if qbe["sampled"] or sd["sampled"]:
+        why.append(f"--dtw-max-pairs {qbe['max_pairs']}: a seeded sample")
+    if qbe["time_cut"] or sd["time_cut"]:
+        why.append(f"the time budget of {budget:g} s STOPPED it, so the pairs scored depend on machine load")
+    return (f"DTW scored part of the task ({' and '.join(why)}): QbE {qbe['n_queries']} queries, "
+            f"{qbe['pairs_computed']} of {qbe['pairs_total']} pairs; same-different {sd['n_pairs']} of "
+            f"{sd['pairs_total']} pairs ({sd['segments']} segments); other systems' MAP_dtw_queries and "
+            f"AP_dtw_pairs are on the same queries and pairs")
 
 
 def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | None = None,
@@ -193,10 +259,15 @@ def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | No
         described.update({"archive_segments": int(len(archive)),
                           "queries_without_match": sum(w not in have for w in qwords)})
         del described["min_occurrences"]
-    done = None
+    done = dtw_segs = dtw_note = None
     qspks = [data.speakers[i] for i in queries]
     if opt.dtw:
-        seg["DTW"], sd["DTW"], done, cross["DTW"] = _dtw_std(data, queries, archive, exclude, opt, progress)
+        seg["DTW"], cross["DTW"], done, qbe_dist, order = _dtw_qbe(data, queries, archive, exclude, opt, progress)
+        left = None if opt.dtw_budget is None else opt.dtw_budget - qbe_dist.seconds
+        sd["DTW"], dtw_segs = _dtw_same_diff(data, subset, archive, order, qbe_dist, opt, left)
+        dtw_note = _dtw_note(seg["DTW"], sd["DTW"], opt.dtw_budget)
+        if dtw_note:
+            say(progress, dtw_note)
     for m in models:
         if m.kind in SPEAKER_ONLY:
             continue
@@ -223,7 +294,13 @@ def run_std(data: EvalData, models: Sequence[ModelVectors], opt: StdOptions | No
         s = same_different_ap(m.phonetic[subset], [data.words[i] for i in subset],
                               [data.speakers[i] for i in subset])
         sd[m.name] = s.summary()
+        if dtw_segs is not None and len(dtw_segs) < len(subset):
+            # The pairs DTW scored, for a like-for-like comparison under a pair cap or a time budget.
+            t = same_different_ap(m.phonetic[dtw_segs], [data.words[i] for i in dtw_segs],
+                                  [data.speakers[i] for i in dtw_segs])
+            sd[m.name].update({"AP_dtw_pairs": t.ap, "AP_diff_speaker_dtw_pairs": t.ap_diff_speaker})
     windows = any(m.window_vectors is not None for m in models)
     return StdResult(data=described, segment_qbe=seg, cross_speaker=cross, utterance_qbe=utt,
                      utterance_scoring="sliding windows" if windows else "best word segment", same_different=sd,
-                     same_different_segments=int(len(subset)) if len(subset) < len(data) else None)
+                     same_different_segments=int(len(subset)) if len(subset) < len(data) else None,
+                     dtw_note=dtw_note)

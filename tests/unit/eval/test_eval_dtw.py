@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from speechdis.eval import dtw
-from speechdis.eval.dtw import dtw_distance, dtw_matrix, subsequence_dtw
+from speechdis.eval.dtw import dtw_distance, dtw_matrix, dtw_pairs, subsequence_dtw
 
 
 def _cos_dist(a, b):
@@ -134,6 +134,21 @@ def test_dtw_matrix_full_budgeted_and_subsequence():
     sub = dtw_matrix(qs, arch, subsequence=True)
     ref_sub = np.array([[subsequence_dtw(q, a)[0] for a in arch] for q in qs])
     np.testing.assert_allclose(sub.distances, ref_sub, atol=1e-12)
+
+
+def test_dtw_pairs_computes_the_listed_pairs_in_whole_groups():
+    rng = np.random.default_rng(6)
+    seqs = [rng.normal(size=(int(rng.integers(3, 12)), 4)) for _ in range(7)]
+    first, second = np.array([3, 3, 3, 0, 5, 5]), np.array([1, 6, 0, 2, 5, 4])
+    res = dtw_pairs(seqs, first, second, chunk_frames=10)  # groups cut into chunks change nothing
+    assert res.complete and res.n_computed == 6
+    ref = [dtw_distance(seqs[i], seqs[j]) for i, j in zip(first, second)]
+    np.testing.assert_allclose(res.distances, ref, atol=1e-12)
+    none = dtw_pairs(seqs, first, second, budget_seconds=0.0)
+    assert none.n_computed == 0 and not none.complete and np.isnan(none.distances).all()
+    assert dtw_pairs(seqs, first[:0], second[:0]).complete
+    with pytest.raises(ValueError, match="one length"):
+        dtw_pairs(seqs, first, second[:2])
 
 
 def test_jit_falls_back_when_cache_or_numba_unavailable(monkeypatch):

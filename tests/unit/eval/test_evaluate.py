@@ -54,7 +54,8 @@ def test_oracle_vectors_score_perfectly(data, tmp_path):
     rng = np.random.default_rng(0)
     noise = ModelVectors("noise", "baseline", "-", Path("."), {"embedding": rng.standard_normal((len(data), 8))},
                          0.0, {"phonetic": "embedding", "speaker": "embedding"})
-    std = run_std(data, [oracle, noise], StdOptions(dtw=True, dtw_budget=None, seed=1, max_queries_per_word=1))
+    std = run_std(data, [oracle, noise], StdOptions(dtw=True, dtw_budget=None, seed=1, max_queries_per_word=1,
+                                                         max_same_diff=80))
     seg = std["segment_qbe"]
     assert seg["oracle"]["MAP"] == pytest.approx(1.0) and seg["oracle"]["P@R"] == pytest.approx(1.0)
     assert seg["noise"]["MAP"] < 0.3
@@ -67,9 +68,10 @@ def test_oracle_vectors_score_perfectly(data, tmp_path):
     dtw = seg["DTW"]
     assert dtw["complete"] and dtw["pairs_computed"] == n_q * len(data) and dtw["n_queries"] == n_q
     assert seg["noise"]["MAP"] < dtw["MAP"] < 1.0  # DTW on MFCCs is far better than chance
-    # Same-different pairs from the DTW rows: each unordered pair once, the query itself excluded.
-    assert std["same_different"]["DTW"]["n_pairs"] == n_q * (len(data) - 1) - n_q * (n_q - 1) // 2
-    assert std["same_different"]["oracle"]["n_pairs"] == len(data) * (len(data) - 1) // 2
+    # Same-different: DTW ranks the pairs the models rank (every pair once), not only those of its query rows.
+    n_pairs = 80 * 79 // 2
+    assert std["same_different"]["DTW"]["n_pairs"] == std["same_different"]["oracle"]["n_pairs"] == n_pairs
+    assert std["same_different"]["DTW"]["complete"] and "dtw_note" not in std.to_dict()
 
     spk = run_speaker(data, [oracle], tmp_path, n_trials=500)
     assert spk["verification"]["oracle/speaker"]["EER"] == pytest.approx(0.0)
@@ -84,13 +86,55 @@ def test_oracle_vectors_score_perfectly(data, tmp_path):
     assert [r["system"] for r in table][:2] == ["DTW", "oracle"] and list(table[0]) == FINAL_COLUMNS
 
 
-def test_dtw_budget_counts_pairs_and_compares_on_the_same_queries(data):
-    std = run_std(data, [_oracle(data)], StdOptions(dtw=True, dtw_max_pairs=3 * len(data) + 5))
-    dtw = std["segment_qbe"]["DTW"]
-    assert not dtw["complete"] and dtw["pairs_computed"] == 3 * len(data) + 5
-    assert dtw["n_queries"] == 3  # only complete query rows are scored
-    assert std["segment_qbe"]["oracle"]["MAP_dtw_queries"] == pytest.approx(1.0)
-    assert std["same_different"]["DTW"]["n_pairs"] == 3 * (len(data) - 1) - 3
+def _dtw_rows(std) -> tuple:
+    return (std["segment_qbe"]["DTW"], std["segment_qbe_cross_speaker"]["DTW"], std["same_different"]["DTW"])
+
+
+def _without_times(row: dict, drop: tuple = ("search_seconds",)) -> dict:
+    return {k: v for k, v in row.items() if k not in drop}
+
+
+def test_dtw_pair_cap_is_a_seeded_sample_that_compares_like_for_like(data):
+    cap = 3 * len(data) + 5
+    rng = np.random.default_rng(0)
+    noise = ModelVectors("noise", "baseline", "-", Path("."), {"embedding": rng.standard_normal((len(data), 8))},
+                         0.0, {"phonetic": "embedding", "speaker": "embedding"})
+    runs = [run_std(data, [_oracle(data), noise], StdOptions(dtw=True, dtw_max_pairs=cap, seed=s)) for s in (0, 0, 1)]
+    seg, cross, sd = _dtw_rows(runs[0])
+    assert not seg["complete"] and seg["sampled"] and not seg["time_cut"]
+    assert seg["pairs_computed"] == 3 * len(data) <= cap and seg["n_queries"] == seg["queries_sampled"] == 3
+    n_seg = sd["segments"]
+    assert sd["n_pairs"] == n_seg * (n_seg - 1) // 2 <= cap < (n_seg + 1) * n_seg // 2 and sd["sampled"]
+    assert sd["pairs_computed"] + sd["pairs_reused"] == sd["n_pairs"] and not sd["time_cut"]
+    # The other systems on the same queries and pairs: the oracle is perfect on them too.
+    assert runs[0]["segment_qbe"]["oracle"]["MAP_dtw_queries"] == pytest.approx(1.0)
+    assert runs[0]["same_different"]["oracle"]["AP_dtw_pairs"] == pytest.approx(1.0)
+    assert "--dtw-max-pairs" in runs[0].to_dict()["dtw_note"] and "STOPPED" not in runs[0].dtw_note
+    # The same seed: identical rows (times aside); another seed: another sample.
+    assert [_without_times(r) for r in _dtw_rows(runs[0])] == [_without_times(r) for r in _dtw_rows(runs[1])]
+    assert runs[0]["same_different"]["noise"] == runs[1]["same_different"]["noise"]
+    other = runs[2]
+    assert (seg["MAP"], sd["AP"], runs[0]["same_different"]["noise"]["AP_dtw_pairs"]) != \
+        (other["segment_qbe"]["DTW"]["MAP"], other["same_different"]["DTW"]["AP"],
+         other["same_different"]["noise"]["AP_dtw_pairs"])
+
+
+def test_dtw_pair_cap_above_the_task_changes_nothing(data):
+    opts = {"dtw": True, "max_queries_per_word": 1, "min_occurrences": 4, "max_same_diff": 60}
+    full = run_std(data, [], StdOptions(**opts))
+    seg, _, sd = _dtw_rows(full)
+    assert seg["complete"] and sd["complete"] and not seg["sampled"] and full.dtw_note is None
+    capped = run_std(data, [], StdOptions(**opts, dtw_max_pairs=max(seg["pairs_total"], sd["pairs_total"])))
+    drop = ("search_seconds", "max_pairs")
+    assert [_without_times(r, drop) for r in _dtw_rows(capped)] == [_without_times(r, drop) for r in _dtw_rows(full)]
+    assert sd["n_pairs"] == 60 * 59 // 2  # every pair of the models' same-different segments
+
+
+def test_a_time_budget_cut_is_reported(data):
+    std = run_std(data, [_oracle(data)], StdOptions(dtw=True, dtw_budget=1e-9))
+    seg, _, sd = _dtw_rows(std)
+    assert seg["time_cut"] and seg["n_queries"] == 0 and sd["time_cut"] and sd["n_pairs"] == 0
+    assert "STOPPED" in std.dtw_note and "0 of" in std.dtw_note
 
 
 def test_seed_summary_groups_models_by_seed_suffix():
@@ -124,7 +168,10 @@ def test_std_cli_with_windows_and_a_dtw_budget(setup, tmp_path, capsys):
     assert (out / "std.md").read_text().startswith("# std")
     assert std["utterance_scoring"] == "sliding windows" and std["data"]["min_occurrences"] == 3
     seg = std["segment_qbe"]
-    assert seg["DTW"]["pairs_computed"] == 2000 and not seg["DTW"]["complete"]
+    n_rows = 2000 // std["data"]["segments"]  # whole archive rows within the cap
+    assert seg["DTW"]["pairs_computed"] == n_rows * std["data"]["segments"] and not seg["DTW"]["complete"]
+    assert std["same_different"]["DTW"]["n_pairs"] <= 2000 and "--dtw-max-pairs 2000" in std["dtw_note"]
+    assert "AP_dtw_pairs" in std["same_different"]["dis"]
     assert 0 <= seg["dis"]["MAP"] <= 1 and "MAP_dtw_queries" in seg["dis"] and seg["dis"]["embed_seconds"] > 0
     assert 0 <= std["utterance_qbe"]["dis"]["MAP"] <= 1
     assert set(std["same_different"]) == {"DTW", "mfcc-stats", "dis"}  # both trivial baselines, by default
