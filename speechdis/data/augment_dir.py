@@ -20,8 +20,11 @@ kind            audio (:mod:`speechdis.audio.perturb`)    utterance / recording 
 ==============  =======================================  ==========================  ========================
 
 Every table the input has is carried with its ids mapped: ``wav.scp``, ``segments``, ``text``, ``utt2spk``
-(``spk2utt`` derived), ``utt2dur``, ``spk2gender``, ``word_segments`` (segment ids mapped like utterance ids)
-and ``phones.ctm``, and ``conf/trim.yaml``. Features are not carried: run ``speechdis features OUT``.
+(``spk2utt`` derived), ``spk2gender``, ``word_segments`` (segment ids mapped like utterance ids)
+and ``phones.ctm``, and ``conf/trim.yaml``; ``utt2dur`` is written for every utterance, taken where the input
+lacks it from ``utt2num_frames``, ``segments`` or the audio headers
+(:func:`~speechdis.data.chunks.utterance_durations`; a combined dir may have it for some corpora only).
+Features are not carried: run ``speechdis features OUT``.
 Each kind perturbs the original (no noise on top of the telephone copy).
 
 Randomness: the draws of a recording (noise file, SNR, offset) come from a generator seeded with
@@ -55,6 +58,7 @@ import numpy as np
 from speechdis.audio.io import is_pipe_entry
 from speechdis.data.align import PHONES_CTM
 from speechdis.data.alignments import read_ctm, write_ctm_lines
+from speechdis.data.chunks import utterance_durations
 from speechdis.data.datadir import DataDir, job_splits
 from speechdis.data.tables import Segment, WordSegment, format_time
 from speechdis.data.validate import validate_data_dir
@@ -135,6 +139,7 @@ class AugmentReport:
     utterances: int = 0
     speakers: int = 0
     warnings: list[str] = field(default_factory=list)
+    durations: dict[str, int] = field(default_factory=dict)  # utt2dur written from: {source: utterances}
 
     def summary(self) -> str:
         """Human-readable lines."""
@@ -151,6 +156,9 @@ class AugmentReport:
         if self.job is None:
             lines.append(f"  data dir: {self.utterances} utterances, {self.speakers} speakers "
                          f"(features not carried: run speechdis features {self.out})")
+            if set(self.durations) - {"utt2dur"}:
+                lines.append("  utt2dur of the input's utterances from: "
+                             + ", ".join(f"{src} {n}" for src, n in self.durations.items()))
         else:
             lines.append("  tables not written (a run without --job writes them)")
         lines += [f"  WARNING: {w}" for w in self.warnings]
@@ -395,11 +403,12 @@ def augment_data_dir(data_dir: str | os.PathLike, out: str | os.PathLike, kinds:
     bad = [x for x in snrs if not math.isfinite(x)]
     if bad:
         raise ConfigError(f"augment snrs: {bad[0]!r} is not a finite number of dB")
-    validate_data_dir(src)
+    validate_data_dir(src, ignore=("utt2dur",))  # rewritten below: an input with a partial one still works
     d = DataDir.load(src)
     recs = _recordings(d)
     _check_ids(d, list(recs), src)
-    report = AugmentReport(out, [c.name for c in copies], len(recs), job=job)
+    d.utt2dur, report_sources = utterance_durations(d)
+    report = AugmentReport(out, [c.name for c in copies], len(recs), job=job, durations=report_sources)
     pool: list[tuple[str, str]] = []
     if wants_noise:
         pool, report.quiet_noise = _usable_noise(read_noise_source(noise))

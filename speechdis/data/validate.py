@@ -5,6 +5,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from speechdis.data.tables import _iter_lines
 from speechdis.errors import DataDirError
@@ -248,12 +249,13 @@ def check_data_dir(path: str | os.PathLike) -> list[Problem]:
     return c.problems
 
 
-def validate_data_dir(path: str | os.PathLike) -> list[str]:
+def validate_data_dir(path: str | os.PathLike, ignore: Sequence[str] = ()) -> list[str]:
     """Validate data dir ``path``; raise DataDirError listing every error (``file:line: 'id': ...``).
 
-    Returns the warnings (as strings) when there are no errors.
+    Returns the warnings (as strings) when there are no errors. Problems of the tables named in ``ignore``
+    (file names, e.g. ``utt2dur`` for a caller that recomputes it) are left out.
     """
-    problems = check_data_dir(path)
+    problems = [p for p in check_data_dir(path) if Path(p.file).name not in ignore]
     errors = [str(p) for p in problems if p.error]
     if errors:
         shown = errors[:50]

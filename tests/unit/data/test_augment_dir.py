@@ -242,3 +242,14 @@ def test_cli_usage_and_one_line_errors(tmp_path, capsys):
                  "--no-progress"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "nowhere: noise source is neither a folder nor a wav.scp" in err
+
+
+def test_partial_utt2dur_is_completed_from_the_audio(tmp_path, capsys):
+    data = _data(tmp_path)
+    (data / "utt2dur").write_text("s1-u0 0.5\n")  # as a combine of corpora with and without utt2dur leaves it
+    out = tmp_path / "aug"
+    assert main(["prepare", "augment", str(data), str(out), "--kinds", "telephone", "--no-progress"]) == 0
+    assert "utt2dur of the input's utterances from: utt2dur 1, audio headers 3" in capsys.readouterr().out
+    d = DataDir.load(out)
+    assert len(d.utt2dur) == 8 and d.utt2dur["s2-u1-tel"] == pytest.approx(0.5)
+    assert validate_data_dir(out) == []
