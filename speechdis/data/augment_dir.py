@@ -192,7 +192,7 @@ def read_noise_source(source: str | os.PathLike) -> list[tuple[str, str]]:
     return sorted((k, str(Path(v) if Path(v).is_absolute() else (base / v).resolve())) for k, v in table.items())
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)  # noise files of a minute each: 64 x 4 MB per worker at 16 kHz
 def _noise_wave(path: str, sr: int) -> np.ndarray:
     from speechdis.audio.io import load_audio
 
