@@ -136,8 +136,7 @@ def run_all(data_dir: str | os.PathLike, specs: Sequence[tuple[str, ModelSource]
     probe_res = run_probes(data, models, test_size=c.test_size, seed=c.seed)
     write_report(probe_res.to_dict(), out, "probes")
     trained = [m for m in models if m.kind not in (MFCC_STATS, *OUTSIDE_SYSTEMS)]
-    # The t-SNE seed stays the default one here (as before EvalConfig), whatever config.seed is.
-    figures = run_plots(data, trained, out, max_points=c.tsne_points, max_classes=c.tsne_classes,
+    figures = run_plots(data, trained, out, max_points=c.tsne_points, max_classes=c.tsne_classes, seed=c.seed,
                         progress=progress) if plots else {}
     table = final_table(std_res, spk_res, probe_res, models)
     summary = {

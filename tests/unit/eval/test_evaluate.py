@@ -137,6 +137,29 @@ def test_a_time_budget_cut_is_reported(data):
     assert "STOPPED" in std.dtw_note and "0 of" in std.dtw_note
 
 
+def test_run_all_draws_its_tsne_plots_with_the_seed(setup, tmp_path, monkeypatch):
+    import dataclasses
+
+    import speechdis.eval.plots
+    from speechdis.eval.config import EVAL_DEFAULTS
+    from speechdis.eval.runner import run_all
+
+    seeds = []
+
+    def tsne_png(x, labels, path, *, seed, **kw):
+        seeds.append(seed)
+        return Path(path)
+
+    monkeypatch.setattr(speechdis.eval.plots, "tsne_png", tsne_png)
+
+    def mean_vec(feats):
+        return {"embedding": np.stack([f.mean(0) for f in feats])}
+
+    config = dataclasses.replace(EVAL_DEFAULTS, seed=3, trials=50)
+    run_all(setup.data, [("f", mean_vec)], tmp_path, config, mfcc_stats=False)
+    assert seeds == [3, 3]  # the embedding by speaker and by word
+
+
 def test_seed_summary_groups_models_by_seed_suffix():
     rows = [{"model": f"dis_seed{k}", "target": "speaker", "from": "phonetic", "accuracy": a}
             for k, a in enumerate([0.2, 0.4, 0.3])]
