@@ -24,7 +24,8 @@ Every table the input has is carried with its ids mapped: ``wav.scp``, ``segment
 and ``phones.ctm``, and ``conf/trim.yaml``; ``utt2dur`` is written for every utterance, taken where the input
 lacks it from ``utt2num_frames``, ``segments`` or the audio headers
 (:func:`~speechdis.data.chunks.utterance_durations`; a combined dir may have it for some corpora only).
-Features are not carried: run ``speechdis features OUT``.
+Features are not carried: run ``speechdis features OUT``; a rerun into an OUT that has them keeps them when
+nothing changed (resume) and removes them, saying so, when its utterances or audio changed.
 Each kind perturbs the original (no noise on top of the telephone copy).
 
 Randomness: the draws of a recording (noise file, SNR, offset) come from a generator seeded with
@@ -140,6 +141,7 @@ class AugmentReport:
     speakers: int = 0
     warnings: list[str] = field(default_factory=list)
     durations: dict[str, int] = field(default_factory=dict)  # utt2dur written from: {source: utterances}
+    features_dropped: bool = False
 
     def summary(self) -> str:
         """Human-readable lines."""
@@ -156,6 +158,9 @@ class AugmentReport:
         if self.job is None:
             lines.append(f"  data dir: {self.utterances} utterances, {self.speakers} speakers "
                          f"(features not carried: run speechdis features {self.out})")
+            if self.features_dropped:
+                lines.append(f"  features of an earlier run removed (utterances or audio changed): run speechdis "
+                             f"features {self.out} again")
             if set(self.durations) - {"utt2dur"}:
                 lines.append("  utt2dur of the input's utterances from: "
                              + ", ".join(f"{src} {n}" for src, n in self.durations.items()))
@@ -433,6 +438,7 @@ def augment_data_dir(data_dir: str | os.PathLike, out: str | os.PathLike, kinds:
         if job is not None:
             return report
         res, ctm_lines = _mapped(d, src, copies, wav_of, keep_original)
+        report.features_dropped = _keep_features(out, res, force)
         res.save(out)
         write_ctm_lines(out / PHONES_CTM, ctm_lines)
         if (src / _TRIM_RECORD).exists():
@@ -440,6 +446,18 @@ def augment_data_dir(data_dir: str | os.PathLike, out: str | os.PathLike, kinds:
         report.utterances, report.speakers = res.num_utts, res.num_speakers
         report.warnings = validate_data_dir(out)
     return report
+
+
+def _keep_features(out: Path, res: DataDir, force: bool) -> bool:
+    """Carry the features of an earlier ``speechdis features OUT`` into ``res`` when they still describe it (a
+    rerun that changes no utterance and no audio); True when OUT had features that no longer fit (dropped)."""
+    if not (out / "utt2spk").exists() or not (out / "feats.scp").exists():
+        return False
+    old = DataDir.load(out)
+    if force or (old.utt2spk, old.wav_scp, old.segments) != (res.utt2spk, res.wav_scp, res.segments):
+        return True
+    res.feats_scp, res.cmvn_scp, res.utt2num_frames = old.feats_scp, old.cmvn_scp, old.utt2num_frames
+    return False
 
 
 def _run_tasks(tasks: list[_Task], settings: _Settings, workers: int, report: AugmentReport,

@@ -253,3 +253,17 @@ def test_partial_utt2dur_is_completed_from_the_audio(tmp_path, capsys):
     d = DataDir.load(out)
     assert len(d.utt2dur) == 8 and d.utt2dur["s2-u1-tel"] == pytest.approx(0.5)
     assert validate_data_dir(out) == []
+
+
+def test_rerun_keeps_features_unless_the_utterances_changed(tmp_path, capsys):
+    data = _data(tmp_path)
+    out = tmp_path / "aug"
+    augment_data_dir(data, out, ["telephone"])
+    assert main(["features", str(out), "--no-progress"]) == 0
+    feats = (out / "feats.scp").read_text()
+    again = augment_data_dir(data, out, ["telephone"])
+    assert not again.features_dropped and (out / "feats.scp").read_text() == feats
+    assert (out / "cmvn.scp").exists() and (out / "utt2num_frames").exists()
+    more = augment_data_dir(data, out, ["telephone", "speed"], speeds=[1.1])
+    assert more.features_dropped and "run speechdis features" in more.summary()
+    assert not (out / "feats.scp").exists() and not (out / "cmvn.scp").exists()
