@@ -70,6 +70,7 @@ class ModelSpec:
     evaluate: Callable[[Any, Any, int, Any], dict[str, Any]] | None = None  # (config, modules, seed, out_dir)
     headline: tuple[str, ...] = ()  # metric keys for the combined table
     fit_when_initialised: bool = True  # False: weights from --init are used as they are (no training)
+    gpu: bool = False  # image models: ``fit`` trains on the modules' device (``speechdis image train --device``)
     # Data sets the model trains on (the config's ``dataset`` field; the first is the default). The config
     # defaults that differ on another data set are YAML files (speechdis.image.registry.preset_file).
     datasets: tuple[str, ...] = ()

@@ -49,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="continue an interrupted run in --out from its checkpoint (same command otherwise)")
     t.add_argument("--stop-after", type=positive_int, default=None, metavar="N",
                    help="stop after N steps, leaving a checkpoint for --resume (time-sliced jobs)")
+    t.add_argument("--device", default="cpu",
+                   help="where to train: cpu (default), cuda, cuda:N or auto (models that can: infogan); the "
+                        "saved model and its evaluation are on the CPU either way")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("evaluate", help="re-evaluate a trained model directory")
@@ -101,7 +104,7 @@ def _train(args: argparse.Namespace) -> int:
     with output_lock(args.out, "speechdis image train", directory=True):
         metrics = train_model(args.model, args.out, steps=args.steps, seed=args.seed, overrides=overrides,
                               init_dir=args.init, resume=args.resume, checkpoint_every=args.checkpoint_every,
-                              stop_after=args.stop_after)
+                              stop_after=args.stop_after, device=args.device)
     if metrics is None:
         print(f"stopped after {args.stop_after} steps; continue with --resume", file=sys.stderr)
         return 0

@@ -228,10 +228,16 @@ def _round(x: Any) -> Any:
 
 @torch.no_grad()
 def apply_batched(fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray | torch.Tensor,
-                  batch_size: int = 256) -> torch.Tensor:
-    """``fn`` over ``x`` in chunks (evaluation without building one huge batch)."""
+                  batch_size: int = 256, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``fn`` over ``x`` in chunks (evaluation without building one huge batch), each chunk moved to
+    ``device`` (the model's) and the result gathered on the CPU."""
     t = as_tensor(x)
-    return torch.cat([fn(t[i:i + batch_size]) for i in range(0, len(t), batch_size)])
+    return torch.cat([fn(t[i:i + batch_size].to(device)).cpu() for i in range(0, len(t), batch_size)])
+
+
+def module_device(module: nn.Module) -> torch.device:
+    """The device of a module's parameters (where ``fit`` runs when the model was moved there)."""
+    return next(module.parameters()).device
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:

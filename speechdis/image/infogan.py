@@ -20,7 +20,7 @@ from torch import nn
 from speechdis.adversarial import AlternatingTrainer, discriminator_loss, generator_loss
 from speechdis.adversarial.info import LatentCodes, mutual_info_loss
 from speechdis.adversarial.losses import LossKind
-from speechdis.image.common import apply_batched, batches, run_steps
+from speechdis.image.common import apply_batched, batches, module_device, run_steps
 from speechdis.image.config import DatasetConfig
 from speechdis.image.datasets import DigitDataset, image_size, load_digits_images, load_labelled_images
 from speechdis.image.metrics import (
@@ -84,12 +84,13 @@ class InfoGAN(nn.Module):
                 nn.Linear(cfg.q_hidden, self.codes.q_dim)),
         })
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None
+    def sample_latent(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(noise z', categorical code indices (n, 1), continuous codes (n, n_cont))."""
+        """(noise z', categorical code indices (n, 1), continuous codes (n, n_cont)), drawn on the CPU (from
+        `generator`, so a run's latents do not depend on its device) and moved to `device`."""
         z = self.sample_noise(n, generator)
         cat, cont = self.codes.sample(n, generator)
-        return z, cat, cont
+        return z.to(device), cat.to(device), cont.to(device)
 
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """The incompressible noise z' (n, noise_dim)."""
@@ -140,7 +141,8 @@ def fit(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[st
     gen = torch.Generator().manual_seed(seed + 1)
     # Training never sees a label; the evaluation images and labels only feed the monitoring curve.
     x, x_eval, y_eval = real_images(cfg, seed)
-    stream = batches(x, batch_size=cfg.batch_size, generator=gen)
+    device = module_device(model)
+    stream = batches(x, batch_size=cfg.batch_size, generator=gen, device=device)
     trainer = AlternatingTrainer(
         torch.optim.Adam(model.generator.parameters(), lr=cfg.lr_g, betas=(0.5, 0.999)),
         torch.optim.Adam([{"params": [*model.discriminator["body"].parameters(),
@@ -152,7 +154,7 @@ def fit(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[st
 
     def critic_fn(batch: tuple[torch.Tensor]):
         real = batch[0]
-        z, cat, cont = model.sample_latent(len(real), gen)
+        z, cat, cont = model.sample_latent(len(real), gen, device)
         with torch.no_grad():
             fake = model.generate(z, cat, cont)
         d_real, q_real = model.critic(real)
@@ -167,7 +169,7 @@ def fit(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int) -> dict[st
         return loss, {"d": adv.item(), **{f"d_{k}": v for k, v in logs.items()}}
 
     def generator_fn(batch: tuple[torch.Tensor]):
-        z, cat, cont = model.sample_latent(len(batch[0]), gen)
+        z, cat, cont = model.sample_latent(len(batch[0]), gen, device)
         d_fake, q = model.critic(model.generate(z, cat, cont))
         adv = generator_loss(cfg.loss, d_fake)
         info, logs = model.info_loss(q, cat, cont, cfg.cont_weight)
@@ -195,7 +197,7 @@ SELECTION_IMAGES = 10_000  # training images the label-free selection metrics ar
 def real_code_probs(model: InfoGAN, images: np.ndarray) -> np.ndarray:
     """Q's distribution over the categorical code's values for each real image (N, K)."""
     model.eval()
-    q = apply_batched(lambda x: model.critic(x)[1], images)
+    q = apply_batched(lambda x: model.critic(x)[1], images, device=module_device(model))
     return torch.softmax(model.codes.split_q(q)[0][:, 0], -1).numpy()
 
 
@@ -256,5 +258,5 @@ def evaluate(cfg: InfoGANConfig, modules: dict[str, nn.Module], seed: int, out_d
 SPEC = image_spec(
     name="infogan", description="InfoGAN on digits: categorical + continuous codes, Q head shares D's body",
     config_cls=InfoGANConfig, build=build, fit=fit, evaluate=evaluate,
-    headline=("code_class_alignment", "unsupervised_error", "sample_coverage", "q_cat_accuracy"),
+    headline=("code_class_alignment", "unsupervised_error", "sample_coverage", "q_cat_accuracy"), gpu=True,
 )

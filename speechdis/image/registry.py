@@ -109,8 +109,8 @@ def make_config(name: str, steps: int | None = None, overrides: Mapping[str, Any
 
 def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None, seed: int = 0,
                 overrides: Mapping[str, Any] | None = None, init_dir: str | os.PathLike | None = None, *,
-                resume: bool = False, checkpoint_every: int = 1000, stop_after: int | None = None
-                ) -> dict[str, Any] | None:
+                resume: bool = False, checkpoint_every: int = 1000, stop_after: int | None = None,
+                device: str = "cpu") -> dict[str, Any] | None:
     """Train model ``name`` into ``out_dir`` (checkpoint, pictures, metrics.json); returns the metrics.
 
     ``init_dir``: a trained model directory whose weights initialise this one (same architecture; the
@@ -122,7 +122,12 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
     have gone on, and refuses another model, seed or config; without ``resume`` a directory holding an
     interrupted run is refused. ``stop_after``: end after that many steps without finishing (the checkpoint
     written there lets ``resume`` carry on); returns None then.
+
+    ``device``: where ``fit`` trains (``cpu``, ``cuda``, ``cuda:1``, ``auto``), for the models whose spec says
+    ``gpu`` (InfoGAN); the weights are initialised on the CPU (a seed gives the same start on every device)
+    and the model is moved back to the CPU for saving and evaluation. A run may resume on another device.
     """
+    from speechdis.devices import resolve_device
     from speechdis.fileio import remove_stale_tmp
     from speechdis.image.resume import (
         CHECKPOINT_DIR,
@@ -136,6 +141,10 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
 
     spec = get_spec(name)
     cfg = make_config(name, steps, overrides)
+    if not spec.gpu and device not in ("cpu", "auto"):
+        gpu_models = ", ".join(n for n in MODEL_NAMES if get_spec(n).gpu)
+        raise ConfigError(f"image model {name} trains on the CPU only (--device {device}); on a GPU: {gpu_models}")
+    dev = resolve_device(device if spec.gpu else "cpu", option="--device")
     out = Path(out_dir)
     ckpt_dir = out / CHECKPOINT_DIR
     existing = checkpoint_files(out)
@@ -165,6 +174,8 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
                         every=checkpoint_every, resume=resume, stop_after=stop_after)
     train_logs: dict[str, float] = {}
     if trained:
+        for m in modules.values():
+            m.to(dev)
         with checkpointing(ckpt):
             try:
                 train_logs = spec.fit(cfg, modules, seed)
@@ -173,12 +184,12 @@ def train_model(name: str, out_dir: str | os.PathLike, steps: int | None = None,
                 return None
     train_time = ckpt.elapsed()
     for m in modules.values():
-        m.eval()
+        m.cpu().eval()
     save_image_model(out, name, cfg, modules, seed)
     start = time.time()
     metrics = spec.evaluate(cfg, modules, seed, out)
     metrics = {"model": name, "seed": seed, **_dataset_of(cfg), "steps": cfg.steps if trained else 0,
-               "train_seconds": train_time,
+               "train_seconds": train_time, "train_device": str(dev) if trained else "",
                "eval_seconds": time.time() - start, **metrics, "final_losses": train_logs}
     if init_dir is not None:
         metrics["initialised_from"] = str(init_dir)

@@ -4,10 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-import torch
-
 from speechdis.adversarial.trainer import amp_mode
 from speechdis.config import check_choices
+from speechdis.devices import resolve_device
 from speechdis.errors import ConfigError
 from speechdis.speech.models import ModelConfig
 from speechdis.speech.objective import LossConfig
@@ -147,12 +146,3 @@ def _check_values(cfg: "TrainConfig") -> None:
         raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}")
     if not all(0.0 <= b < 1.0 for b in o.betas):
         raise ConfigError(f"optim.betas must each be in [0, 1), got {list(o.betas)}")
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """The torch device for `name` (`auto`: this rank's GPU when CUDA is available, else CPU)."""
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"train.device is {name!r} but CUDA is not available")
-    return torch.device(name)

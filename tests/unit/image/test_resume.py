@@ -122,3 +122,33 @@ def test_cli_stop_after_then_resume(tmp_path, capsys):
     assert not (tmp_path / "run" / "model.pt").exists() and checkpoint_files(tmp_path / "run")
     assert main([*args, "--resume"]) == 0
     assert (tmp_path / "run" / "model.pt").is_file() and not checkpoint_files(tmp_path / "run")
+
+
+def test_device_option_refuses_a_gpu_for_cpu_only_models_and_records_the_device(tmp_path):
+    with pytest.raises(ConfigError, match="vaegan trains on the CPU only.*infogan"):
+        _train(tmp_path / "v", name="vaegan", overrides={}, device="cuda")
+    with pytest.raises(ConfigError, match="--device is 'nonsense'"):
+        _train(tmp_path / "i", device="nonsense")
+    metrics = _train(tmp_path / "auto", name="vaegan", overrides={"width": "8"}, steps=2, device="auto")
+    assert metrics["train_device"] == "cpu"  # auto: a CPU-only model stays on the CPU, even beside a GPU
+    explicit = _train(tmp_path / "cpu", device="cpu")
+    assert explicit["train_device"] == "cpu"
+    _train(tmp_path / "default")
+    _assert_same_model(tmp_path / "cpu", tmp_path / "default")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_infogan_trained_on_cuda_starts_from_the_cpu_weights_and_is_saved_on_the_cpu(tmp_path):
+    gpu = _train(tmp_path / "gpu", device="cuda", checkpoint_every=3, stop_after=4)
+    assert gpu is None
+    resumed = _train(tmp_path / "gpu", device="cpu", checkpoint_every=3, resume=True)  # on another device
+    assert resumed["train_device"] == "cpu"
+    state = read_image_model(tmp_path / "gpu")["modules"]
+    assert all(t.device.type == "cpu" for m in state.values() for t in m.values())
+    cpu = _train(tmp_path / "cpu", device="cpu")
+    for k in state:  # same start, same batches and latents: close, not bitwise (other kernels)
+        for p, t in state[k].items():
+            ref = read_image_model(tmp_path / "cpu")["modules"][k][p]
+            if t.is_floating_point():
+                assert torch.allclose(t, ref, atol=5e-3, rtol=1e-2), (k, p)
+    assert cpu["final_losses"].keys() == resumed["final_losses"].keys()
