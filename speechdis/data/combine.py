@@ -9,7 +9,9 @@ made unique with their parent folder (``so762/train`` -> ``so762_train``).
 
 Refused with a one-line error naming the dir: a table present in some inputs but not others (``text``,
 ``segments``, ``word_segments``, ``phones.ctm``), which would leave part of the result without it; an input
-that fails validation. Features (``feats.scp``, ``cmvn.scp``) are not carried: run ``speechdis features`` on
+that fails validation. ``utt2dur`` present in some inputs only is completed for the others (from their
+``segments``, frame counts or audio headers, as ``speechdis prepare chunks`` reads durations), so the result
+validates. Features (``feats.scp``, ``cmvn.scp``) are not carried: run ``speechdis features`` on
 the result, so all of it has one feature config and its CMVN stats.
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Literal, Sequence
 
 from speechdis.data.align import PHONES_CTM
 from speechdis.data.alignments import read_ctm, write_ctm_lines
+from speechdis.data.chunks import utterance_durations
 from speechdis.data.datadir import DataDir
 from speechdis.data.tables import Segment, WordSegment, format_time
 from speechdis.data.validate import validate_data_dir
@@ -39,6 +42,7 @@ class CombineReport:
     names: list[str]
     prefixed: bool
     counts: list[tuple[int, int, int]] = field(default_factory=list)  # per input: utts, speakers, word segments
+    durations_filled: list[str] = field(default_factory=list)  # inputs whose utt2dur was completed
 
     def summary(self) -> str:
         """Human-readable lines."""
@@ -49,6 +53,8 @@ class CombineReport:
         tu, ts, tw = (sum(c[i] for c in self.counts) for i in range(3))
         lines.append(f"  total: {tu} utterances, {ts} speakers, {tw} word segments "
                      f"(features not carried: run speechdis features {self.out})")
+        if self.durations_filled:
+            lines.append(f"  utt2dur completed for {', '.join(self.durations_filled)} (the other inputs have one)")
         return "\n".join(lines)
 
 
@@ -82,6 +88,8 @@ def combine_data_dirs(out: str | os.PathLike, dirs: Sequence[str | os.PathLike],
             raise DataDirError(f"combine: {lacking} has no {table} but {have[0]} has: the combined dir would be "
                                f"inconsistent (align/prepare it first, or leave it out)")
     loaded = [DataDir.load(p) for p in paths]
+    with_dur = [bool(d.utt2dur) for d in loaded]
+    fill_durations = any(with_dur) and not all(with_dur)
     utt_seen: dict[str, str] = {}
     spk_seen: dict[str, str] = {}
     clash = ""
@@ -104,7 +112,12 @@ def combine_data_dirs(out: str | os.PathLike, dirs: Sequence[str | os.PathLike],
         f = (lambda x, n=name: f"{n}-{x}") if prefixed else (lambda x: x)
         result.utt2spk.update({f(u): f(s) for u, s in d.utt2spk.items()})
         result.text.update({f(u): t for u, t in d.text.items()})
-        result.utt2dur.update({f(u): v for u, v in d.utt2dur.items()})
+        if fill_durations and not d.utt2dur:
+            durations = {u: round(v, 4) for u, v in utterance_durations(d)[0].items()}
+            report.durations_filled.append(name)
+        else:
+            durations = d.utt2dur
+        result.utt2dur.update({f(u): v for u, v in durations.items()})
         result.spk2gender.update({f(s): g for s, g in d.spk2gender.items()})
         result.wav_scp.update({f(r): e for r, e in d.wav_scp.items()})
         result.segments.update({f(u): Segment(f(s.recording), s.start, s.end) for u, s in d.segments.items()})

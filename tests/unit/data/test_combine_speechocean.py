@@ -92,3 +92,21 @@ def test_combine_refuses_inconsistent_inputs(tmp_path):
         combine_data_dirs(tmp_path / "out", [a, b])
     with pytest.raises(DataDirError, match="distinct names"):
         combine_data_dirs(tmp_path / "out", [a, a], names=["x", "x"])
+
+
+def test_combine_completes_utt2dur_that_only_some_inputs_have(tmp_path):
+    a = _corpus_dir(tmp_path / "a", "0001", 2)
+    da = DataDir.load(a)
+    da.utt2dur.update({u: 1.25 for u in da.utts})
+    da.save(a)
+    b = _corpus_dir(tmp_path / "b", "0002", 2)  # no utt2dur: durations come from its audio
+    for k, seconds in enumerate((0.5, 0.75)):
+        write_wave(b / f"0002-{k}.wav", seconds, seed=k)
+    report = combine_data_dirs(tmp_path / "all", [a, b])
+    assert report.durations_filled == ["b"] and "utt2dur completed for b" in report.summary()
+    d = DataDir.load(tmp_path / "all")
+    assert not d.validate()
+    assert d.utt2dur == {"0001-0": 1.25, "0001-1": 1.25, "0002-0": 0.5, "0002-1": 0.75}
+    # No input with utt2dur: none is invented.
+    assert not combine_data_dirs(tmp_path / "none", [b, _corpus_dir(tmp_path / "c", "0003", 1)]).durations_filled
+    assert not DataDir.load(tmp_path / "none").utt2dur
