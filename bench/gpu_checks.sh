@@ -19,7 +19,7 @@ steps="${STEPS:-300}"
 amp="${AMP:-bf16}"
 out="${OUT:-/tmp/gpu_checks}"
 work="${WORK:-/tmp/gpu_work}"
-data="recipes/mini/data"
+data="${DATA:-recipes/mini/data}"  # or the copy bench/pack_data_dirs.py packed (relocated here)
 ref="recipes/librispeech/conf/train_disentangled.yaml"
 py="${PYTHON:-python3}"
 mkdir -p "$out" "$work"
@@ -42,6 +42,7 @@ for d in train-clean-mini test-clean-mini; do
     [ -f "$f" ] && sed -i -E "s#^([^ ]+) .*/(recipes/mini/data/)#\1 $PWD/\2#" "$f"
   done
 done
+[ "$data" = recipes/mini/data ] || "$py" bench/pack_data_dirs.py --relocate "$data"
 part() {  # part NAME COMMAND...: run, log to $out/NAME.log, print the wall time
   local name="$1" t0
   shift
