@@ -28,9 +28,6 @@ preset 2
 preset 3
 preset 4
 preset 5
-lrq 0 --set lr_q=0.001
-lrq 1 --set lr_q=0.001
-lrq 2 --set lr_q=0.001
 balance 0 --set cat_balance=1.0
 balance 1 --set cat_balance=1.0
 balance 2 --set cat_balance=1.0"}"
