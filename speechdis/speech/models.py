@@ -231,14 +231,22 @@ class _Autoencoder(nn.Module):
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(normalised frames — the reconstruction target, content-encoder input, speaker-encoder input,
         encoder lengths). Per-segment CMVN of the content input comes before stacking, so it sees frames."""
-        x = self.input_norm(x, lengths) if self.cfg.input_norm == "global" else x
-        noisy = self.noise(x)
-        noisy = self.spec_mask(noisy, lengths)
+        x, noisy = self._normalise(x, lengths)
         content = masked_standardise(noisy, lengths) if self.cfg.phonetic_cmvn else noisy
         k = self.cfg.frame_stack
         content_in, steps = stack_frames(content, lengths, k)
         speaker_in = stack_frames(noisy, lengths, k)[0] if self.cfg.phonetic_cmvn else content_in
         return x, content_in, speaker_in, steps
+
+    def _speaker_front(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(speaker-encoder input, encoder lengths) of ``x``: :meth:`_front` without the content path."""
+        noisy = self._normalise(x, lengths)[1]
+        return stack_frames(noisy, lengths, self.cfg.frame_stack)
+
+    def _normalise(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(normalised frames, the same with the training-time noise and masks)."""
+        x = self.input_norm(x, lengths) if self.cfg.input_norm == "global" else x
+        return x, self.spec_mask(self.noise(x), lengths)
 
     def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Statistics of the training features for ``input_norm: global`` (saved with the weights)."""
@@ -331,7 +339,7 @@ class DisentangledAutoencoder(_Autoencoder):
         target, content, speaker, steps = self._front(x, lengths)
         out = {"phonetic": self.phonetic_encoder(content, steps), "target": target}
         if speaker_x is not None:
-            _, _, speaker, steps = self._front(speaker_x, speaker_lengths)
+            speaker, steps = self._speaker_front(speaker_x, speaker_lengths)
         out["speaker"] = self.speaker_encoder(speaker, steps)
         v_s = out["speaker"] if partner is None else out["speaker"][partner]
         out["reconstruction"] = self.decoder(torch.cat([out["phonetic"], v_s], dim=-1), x.shape[1])

@@ -246,3 +246,19 @@ def test_critic_prepared_batch_gives_the_same_critic_loss():
         assert shared.item() == pytest.approx(fresh.item(), rel=1e-5), mode
     with pytest.raises(ValueError, match="critic_batches"):
         LossConfig(critic_batches="once")
+
+
+@pytest.mark.parametrize("phonetic_cmvn", [True, False])
+def test_speaker_context_input_gives_the_speaker_vector_embed_gives_it(phonetic_cmvn):
+    """forward(..., speaker_x=) reads v_s from the context window exactly as embed() reads it from that window
+    (the speaker path alone is computed for it), and v_p still from the word."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(**SMALL, frame_stack=2, phonetic_cmvn=phonetic_cmvn, input_norm="global")
+    m = DisentangledAutoencoder(cfg).eval()
+    m.set_input_stats(torch.full((5,), 1.0), torch.full((5,), 2.0))
+    word, context = torch.randn(2, 6, 5), torch.randn(2, 13, 5)
+    wl, cl = torch.tensor([6, 4]), torch.tensor([13, 9])
+    out = m(word, wl, speaker_x=context, speaker_lengths=cl)
+    assert torch.allclose(out["speaker"], m.embed(context, cl)["speaker"], atol=1e-6)
+    assert torch.allclose(out["phonetic"], m.embed(word, wl)["phonetic"], atol=1e-6)
+    assert out["reconstruction"].shape == word.shape
