@@ -11,6 +11,8 @@
 #                 of its 4 speakers via prepare split-speakers), speechocean762 (train/dev/test speakers)
 #   1  align      speechdis align on the speechocean762 sentences (PocketSphinx; the corpus lexicon merged)
 #   2  combine    speechdis prepare combine: train = sc + fsdd + so762 train speakers, dev = sc + so762 dev
+#                 (--augment KINDS: + speechdis prepare augment of train -> train_aug, e.g. noise,telephone with
+#                 Speech Commands' _silence_ clips as the noise; training then reads train_aug)
 #   3  features   speechdis features (conf/mfcc.yaml) of the combined train/dev and of every held-out set
 #   4  ablations  (only with --ablations true) every line of conf/ablations.txt, seed 0, same steps
 #   5  dev table  (only with --ablations true) speechdis evaluate on the so762 and sc dev speakers and
@@ -46,8 +48,9 @@ device=auto
 dtw_max_pairs=3000000        # DTW pairs per task (seeded sample above it): reproducible rows on any machine
 dtw_budget=1800              # seconds: a safety cap only (a cut is reported; its pairs depend on machine load)
 valid=""                     # validation dir of training (default: the combined dev dir)
+augment=""                   # waveform copies of the training set (prepare augment --kinds): "" = none
 _po_vars="stage stop_stage nj corpora exp data_root feat_config train_config final_sets seeds steps train_jobs
-  ablations export_pretrained device dtw_max_pairs dtw_budget valid"
+  ablations export_pretrained device dtw_max_pairs dtw_budget valid augment"
 # shellcheck source=utils/common.sh
 . "$recipe/utils/common.sh" "$@"
 
@@ -57,9 +60,11 @@ so762="$corpora/speechocean762"
 d="$data_root"
 heldout=("$d/sc/test" "$d/so762/test" "$d/fsdd/heldout")
 [ -n "$valid" ] || valid="$d/dev"
+train_dir="$d/train"
+[ -z "$augment" ] || train_dir="$d/train_aug"
 
 train_model() {  # train_model OUT CONFIG [KEY=VALUE...] (utils/common.sh: train_speech_model)
-  train_speech_model "$d/train" "$valid" "$@"
+  train_speech_model "$train_dir" "$valid" "$@"
 }
 t_start=$(date +%s)
 
@@ -93,11 +98,16 @@ if run_stage 2; then
   speechdis prepare combine "$d/train" "$d/sc/train" "$d/fsdd/train" "$d/so762_words/train" --names sc,fsdd,so762
   speechdis prepare combine "$d/dev" "$d/sc/dev" "$d/so762_words/dev" --names sc,so762
   for dir in "$d/train" "$d/dev" "${heldout[@]}"; do speechdis prepare validate "$dir"; done
+  if [ -n "$augment" ]; then
+    # Resumable: a rerun keeps the copies already written (and their features when nothing changed).
+    speechdis prepare augment "$d/train" "$train_dir" --kinds "$augment" --noise "$sc/_silence_" --nj "$nj" \
+      --no-progress
+  fi
 fi
 
 if run_stage 3; then
   banner 3 "features"
-  for dir in "$d/train" "$d/dev" "$d/sc/dev" "$d/so762/dev" "${heldout[@]}"; do
+  for dir in "$train_dir" "$d/dev" "$d/sc/dev" "$d/so762/dev" "${heldout[@]}"; do
     name="$(basename "$(dirname "$dir")")_$(basename "$dir")"
     $train_cmd "$log_dir/features_$name.log" speechdis features "$dir" --nj "$nj" --config "$feat_config" --no-progress
   done
