@@ -38,7 +38,7 @@ exp="$recipe/exp"
 data_root=""                 # default: $(dirname exp)/data
 feat_config="$recipe/conf/mfcc.yaml"
 train_config="$recipe/conf/train.yaml"
-final_sets="loss.ctc_weight=1.0 loss.word_ce_weight=1.0 data.speaker_context=100 model.phonetic_dim=64 model.hidden=192"  # dev winner
+final_sets="loss.ctc_weight=1.0 loss.word_ce_weight=1.0 data.speaker_context=100 model.phonetic_dim=64 model.hidden=192 data.word_pairs=0.5"  # dev winner
 seeds="0 1 2"
 steps=""                     # override train.steps of every training run
 train_jobs=2                 # models trained at once (one thread each)
