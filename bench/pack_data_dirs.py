@@ -1,8 +1,8 @@
 """Copy data dirs for a size-limited transfer (the device tool carries 64 MiB): the Kaldi tables as they are, the
 features rewritten as one Kaldi-compressed archive per dir (kaldiio's compression method 2, Kaldi's
 ``compress=true`` speech-feature format: about a quarter of the bytes, values within a fraction of a percent of
-each column's range), and every scp path written relative to ROOT so that `--relocate` there points them at
-the copy wherever it lands.
+each column's range), and every scp path written with a placeholder for the copy's directory so that
+`--relocate` on the other machine points them at the copy wherever it lands.
 
     python bench/pack_data_dirs.py OUT DATA_DIR...          # OUT/<basename>/ for each DATA_DIR
     python bench/pack_data_dirs.py --relocate OUT            # on the other machine: absolute paths again
