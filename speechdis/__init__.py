@@ -23,7 +23,7 @@ __all__ = ["load_model", "Embedder", "cosine", "__version__"]
 
 def load_model(model: str | os.PathLike, device: str = "auto", batch_size: int = 256, threads: int | None = 1,
                vectors: Sequence[str] | None = None, pool: str = "mean",
-               trim: bool | None = None) -> Embedder:
+               trim: bool | None = None, backend: bool = True) -> Embedder:
     """A speech model ready to embed audio: a packaged name (``"speechcommands"``), an experiment dir
     (``speechdis train --out EXP_DIR``) or a ``model.pt``; options as in
     :func:`speechdis.inference.model.load_model`. An image model file is a ``ModelError`` that points at
@@ -31,7 +31,7 @@ def load_model(model: str | os.PathLike, device: str = "auto", batch_size: int =
     from speechdis.inference.model import load_speech_model
 
     return load_speech_model(model, device=device, batch_size=batch_size, threads=threads, vectors=vectors,
-                             pool=pool, trim=trim)
+                             pool=pool, trim=trim, backend=backend)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

@@ -15,7 +15,7 @@ import logging
 import sys
 
 # Command modules under speechdis.cli; each defines register(subparsers) -> sets args.func.
-COMMANDS = ["prepare", "align", "features", "train", "extract", "search", "evaluate", "image"]
+COMMANDS = ["prepare", "align", "features", "train", "backend", "extract", "search", "evaluate", "image"]
 
 DESCRIPTION = """\
 Phonetic and speaker embeddings of spoken words: Kaldi-style data dirs in, embeddings and reports out.

@@ -155,6 +155,9 @@ class Embedder:
     # Energy trim of inputs embedded whole ({"trim_db", "pad"}: audio.trim.energy_bounds, as `prepare` trims
     # clips), None: none. load_model sets it from the model file's ``input_trim`` (what its training clips had).
     trim: dict | None = None
+    # Kaldi-style speaker back end (centring, LDA, length norm; :mod:`speechdis.inference.backend`) applied to
+    # the speaker vectors after pooling; load_model sets it from the model file's ``speaker_backend``.
+    speaker_backend: "SpeakerBackend | None" = None  # noqa: F821
 
     def __post_init__(self) -> None:
         _check_batching(self.batch_size, self.threads)
@@ -184,7 +187,15 @@ class Embedder:
 
     @property
     def dims(self) -> dict[str, int]:
-        """Dimension of each vector."""
+        """Dimension of each vector (the speaker vector's after :attr:`speaker_backend`, when there is one)."""
+        dims = self.spec.dims(self.train_config.model)
+        if self.speaker_backend is not None:
+            dims[self.roles["speaker"]] = self.speaker_backend.out_dim
+        return dims
+
+    @property
+    def raw_dims(self) -> dict[str, int]:
+        """Dimension of each vector as the network makes it (before :attr:`speaker_backend`)."""
         return self.spec.dims(self.train_config.model)
 
     @property
@@ -307,6 +318,9 @@ class Embedder:
             return out
         for window, keys in self._window_groups():
             out.update(self._embed_windows(arrays, window, keys, pool, bs, progress))
+        spk = self.roles.get("speaker")
+        if self.speaker_backend is not None and spk in out:
+            out[spk] = self.speaker_backend.apply(out[spk])
         return {k: out[k] for k in self.out_keys}
 
     @property
@@ -337,7 +351,7 @@ class Embedder:
                 wins.append(f[b:e])
                 owners.append(i)
         order = np.argsort([-a.shape[0] for a in wins], kind="stable")
-        win_out = {k: np.zeros((len(wins), self.dims[k]), dtype=np.float32) for k in keys}
+        win_out = {k: np.zeros((len(wins), self.raw_dims[k]), dtype=np.float32) for k in keys}
         saved = torch.get_num_threads()
         if self.threads and self.device.type == "cpu":
             torch.set_num_threads(self.threads)
@@ -453,7 +467,7 @@ def _check_batching(batch_size: int, threads: int | None) -> None:
 
 def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int = 256,
                threads: int | None = 1, vectors: Sequence[str] | None = None, pool: str = "mean",
-               trim: bool | None = None):
+               trim: bool | None = None, backend: bool = True):
     """Load a trained model from an experiment dir (``speechdis train --out EXP_DIR``) or a model file.
 
     Speech models come back as an :class:`Embedder`; image models (``speechdis image train``) as a
@@ -469,9 +483,13 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
     crop are pooled over their windows (:attr:`Embedder.pool`, module doc). ``trim``: energy-trim inputs
     embedded whole as ``prepare`` trims clips (:attr:`Embedder.trim`); None (default) = as the model's training
     clips were (the file's ``input_trim``: on for the packaged Speech Commands models), True with the model's (or
-    prepare's default) settings, False never. Raises :class:`ModelError` when there is no
+    prepare's default) settings, False never. ``backend``: apply the speaker back end stored in the file
+    (``speechdis backend``; :mod:`speechdis.inference.backend`) to speaker vectors; False gives the raw network
+    vectors (a file without one has only those). Raises :class:`ModelError` when there is no
     usable model.
     """
+    from speechdis.inference.backend import STATE_KEY as BACKEND_KEY
+    from speechdis.inference.backend import SpeakerBackend
     from speechdis.training.checkpoint import load_checkpoint, load_trained, model_family
     from speechdis.training.config import resolve_device
 
@@ -504,10 +522,14 @@ def load_model(exp_dir: str | os.PathLike, device: str = "auto", batch_size: int
     if fcfg.dim != cfg.model.feat_dim:
         raise ModelError(f"{path}: the model takes {cfg.model.feat_dim}-dim features but its feature config "
                          f"describes {fcfg.dim}-dim {fcfg.kind}")
+    speaker_backend = None
+    if backend and trained.state.get(BACKEND_KEY) is not None:
+        speaker_backend = SpeakerBackend.from_state(trained.state[BACKEND_KEY], str(path))
     return Embedder(model=trained.model, train_config=cfg, feature_config=fcfg, device=dev, path=path,
                     step=trained.step, warnings=warns, batch_size=batch_size, threads=threads,
                     provenance=trained.provenance, vectors=tuple(vectors) if vectors is not None else None,
-                    pool=pool, trim=_trim_setting(trim, trained.state.get("input_trim")))
+                    pool=pool, trim=_trim_setting(trim, trained.state.get("input_trim")),
+                    speaker_backend=speaker_backend)
 
 
 def _trim_setting(trim: bool | None, recorded) -> dict | None:
