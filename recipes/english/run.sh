@@ -17,12 +17,16 @@
 #   4  ablations  (only with --ablations true) every line of conf/ablations.txt, seed 0, same steps
 #   5  dev table  (only with --ablations true) speechdis evaluate on the so762 and sc dev speakers and
 #                 speaker EER on whole so762 dev sentences
-#   6  train      conf/train.yaml + --final-sets × --seeds
+#   6  train      conf/train.yaml + --final-sets × --seeds; then (--backend-lda-dim, default 48; "" = none) the
+#                 speaker back end of each seed (speechdis backend: global mean, LDA, length norm) fitted on the
+#                 so762 train speakers' whole sentences and 3 s chunks -> <model dir>/model_backend.pt, evaluated
+#                 beside the raw model as english_lda
 #   7  evaluate   each corpus's held-out speakers (sc test, so762 test, fsdd held-out): DTW, mfcc-stats and
 #                 every seed in one table per corpus; speaker EER on 3 s chunks of the so762 test sentences and
 #                 on whole sentences (speechdis prepare chunks), with mfcc-stats and Resemblyzer where installed
 #   8  report     per-corpus tables, mean ± std over seeds (local/seed_table.py)
-#   9  package    (only with --export-pretrained true) seed 0 -> speechdis/pretrained/english.pt
+#   9  package    (only with --export-pretrained true) seed 0 (with its back end when fitted) ->
+#                 speechdis/pretrained/english.pt
 #
 # Data dirs go to <exp>/../data, models and reports to --exp. Nothing derived from the corpora is committed.
 set -euo pipefail
@@ -38,7 +42,8 @@ exp="$recipe/exp"
 data_root=""                 # default: $(dirname exp)/data
 feat_config="$recipe/conf/mfcc.yaml"
 train_config="$recipe/conf/train.yaml"
-final_sets="loss.ctc_weight=1.0 loss.word_ce_weight=1.0 data.speaker_context=100 model.phonetic_dim=64 model.hidden=192 data.word_pairs=0.5"  # dev winner
+final_sets="loss.ctc_weight=1.0 loss.word_ce_weight=1.0 data.speaker_context=100 model.phonetic_dim=64 model.hidden=192 data.word_pairs=0.5 data.speakers_per_batch=16"  # README: dev table
+backend_lda_dim=48           # speaker back end after stage 6 ("" = none): LDA dimensions (dev: 32/48/64)
 seeds="0 1 2"
 steps=""                     # override train.steps of every training run
 train_jobs=2                 # models trained at once (one thread each)
@@ -50,7 +55,7 @@ dtw_budget=1800              # seconds: a safety cap only (a cut is reported; it
 valid=""                     # validation dir of training (default: the combined dev dir)
 augment=""                   # waveform copies of the training set (prepare augment --kinds): "" = none
 _po_vars="stage stop_stage nj corpora exp data_root feat_config train_config final_sets seeds steps train_jobs
-  ablations export_pretrained device dtw_max_pairs dtw_budget valid augment"
+  ablations export_pretrained device dtw_max_pairs dtw_budget valid augment backend_lda_dim"
 # shellcheck source=utils/common.sh
 . "$recipe/utils/common.sh" "$@"
 
@@ -146,12 +151,25 @@ fi
 
 final_specs=()
 for seed in $seeds; do final_specs+=(--model "english_seed$seed=$exp/english_seed$seed"); done
+if [ -n "$backend_lda_dim" ]; then
+  for seed in $seeds; do final_specs+=(--model "english_lda_seed$seed=$exp/english_seed$seed/model_backend.pt"); done
+fi
 
 if run_stage 6; then
   banner 6 "train the english model, seeds $seeds"
   jobs_list=()
   for seed in $seeds; do jobs_list+=("$exp/english_seed$seed|$train_config|train.seed=$seed $final_sets"); done
   run_train_jobs "${jobs_list[@]}"
+  if [ -n "$backend_lda_dim" ]; then
+    # Training speakers only: whole sentences and their 3 s chunks, the lengths speaker vectors are used on.
+    speechdis prepare chunks "$d/so762/train" "$d/so762/train_whole" --whole
+    speechdis prepare chunks "$d/so762/train" "$d/so762/train_chunks3s" --seconds 3
+    for seed in $seeds; do
+      $train_cmd "$log_dir/backend_english_seed$seed.log" speechdis backend "$exp/english_seed$seed" \
+        --data "$d/so762/train_whole" --data "$d/so762/train_chunks3s" --lda-dim "$backend_lda_dim" \
+        --out "$exp/english_seed$seed/model_backend.pt"
+    done
+  fi
 fi
 
 if run_stage 7; then
@@ -186,7 +204,9 @@ fi
 
 if [ "$export_pretrained" = true ] && run_stage 9; then
   banner 9 "package the seed-0 model"
-  cp "$exp/english_seed0/model.pt" "$root/speechdis/pretrained/english.pt"
+  src="$exp/english_seed0/model.pt"
+  [ -z "$backend_lda_dim" ] || src="$exp/english_seed0/model_backend.pt"
+  cp "$src" "$root/speechdis/pretrained/english.pt"
   ls -l "$root/speechdis/pretrained/english.pt"
 fi
 

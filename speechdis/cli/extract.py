@@ -75,6 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="energy-trim audio files embedded whole, as `prepare` trims clips (default: as the model's "
                         "training clips were, recorded in the model file: on for the packaged speechcommands "
                         "models); --no-trim never")
+    p.add_argument("--backend", action=argparse.BooleanOptionalAction, default=True,
+                   help="apply the speaker back end stored in the model file (`speechdis backend`: centring, LDA, "
+                        "length norm; the packaged english model has one, fitted on sentences); --no-backend: the "
+                        "raw speaker vectors")
     p.add_argument("--allow-upsample", action="store_true",
                    help="upsample audio below 4 kHz (default: skip it as a damaged header, like Kaldi)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -126,7 +130,7 @@ def _embed(args: argparse.Namespace, npz, ark) -> int:
 
     vectors = [v for v in args.vectors.split(",") if v] if args.vectors else None
     model = load_speech_model(args.model, device=args.device, batch_size=args.batch_size, threads=args.threads,
-                              vectors=vectors, pool=args.pool, trim=args.trim)
+                              vectors=vectors, pool=args.pool, trim=args.trim, backend=args.backend)
     model.allow_upsample = args.allow_upsample
     if args.combine:
         from speechdis.inference.extract import combine_job_parts, remove_job_parts
@@ -162,7 +166,7 @@ def _embed(args: argparse.Namespace, npz, ark) -> int:
 def _options(args: argparse.Namespace) -> dict:
     """What a grid job's part depends on besides the inputs and the model: --combine compares it."""
     return {"word_segments": args.word_segments, "ctm": args.ctm, "window": args.window, "hop": args.hop,
-            "min_frames": args.min_frames, "pool": args.pool, "ids": args.ids}
+            "min_frames": args.min_frames, "pool": args.pool, "ids": args.ids, "backend": args.backend}
 
 
 def _write(res, npz, ark, args: argparse.Namespace) -> None:

@@ -105,3 +105,16 @@ def test_backend_command_writes_a_model_that_loads(tmp_path, tiny_data_dir, caps
     assert "centring + no LDA + length norm, fitted on 8 vectors of 2 speakers" in capsys.readouterr().out
     emb = speechdis.load_model(src, device="cpu")
     assert emb.speaker_backend is not None and emb.speaker_backend.lda is None
+
+
+def test_packaged_english_model_carries_a_sentence_backend_and_extract_can_skip_it(tmp_path, tiny_corpus):
+    from speechdis.cli import main
+
+    emb = speechdis.load_model("english", device="cpu")
+    be = emb.speaker_backend
+    assert be is not None and be.lda is not None and emb.dims["speaker"] == be.out_dim < be.in_dim
+    wav = next(tiny_corpus.root.rglob("*.flac"))
+    for flag, dim in (([], be.out_dim), (["--no-backend"], be.in_dim)):
+        out = tmp_path / f"e{len(flag)}.npz"
+        assert main(["extract", "--model", "english", str(wav), "--out", str(out), "--no-progress", *flag]) == 0
+        assert np.load(out)["speaker"].shape == (1, dim)
