@@ -23,7 +23,8 @@ import numpy as np
 
 from speechdis.errors import ConfigError, ModelError
 
-__all__ = ["SpeakerBackend", "fit_speaker_backend", "attach_speaker_backend", "STATE_KEY"]
+__all__ = ["SpeakerBackend", "fit_speaker_backend", "attach_speaker_backend", "BackendReport", "fit_backend_on_data",
+           "STATE_KEY"]
 
 STATE_KEY = "speaker_backend"  # the model file's entry
 
