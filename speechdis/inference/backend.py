@@ -34,6 +34,14 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(n, 1e-12)
 
 
+def _speaker_key(roles: dict[str, str], kind: str, where: object) -> str:
+    """The vector playing the speaker role; a model whose one vector plays both roles cannot have a back end."""
+    spk = roles.get("speaker")
+    if spk is None or spk == roles.get("phonetic"):
+        raise ModelError(f"{where}: a {kind} model has no separate speaker vector for a back end")
+    return spk
+
+
 @dataclass
 class SpeakerBackend:
     """Centring, optional LDA and length normalisation of speaker vectors (module doc)."""
@@ -109,7 +117,8 @@ def fit_speaker_backend(vectors: np.ndarray, speakers: Sequence[Hashable], lda_d
         raise ConfigError(f"vectors {x.shape} and {len(speakers)} speaker labels do not match")
     if not np.isfinite(x).all():
         raise ConfigError("speaker vectors have NaN or infinite values")
-    labels, counts = np.unique(np.asarray([str(s) for s in speakers]), return_counts=True)
+    names = np.asarray([str(s) for s in speakers])
+    labels, counts = np.unique(names, return_counts=True)
     if len(labels) < 2 or (counts >= 2).sum() < 2:
         raise ConfigError(f"a speaker back end needs at least 2 speakers with 2+ vectors each; got "
                           f"{len(labels)} speaker(s), {(counts >= 2).sum()} with 2+ vectors")
@@ -123,7 +132,7 @@ def fit_speaker_backend(vectors: np.ndarray, speakers: Sequence[Hashable], lda_d
         raise ConfigError(f"lda_dim must be in 1..{most} (min of the vector dimension {x.shape[1]} and "
                           f"speakers − 1 = {len(labels) - 1}), got {lda_dim}")
     y = _unit(x - mean)
-    lda = LinearDiscriminantAnalysis(solver="svd", n_components=k).fit(y, [str(s) for s in speakers])
+    lda = LinearDiscriminantAnalysis(solver="svd", n_components=k).fit(y, names)
     be.lda_mean, be.lda = lda.xbar_.astype(np.float64), lda.scalings_[:, :k].astype(np.float64)
     return be
 
@@ -146,10 +155,7 @@ def attach_speaker_backend(model_path: str | os.PathLike, backend: SpeakerBacken
         raise ModelError(f"{src} is not a speechdis speech model")
     cfg = from_dict(TrainConfig, state["config"])
     spec = speech_spec(cfg.model.kind)
-    roles = dict(spec.roles)
-    if roles.get("speaker") is None or roles.get("speaker") == roles.get("phonetic"):
-        raise ModelError(f"{src}: a {cfg.model.kind} model has no separate speaker vector for a back end")
-    dim = spec.dims(cfg.model)[roles["speaker"]]
+    dim = spec.dims(cfg.model)[_speaker_key(dict(spec.roles), cfg.model.kind, src)]
     if dim != backend.in_dim:
         raise ModelError(f"{src}: its speaker vectors have {dim} dimensions, the back end takes {backend.in_dim}")
     state[STATE_KEY] = {**backend.to_state(), "fitted_on": dict(fitted_on or {})}
@@ -192,9 +198,7 @@ def fit_backend_on_data(embedder, data_dirs: Sequence[str | os.PathLike], lda_di
 
     if embedder.speaker_backend is not None:
         raise ConfigError("fit a speaker back end on raw vectors: load the model with backend=False")
-    spk = embedder.roles.get("speaker")
-    if spk is None or spk == embedder.roles.get("phonetic"):
-        raise ModelError(f"{embedder.path}: a {embedder.kind} model has no separate speaker vector for a back end")
+    spk = _speaker_key(embedder.roles, embedder.kind, embedder.path)
     vecs, labels, per_dir, skipped = [], [], [], []
     for d in data_dirs:
         res = extract(embedder, [d], workers=workers)

@@ -15,6 +15,7 @@ import argparse
 import numpy as np
 
 import speechdis
+from speechdis.eval.retrieval import cosine_normalise
 from speechdis.eval.speaker import eer
 from speechdis.inference.backend import fit_speaker_backend
 from speechdis.inference.extract import extract
@@ -32,7 +33,7 @@ def _vectors(emb, dirs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _eer(x: np.ndarray, spk: np.ndarray, utts: np.ndarray) -> float:
-    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    x = cosine_normalise(x)
     iu = np.triu_indices(len(x), 1)
     ok = utts[iu[0]] != utts[iu[1]]
     return 100 * eer((x @ x.T)[iu][ok], (spk[iu[0]] == spk[iu[1]])[ok])[0]
